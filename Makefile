@@ -1,0 +1,28 @@
+# Two entry points for a fresh machine: `make reproduce` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CORES  ?= 2
+
+.PHONY: setup reproduce test clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned, so that the project's plain range does not pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+reproduce: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
+
+test: setup
+	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup
+
+clean:
+	rm -rf results logs .snakemake

@@ -1,0 +1,70 @@
+"""Load and validate the run configuration (``config.yaml`` and the presets in ``config/``).
+
+The JSON schema lives in the package (``resim/data/config.schema.yaml``) so that the CLI and the
+Snakemake workflow (``workflow/schemas/config.schema.yaml`` links to it) validate alike.
+An unknown key or a bad value is a :class:`ConfigError` naming the key's full path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+
+SCHEMA_FILE = "config.schema.yaml"
+
+
+def schema_path() -> Path:
+    return Path(str(resources.files("resim") / "data" / SCHEMA_FILE))
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(schema_path().read_text())
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+
+
+def validate(config: dict, source: str = "config") -> dict:
+    """Validate ``config`` in place (filling schema defaults) and return it."""
+    validator_cls = jsonschema.Draft202012Validator
+
+    def set_defaults(validator, properties, instance, schema):
+        for name, sub in properties.items():
+            if isinstance(instance, dict) and "default" in sub:
+                instance.setdefault(name, sub["default"])
+        yield from validator_cls.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    extended = jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
+    errors = sorted(extended(load_schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {_key_path(e)}: {e.message}" for e in errors[:10]]
+        raise ConfigError(f"{source} is not valid:\n" + "\n".join(lines))
+    return config
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections")
+    return validate(config, source=str(path))
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A stable digest of the effective configuration, stored in every output's provenance."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Paired-jet HDF5 datasets: schema, writer, reader, cut-flow."""

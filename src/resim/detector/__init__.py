@@ -1,0 +1,1 @@
+"""detector stage of resim."""

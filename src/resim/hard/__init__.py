@@ -1,0 +1,1 @@
+"""hard stage of resim."""

@@ -1,0 +1,1 @@
+"""showers stage of resim."""

@@ -1,0 +1,1 @@
+"""train: RS3L backbones, contrastive pre-training, fine-tuning and evaluation."""
