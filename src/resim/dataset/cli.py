@@ -1,0 +1,82 @@
+"""``resim simulate / pair / merge / plots / inspect``: the dataset stage's commands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import load_config
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .simulate import run_group
+
+    cutflows = run_group(load_config(args.config), args.sample, args.shard, args.lhe, args.view,
+                         args.out, Path(args.out).parent)
+    for view, flow in cutflows.items():
+        print(f"{view}: {flow}")
+    return 0
+
+
+def _pair(args: argparse.Namespace) -> int:
+    from .pair import pair_files
+
+    flow = pair_files(load_config(args.config), args.sample, args.shard, args.viewfiles, args.out)
+    print(f"{args.out}: {flow['pairs']} pairs ({flow})")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from .merge import merge_files
+
+    print(f"{args.out}: {merge_files(args.files, args.out)} pairs")
+    return 0
+
+
+def _plots(args: argparse.Namespace) -> int:
+    from .plots import plot_file
+
+    for path in args.files:
+        for out in plot_file(path, args.outdir):
+            print(out)
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from .pair import describe
+
+    print(describe(args.file))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="views of one group -> detector -> matched jets (HDF5)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--sample", required=True)
+    p.add_argument("--shard", type=int, required=True)
+    p.add_argument("--lhe", required=True, help="hard-scatter LHE file of the shard")
+    p.add_argument("--view", required=True, help="root view of the group (fork: hard)")
+    p.add_argument("--out", required=True, help="results/views/S/N/ROOT.h5")
+    p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("pair", help="view-group files of a shard -> paired HDF5")
+    p.add_argument("--config", required=True)
+    p.add_argument("--sample", required=True)
+    p.add_argument("--shard", type=int, required=True)
+    p.add_argument("--out", required=True, help="results/dataset/S/N.h5")
+    p.add_argument("viewfiles", nargs="+", help="results/views/S/N/*.h5")
+    p.set_defaults(func=_pair)
+
+    p = sub.add_parser("merge", help="paired shards -> one merged file (HDF5 virtual datasets)")
+    p.add_argument("--out", required=True, help="results/dataset/SPLIT.h5")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_merge)
+
+    p = sub.add_parser("plots", help="validation plots of paired files")
+    p.add_argument("--outdir", required=True)
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_plots)
+
+    p = sub.add_parser("inspect", help="summary of a paired file: views, labels, cut-flow")
+    p.add_argument("file")
+    p.set_defaults(func=_inspect)

@@ -1,0 +1,138 @@
+"""``resim pair``: view-group files of one (sample, shard) -> one paired HDF5 file (schema.py).
+
+A pair is one jet-like truth object of one event, keyed by (event_id, truth_index). It enters
+when its nominal jet is selected; with ``jets.require_all_views`` (default) it stays only if its
+jet is selected in every other view too, otherwise a matched jet suffices. Rows are copied in
+bounded chunks, so memory does not grow with the shard. Label and parton come from the nominal
+view.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..config import config_hash
+from ..errors import DatasetError
+from ..io import atomic_path
+from .cutflow import check_closes
+from .provenance import versions
+from .reader import decode_attrs, open_h5
+from .schema import LABELS, SCHEMA_VERSION
+from .simulate import jets_config
+from .writer import JET_TABLE, PAIR_TABLE, H5Appender, create_file, set_attrs
+
+COPY_ROWS = 2048
+
+
+def _keys(event_id: np.ndarray, truth_index: np.ndarray) -> np.ndarray:
+    if np.any(event_id >= 1 << 52):
+        raise DatasetError("event_id too large to key pairs")
+    return event_id.astype(np.int64) * 2048 + truth_index.astype(np.int64)
+
+
+def _take(group, idx: np.ndarray, table: dict) -> dict[str, np.ndarray]:
+    """Rows ``idx`` (increasing) of ``table``'s datasets: one contiguous read, then a gather."""
+    if len(idx) == 0:
+        return {k: group[k][:0] for k in table}
+    lo, hi = int(idx[0]), int(idx[-1]) + 1
+    return {k: group[k][lo:hi][idx - lo] for k in table}
+
+
+def _ordered_views(config: dict, present: list[str]) -> list[str]:
+    order = [v for v in config["views"] if v in present]
+    order += sorted(set(present) - set(order))
+    if "nominal" not in order:
+        raise DatasetError("no view-group file holds the nominal view")
+    return ["nominal"] + [v for v in order if v != "nominal"]
+
+
+def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Path],
+               out: str | Path) -> dict:
+    """Pair the jets of every view and publish ``out`` atomically; returns the pairing cut-flow."""
+    require_all = jets_config(config)["require_all_views"]
+    handles, where, group_attrs = [], {}, []
+    try:
+        for path in view_files:
+            f = open_h5(path)
+            handles.append(f)
+            attrs = decode_attrs(f.attrs)
+            if attrs.get("kind") != "view-group":
+                raise DatasetError(f"{path}: not a view-group file written by resim simulate")
+            for view in attrs["views"]:
+                if view in where:
+                    raise DatasetError(f"{path}: view {view!r} already in {view_files[where[view][1]]}")
+                where[view] = (f["views"][view], len(handles) - 1)
+            group_attrs.append(attrs)
+        views = _ordered_views(config, list(where))
+        keys, ok = {}, {}
+        for view in views:
+            g = where[view][0]
+            keys[view] = _keys(g["event_id"][:], g["truth_index"][:])
+            if np.any(np.diff(keys[view]) <= 0):
+                raise DatasetError(f"{view_files[where[view][1]]}: view {view} rows not in key order")
+            status = g["status"][:]
+            ok[view] = keys[view][status == 0] if (require_all or view == "nominal") else keys[view]
+        candidates = ok["nominal"]
+        alive = candidates
+        cutflow = {"candidates": int(len(candidates)), "lost": {}, "pairs": 0}
+        for view in views[1:]:
+            kept = np.isin(alive, ok[view])
+            cutflow["lost"][view] = int((~kept).sum())
+            alive = alive[kept]
+        cutflow["pairs"] = int(len(alive))
+        check_closes(cutflow, f"{out} pairing")
+
+        seeds = {}
+        for attrs in group_attrs:
+            for view, streams in attrs["seeds"]["seeds"].items():
+                seeds[view] = streams
+        view_cutflows = {v: group_attrs[where[v][1]]["cutflow"][v] for v in views}
+        with atomic_path(out) as tmp, create_file(tmp) as f:
+            pairs = H5Appender(f.create_group("pairs"), PAIR_TABLE)
+            tables = {v: H5Appender(f.create_group(f"views/{v}"), JET_TABLE) for v in views}
+            rows = {v: np.searchsorted(keys[v], alive) for v in views}
+            for start in range(0, len(alive), COPY_ROWS):
+                sl = slice(start, start + COPY_ROWS)
+                pairs.append(**_take(where["nominal"][0], rows["nominal"][sl], PAIR_TABLE))
+                for v in views:
+                    tables[v].append(**_take(where[v][0], rows[v][sl], JET_TABLE))
+            cut = f.create_group("cutflow")
+            set_attrs(cut, {**{v: view_cutflows[v] for v in views}, "pairing": cutflow})
+            set_attrs(f, {
+                "schema_version": SCHEMA_VERSION, "sample": sample, "shard": int(shard),
+                "views": views,
+                "view_settings": {v: config["views"].get(v, {}) for v in views},
+                "seeds": {"global_seed": int(config["run"]["seed"]), "sample": sample,
+                          "shard": int(shard), "seeds": seeds},
+                "config_hash": config_hash(config), "versions": versions(),
+                "cutflow": {"views": view_cutflows, "pairing": cutflow},
+                "label_names": list(LABELS), "jets": jets_config(config),
+                "detector": config.get("detector", {})})
+    finally:
+        for f in handles:
+            f.close()
+    return cutflow
+
+
+def describe(path: str | Path) -> str:
+    """A human summary of a paired file (``resim inspect``)."""
+    from .reader import PairedDataset
+
+    ds = PairedDataset(path)
+    lines = [f"{path}: {len(ds)} pairs, views {', '.join(ds.views)}",
+             f"  schema {ds.attrs.get('schema_version')}, sample {ds.attrs.get('sample')}, "
+             f"shard {ds.attrs.get('shard')}, config {ds.attrs.get('config_hash')}"]
+    counts = np.bincount(ds.labels, minlength=len(ds.label_names))
+    lines.append("  labels: " + ", ".join(f"{n}={c}" for n, c in zip(ds.label_names, counts) if c))
+    cut = ds.attrs.get("cutflow") or {}
+    for view, flow in (cut.get("views") or {}).items():
+        lines.append(f"  cutflow {view}: {json.dumps(flow, sort_keys=True)}")
+    if "pairing" in cut:
+        lines.append(f"  cutflow pairing: {json.dumps(cut['pairing'], sort_keys=True)}")
+    if ds.attrs.get("sources"):
+        lines.append(f"  merged from {len(ds.attrs['sources'])} files")
+    lines.append("  versions: " + json.dumps(ds.attrs.get("versions"), sort_keys=True))
+    return "\n".join(lines)

@@ -1,0 +1,63 @@
+"""The 15 per-particle input features of RS3L (seed 000, Table I), from stored constituents.
+
+One function serves the dataset writer (validation plots) and the training loader, so the
+network always sees exactly what the plots show. Inputs follow the paired-HDF5 schema:
+constituents in ``CONSTITUENT_FIELDS`` order, jets in ``JET_FIELDS`` order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dataset.schema import CONSTITUENT_FIELDS, JET_FIELDS
+
+#: Feature names in the order of seed 000, Table I.
+FEATURE_NAMES = (
+    "log_pt", "log_pt_rel", "log_e", "log_e_rel", "deta", "dphi", "dr", "tanh_d0", "tanh_dz",
+    "charge", "is_photon", "is_muon", "is_electron", "is_charged_hadron", "is_neutral_hadron",
+)
+
+_C = {name: i for i, name in enumerate(CONSTITUENT_FIELDS)}
+_J = {name: i for i, name in enumerate(JET_FIELDS)}
+
+
+def wrap_phi(dphi: np.ndarray) -> np.ndarray:
+    """Map an azimuthal difference into [-pi, pi)."""
+    return (dphi + np.pi) % (2.0 * np.pi) - np.pi
+
+
+def _safe_log(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return np.where(mask, np.log(np.where(mask & (x > 0), x, 1.0)), 0.0)
+
+
+def particle_features(constituents: np.ndarray, n_constituents: np.ndarray,
+                      jet: np.ndarray) -> np.ndarray:
+    """(m, N, 15) float32 features of (m, N, 8) constituents; zero on padding.
+
+    ``n_constituents`` (m,) counts the real entries of each row (they come first);
+    ``jet`` (m, 7) holds the jet kinematics (pt, eta, phi, mass, E, ...).
+    """
+    c = np.asarray(constituents, dtype=np.float64)
+    j = np.asarray(jet, dtype=np.float64)
+    m, n = c.shape[:2]
+    mask = np.arange(n)[None, :] < np.asarray(n_constituents)[:, None]
+    pt, eta, phi, e = (c[..., _C[k]] for k in ("PT", "Eta", "Phi", "E"))
+    charge, pid = c[..., _C["Charge"]], np.abs(c[..., _C["PID"]])
+    jet_pt, jet_eta, jet_phi, jet_e = (j[:, _J[k], None] for k in ("pt", "eta", "phi", "E"))
+
+    deta = eta - jet_eta
+    dphi = wrap_phi(phi - jet_phi)
+    is_photon = pid == 22
+    is_muon = pid == 13
+    is_electron = pid == 11
+    is_ch = (charge != 0) & ~is_muon & ~is_electron
+    is_nh = (charge == 0) & ~is_photon
+    out = np.stack([
+        _safe_log(pt, mask), _safe_log(pt / np.where(jet_pt > 0, jet_pt, 1.0), mask),
+        _safe_log(e, mask), _safe_log(e / np.where(jet_e > 0, jet_e, 1.0), mask),
+        deta, dphi, np.hypot(deta, dphi),
+        np.tanh(c[..., _C["D0"]]), np.tanh(c[..., _C["DZ"]]), charge,
+        is_photon, is_muon, is_electron, is_ch, is_nh,
+    ], axis=-1)
+    out[~mask] = 0.0
+    return out.astype(np.float32)

@@ -1,0 +1,95 @@
+"""``resim views``: shower one view group of a shard (engine debugging, HepMC3 export).
+
+Writes the final-state particles of every view of the group (``--out``, HDF5: one group per
+view holding the awkward buffers of ``particles`` and ``truth`` and the ``event_id``s) and/or
+one HepMC3 file per view (``--hepmc OUTDIR``), plus the job's seed manifest beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import awkward as ak
+import h5py
+import numpy as np
+
+from ..config import load_config
+from ..errors import ConfigError
+from ..io import atomic_path
+from ..seeds import SeedManifest
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "views", help="LHE -> every view of one group (particle arrays and/or HepMC3)",
+        description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--sample", required=True)
+    parser.add_argument("--shard", required=True, type=int)
+    parser.add_argument("--lhe", required=True, type=Path)
+    parser.add_argument("--view", required=True, help="root view of the group (fork: hard)")
+    parser.add_argument("--out", type=Path, help="HDF5 file of particle arrays")
+    parser.add_argument("--hepmc", type=Path, metavar="OUTDIR", help="one <view>.hepmc3 per view")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.set_defaults(func=run)
+
+
+def _write_array(group: h5py.Group, name: str, array: ak.Array) -> None:
+    form, length, buffers = ak.to_buffers(ak.to_packed(array))
+    sub = group.create_group(name)
+    sub.attrs["form"], sub.attrs["length"] = form.to_json(), length
+    for key, buffer in buffers.items():
+        sub.create_dataset(key, data=np.asarray(buffer), compression="gzip")
+
+
+def read_array(group: h5py.Group) -> ak.Array:
+    """An awkward array written by ``resim views --out`` (one of ``particles``, ``truth``)."""
+    buffers = {key: group[key][()] for key in group}
+    return ak.from_buffers(group.attrs["form"], int(group.attrs["length"]), buffers)
+
+
+def write_views(path: Path, batches: dict[str, list], manifest: SeedManifest) -> None:
+    """All batches of every view into one HDF5 file, atomically."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as out:
+        out.attrs["seeds"] = json.dumps(manifest.to_dict())
+        for view, parts in batches.items():
+            group = out.create_group(view)
+            group.create_dataset("event_id", data=np.concatenate([b.event_id for b in parts]))
+            _write_array(group, "particles", ak.concatenate([b.particles for b in parts]))
+            _write_array(group, "truth", ak.concatenate([b.truth for b in parts]))
+            group.attrs["info"] = json.dumps([b.info for b in parts], default=str)
+
+
+def run(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    from ..hepmc import HepMC3Writer
+    from . import run_views, view_groups
+
+    if args.out is None and args.hepmc is None:
+        raise ConfigError("resim views: give --out FILE and/or --hepmc OUTDIR")
+    config = load_config(args.config)
+    manifest = SeedManifest(int(config["run"]["seed"]), args.sample, args.shard)
+    batch_size = args.batch_size or int(config["run"].get("batch_size", 100))
+    batches: dict[str, list] = {}
+    with ExitStack() as stack:
+        writers = {}
+        if args.hepmc is not None:
+            group = view_groups(config).get(args.view, [args.view])
+            writers = {v: stack.enter_context(HepMC3Writer(args.hepmc / f"{v}.hepmc3"))
+                       for v in group}
+        for views in run_views(config, args.sample, args.shard, args.lhe, args.view,
+                               batch_size=batch_size, manifest=manifest):
+            for view, batch in views.items():
+                if view in writers:
+                    writers[view].write(batch)
+                if args.out is not None:
+                    batches.setdefault(view, []).append(batch)
+    if args.out is not None:
+        write_views(args.out, batches, manifest)
+        manifest.write(args.out.with_name(args.out.name + ".seeds.json"))
+    if args.hepmc is not None:
+        manifest.write(args.hepmc / "seeds.json")
+    return 0

@@ -1,0 +1,128 @@
+"""Registries of fork points and shower backends, and the protocols they follow.
+
+A *view* in ``config["views"]`` names a fork point (``fork``), and for a ``hard`` fork a shower
+backend (``backend``). Adding a view at an existing fork point is config only; adding a fork
+point or a backend is one registered class.
+
+Fork point protocol (``@register_fork(name)``)::
+
+    class MyFork:
+        needs = "partons"        # what it takes from its parent view: "lhe" (a root: no
+                                 # parent), "partons" (the parent's saved parton-level
+                                 # events) or "particles" (the parent's final state)
+        def __init__(self, config, view, spec, manifest, keep_partons): ...
+        def open(self, lhe_path): ...             # before the first batch
+        def fork(self, batch, parent) -> Branch   # batch: LHEBatch; parent: Branch | None
+        def close(self): ...
+
+``fork`` returns the view's :class:`Branch` for the batch's events, in order, one entry per
+event (a failed event: ``failed[i]`` True and no particles). ``keep_partons`` is True when a
+descendant view needs parton-level events: the branch must then carry them (``partons``).
+
+Shower backend protocol (``@register_shower(name)``; "pythia" is built in, "herwig" lives in
+``resim/showers/herwig.py``)::
+
+    class MyShower:
+        supports_partons = False     # can it stop before hadronisation and hand the
+                                     # parton-level events to "shower" forks?
+        def __init__(self, config, view, spec, manifest, keep_partons=False): ...
+        def open(self, lhe_path): ...            # read the LHE file from its first event
+        def shower(self, batch) -> Branch        # the next len(batch) events of the file
+        def close(self): ...
+
+``batch`` is the :class:`LHEBatch` (its ``events`` already read and checked by
+:mod:`resim.lhe`), so a backend can check that it stays in step with the file. Seeds come
+from ``manifest.seed(view, stream)`` (streams in ``resim.seeds.STREAMS``). The branch's
+``info`` dict goes into ``ViewBatch.info`` (settings, versions, failure counts).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from ..errors import ConfigError
+
+_FORKS: dict[str, type] = {}
+_SHOWERS: dict[str, type] = {}
+
+#: Modules that register fork points and shower backends when imported.
+FORK_MODULES = ("resim.forks.reshower", "resim.forks.rehadronise", "resim.forks.redetect")
+SHOWER_MODULES = ("resim.showers.pythia", "resim.showers.herwig")
+
+
+@dataclass
+class LHEBatch:
+    """A batch of hard events as read from the LHE file: every view of a group gets these."""
+
+    events: list  # resim.lhe.LHEEvent, in file order
+    event_id: np.ndarray  # (n,) int64
+    truth: ak.Array  # n x var x TRUTH_FIELDS (first_split 0)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+@dataclass
+class Branch:
+    """One view's result for a batch of events.
+
+    ``particles``: n x var x PARTICLE_FIELDS; ``failed``: (n,) bool; ``first_split``: n x var
+    int32 aligned with the batch's truth objects (None: unknown, all 0); ``partons``: the
+    backend's saved parton-level events (None unless a descendant needs them).
+    """
+
+    particles: ak.Array
+    failed: np.ndarray
+    first_split: ak.Array | None = None
+    partons: list | None = None
+    info: dict = field(default_factory=dict)
+
+
+def _register(table: dict, kind: str) -> Callable[[str], Callable[[type], type]]:
+    def register(name: str) -> Callable[[type], type]:
+        def decorate(cls: type) -> type:
+            table[name] = cls
+            cls.registry_name = name
+            return cls
+
+        return decorate
+
+    register.__doc__ = f"Class decorator: register a {kind} under ``name``."
+    return register
+
+
+register_fork = _register(_FORKS, "fork point")
+register_shower = _register(_SHOWERS, "shower backend")
+
+
+def _load(modules: tuple[str, ...]) -> None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+
+
+def _lookup(table: dict, modules: tuple[str, ...], name: Any, kind: str, key: str) -> type:
+    if name not in table:
+        _load(modules)
+    if name not in table:
+        raise ConfigError(f"{key}: unknown {kind} {name!r} (known: {', '.join(sorted(table))})")
+    return table[name]
+
+
+def get_fork(name: str, key: str = "fork") -> type:
+    """The fork point class registered as ``name``; ConfigError naming ``key`` otherwise."""
+    return _lookup(_FORKS, FORK_MODULES, name, "fork point", key)
+
+
+def get_shower(name: str, key: str = "backend") -> type:
+    """The shower backend class registered as ``name``; ConfigError naming ``key`` otherwise."""
+    return _lookup(_SHOWERS, SHOWER_MODULES, name, "shower backend", key)

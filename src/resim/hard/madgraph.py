@@ -1,0 +1,281 @@
+"""Hard scatter with MadGraph5_aMC@NLO (leading order), the generator of the RS3L datasets.
+
+Cards drive one run: the *proc card* (model, process, output directory), the *run card*
+settings (events, ``iseed``, beam energy, the pT/η window, PDF) given to ``launch`` as
+``set run_card`` commands so that MadGraph checks each against its own run card, and, for a
+process whose tagged object is a resonance (the Higgs of HZ), a *MadSpin card*: MadGraph
+applies cuts to final-state particles only, so the resonance is produced undecayed, cut on
+with ``pt_min_pdg``/``eta_max_pdg``, and decayed by MadSpin (spin correlations kept).
+All cards are built by pure functions; :func:`generate_madgraph` runs them.
+
+MadGraph exits 0 even when a run fails, so success means: the log has none of its error
+markers and ``Events/run_01[_decayed_1]/unweighted_events.lhe.gz`` exists and holds the
+requested events. It runs offline: ``set auto_update 0``, the built-in PDF (``nn23lo1``) unless
+the config names an LHAPDF set, ``use_syst False`` (systematics reweighting needs LHAPDF).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..backends import MADGRAPH
+from ..errors import ConfigError, GeneratorError
+from ..io import atomic_path
+from ..seeds import SeedManifest
+from .registry import register_hard_backend
+
+log = logging.getLogger(__name__)
+
+RUN_NAME = "run_01"
+#: The seed manifest's view name for streams every view shares (the hard scatter).
+HARD_VIEW = "hard"
+SQRT_S = 13000.0  # GeV, as in RS3L
+OPTION_KEYS = {"process", "decays", "cut_pdg", "model", "lhaid", "nb_core", "run_card"}
+
+#: Lines of MadGraph's log that mean the run failed although the program exited 0.
+ERROR_MARKERS = re.compile(
+    r'interrupted with error|interrupted in sub-command|Error detected in|MadGraph5Error|'
+    r'InvalidCmd|Zero result detected|return zero cross section|^\s*ERROR\b', re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Process:
+    """A process in MadGraph's language.
+
+    ``lines``: ``define``/``generate``/``add process`` lines (decay chains allowed: cuts then
+    apply to the final-state partons). ``decays``: MadSpin ``decay`` lines for resonances
+    produced undecayed. ``cut_pdg``: the resonance the pT/η window applies to; None means the
+    window applies to the light jets (``ptj``/``ptjmax``/``etaj``).
+    """
+
+    lines: tuple[str, ...]
+    decays: tuple[str, ...] = ()
+    cut_pdg: int | None = None
+
+
+NEUTRINOS = ("define vl = ve vm vt", "define vl~ = ve~ vm~ vt~")
+
+#: The RS3L processes (seed 000): the Z decays to neutrinos, so the only visible jet is the
+#: recoiling parton (Z + jet) or the Higgs (HZ, H -> bb).
+PROCESSES = {
+    "zjet_nunu": Process(NEUTRINOS + ("generate p p > z j, z > vl vl~",)),
+    "hz_bb_nunu": Process(("generate p p > h z",),
+                          decays=("decay h > b b~", "decay z > vl vl~"), cut_pdg=25),
+    # W jets as the embedded backend makes them: the W recoils against an invisible Z.
+    "wz_qq_nunu": Process(("generate p p > w+ z", "add process p p > w- z"),
+                          decays=("decay w+ > j j", "decay w- > j j", "decay z > vl vl~"),
+                          cut_pdg=24),
+}
+
+
+def madgraph_options(sample: str, spec: dict) -> dict:
+    """The sample's optional ``madgraph`` block: ``process`` (MadGraph lines replacing the
+    named process), ``decays`` and ``cut_pdg`` (with ``process``), ``model``, ``lhaid`` (an
+    LHAPDF set instead of the built-in PDF), ``nb_core``, ``run_card`` (extra settings)."""
+    options = spec.get("madgraph") or {}
+    unknown = set(options) - OPTION_KEYS
+    if unknown:
+        raise ConfigError(f"samples.{sample}.madgraph: unknown keys {sorted(unknown)} "
+                          f"(known: {', '.join(sorted(OPTION_KEYS))})")
+    return options
+
+
+def _lines(value: str | list[str] | None) -> tuple[str, ...]:
+    return tuple([value] if isinstance(value, str) else value or ())
+
+
+def sample_process(sample: str, spec: dict) -> Process:
+    """The MadGraph process of a sample: its ``madgraph.process`` lines, or the named process."""
+    options = madgraph_options(sample, spec)
+    if options.get("process"):
+        return Process(_lines(options["process"]), _lines(options.get("decays")),
+                       options.get("cut_pdg"))
+    name = spec.get("process")
+    if name not in PROCESSES:
+        raise ConfigError(f"samples.{sample}.process: {name!r} has no MadGraph definition "
+                          f"(known: {', '.join(sorted(PROCESSES))}); give the MadGraph lines "
+                          f"in samples.{sample}.madgraph.process")
+    return PROCESSES[name]
+
+
+def proc_card(process: Process, outdir: str | Path, model: str = "sm") -> str:
+    """The MadGraph script that writes the process directory ``outdir``."""
+    lines = ["set auto_update 0", "set automatic_html_opening False",
+             f"import model {model}", *process.lines, f"output {outdir} -nojpeg"]
+    return "\n".join(lines) + "\n"
+
+
+def madspin_card(process: Process, seed: int) -> str | None:
+    """The MadSpin card decaying the process's resonances, or None if it has no decays."""
+    if not process.decays:
+        return None
+    lines = ["set seed " + str(int(seed)), *NEUTRINOS, *process.decays, "launch"]
+    return "\n".join(lines) + "\n"
+
+
+def run_settings(sample: str, spec: dict, nevents: int, iseed: int) -> dict[str, object]:
+    """Run-card settings of one shard: events, seed, beams, the pT/η window, PDF."""
+    options = madgraph_options(sample, spec)
+    process = sample_process(sample, spec)
+    settings: dict[str, object] = {
+        "nevents": int(nevents), "iseed": int(iseed),
+        "ebeam1": SQRT_S / 2, "ebeam2": SQRT_S / 2, "use_syst": False,
+    }
+    pdg = process.cut_pdg
+    if "pt_range" in spec:
+        pt_min, pt_max = (float(x) for x in spec["pt_range"])
+        if pdg is None:
+            settings.update(ptj=pt_min, ptjmax=pt_max)
+        else:
+            settings.update(pt_min_pdg={pdg: pt_min}, pt_max_pdg={pdg: pt_max})
+    if "eta_max" in spec:
+        eta = float(spec["eta_max"])
+        if pdg is None:
+            settings["etaj"] = eta
+        else:
+            settings["eta_max_pdg"] = {pdg: eta}
+    if "lhaid" in options:
+        settings.update(pdlabel="lhapdf", lhaid=int(options["lhaid"]))
+    settings.update(options.get("run_card") or {})
+    return settings
+
+
+def _card_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_card_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def launch_card(procdir: str | Path, settings: dict[str, object], nb_core: int = 1,
+                madspin: str | Path | None = None, run_name: str = RUN_NAME) -> str:
+    """The MadGraph script that generates events in ``procdir`` with the given run settings.
+
+    The switch question gets ``madspin=ON`` when a MadSpin card is given and ``done``
+    (shower and detector stay off); the card question gets the ``set run_card`` lines, the
+    path of the MadSpin card (MadGraph copies a card given by path) and ``done``.
+    """
+    lines = ["set auto_update 0", f"set nb_core {int(nb_core)}", "set run_mode 2",
+             f"launch {procdir} -n {run_name}"]
+    lines += ["madspin=ON"] if madspin else []
+    lines += ["done", *(f"set run_card {key} {_card_value(value)}" for key, value in settings.items())]
+    lines += [str(madspin)] if madspin else []
+    lines += ["done"]
+    return "\n".join(lines) + "\n"
+
+
+def mg5_command(executable: str | Path, script: str | Path) -> list[str]:
+    """Command line running one MadGraph script without questions."""
+    return [str(executable), "-f", str(script)]
+
+
+def events_file(procdir: Path, decayed: bool, run_name: str = RUN_NAME) -> Path:
+    """Where MadGraph (or MadSpin, for ``decayed``) leaves the run's events."""
+    return procdir / "Events" / (f"{run_name}_decayed_1" if decayed else run_name) / "unweighted_events.lhe.gz"
+
+
+def check_run(lhe: Path, log_text: str, nevents: int) -> dict:
+    """The statistics of a finished run, or :class:`GeneratorError` saying what went wrong."""
+    marker = ERROR_MARKERS.search(log_text)
+    if marker:
+        start = log_text.rfind("\n", 0, marker.start()) + 1
+        excerpt = log_text[start:start + 400].strip()
+        raise GeneratorError(f"MadGraph failed (work directory kept: {lhe.parents[3]}): {excerpt}")
+    if not lhe.is_file():
+        raise GeneratorError(f"MadGraph wrote no {lhe} (see mg5.log in {lhe.parents[3]})")
+    stats = lhe_stats(lhe)
+    if stats["events"] != nevents:
+        raise GeneratorError(f"{lhe}: MadGraph wrote {stats['events']} events, {nevents} were "
+                             f"asked (phase space too small for the cuts?)")
+    return stats
+
+
+def lhe_stats(path: str | Path) -> dict:
+    """Events, cross-section (pb) and MadGraph version of a MadGraph LHE file."""
+    with gzip.open(path, "rt") as handle:
+        text = handle.read()
+    init = re.search(r"<init>\s*\n[^\n]*\n\s*(\S+)\s+(\S+)", text)
+    version = re.search(r"<generator name='MadGraph5_aMC@NLO' version='([^']+)'", text)
+    if init is None:
+        raise GeneratorError(f"{path}: no <init> block")
+    return {"events": len(re.findall(r"<event[\s>]", text)),
+            "cross_section_pb": float(init.group(1)), "cross_section_error_pb": float(init.group(2)),
+            "version": version.group(1) if version else "unknown"}
+
+
+def publish_lhe(source: Path, out_path: Path) -> None:
+    """Recompress ``source`` to ``out_path`` atomically, with no time stamp in the gzip header
+    (MadGraph's own has one), so that the same seed gives the same bytes."""
+    with gzip.open(source, "rb") as src, atomic_path(out_path) as tmp:
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as dst:
+            shutil.copyfileobj(src, dst)
+
+
+def _run_script(executable: Path, script: Path, text: str, logfile: Path) -> str:
+    script.write_text(text)
+    with open(logfile, "a") as out:
+        result = subprocess.run(mg5_command(executable, script), cwd=script.parent,
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise GeneratorError(f"{executable} exited {result.returncode} on {script} (log: {logfile})")
+    return logfile.read_text(errors="replace")
+
+
+def generate_madgraph(config: dict, sample: str, shard: int, out_path: str | Path,
+                      iseed: int, nevents: int | None = None) -> dict:
+    """Run MadGraph for one (sample, shard) and publish its LHE at ``out_path`` atomically.
+
+    Work happens in a fresh directory beside ``out_path``; it is removed on success and kept
+    (named in the error) on failure. Returns the shard's statistics.
+    """
+    spec = config["samples"][sample]
+    executable = MADGRAPH.require(f"samples.{sample}.backend")
+    nevents = int(nevents or spec.get("events_per_shard") or config["run"]["events_per_shard"])
+    options = madgraph_options(sample, spec)
+    process = sample_process(sample, spec)
+    settings = run_settings(sample, spec, nevents, iseed)
+    out_path = Path(out_path).absolute()  # MadGraph runs in its work directory
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    # MadSpin derives file names by replacing ".lhe" anywhere in a path: keep it out of ours.
+    stem = out_path.name.split(".")[0]
+    workdir = Path(tempfile.mkdtemp(prefix=f".mg5-{stem}-", dir=out_path.parent))
+    procdir, logfile = workdir / "proc", workdir / "mg5.log"
+    spin = madspin_card(process, iseed)
+    if spin:
+        (workdir / "madspin_card.dat").write_text(spin)
+    start = time.perf_counter()
+    # Paths relative to the work directory: MadGraph copies the proc card into the LHE header,
+    # so an absolute (random) path would make the same seed give different files.
+    _run_script(executable, workdir / "proc_card.mg5",
+                proc_card(process, procdir.name, options.get("model", "sm")), logfile)
+    log_text = _run_script(executable, workdir / "launch.mg5",
+                           launch_card(procdir.name, settings, options.get("nb_core", 1),
+                                       "madspin_card.dat" if spin else None), logfile)
+    lhe = events_file(procdir, decayed=bool(spin))
+    stats = check_run(lhe, log_text, nevents)
+    publish_lhe(lhe, out_path)
+    shutil.rmtree(workdir)
+    seconds = time.perf_counter() - start
+    log.info("MadGraph: %d events for %s shard %d in %.1f s", nevents, sample, shard, seconds)
+    return {"backend": MADGRAPH.name, "events": stats["events"], "filter_efficiency": 1.0,
+            "cross_section_pb": stats["cross_section_pb"],
+            "cross_section_error_pb": stats["cross_section_error_pb"],
+            "seeds": {"iseed": int(iseed)}, "versions": {"MadGraph5_aMC@NLO": stats["version"]},
+            "process": list(process.lines + process.decays),
+            "run_card": {k: _card_value(v) for k, v in settings.items()}}
+
+
+@register_hard_backend(MADGRAPH.name)
+def madgraph_backend(config: dict, sample: str, shard: int, out_path: str | Path,
+                     manifest: SeedManifest) -> dict:
+    """The "madgraph" hard-scatter backend: ``iseed`` is the job's "hard" stream."""
+    return generate_madgraph(config, sample, shard, out_path, manifest.seed(HARD_VIEW, "hard"))

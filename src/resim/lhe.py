@@ -1,0 +1,249 @@
+"""Read Les Houches Event files written by anyone (MadGraph, Pythia, POWHEG, LHEF3 writers).
+
+The reader streams events (gzip or plain text) and checks what it reads: every event has its
+header line and the number of particle lines the header promises, every number parses, mother
+indices point inside the event, and the file ends with ``</LesHouchesEvents>``. Anything else is
+an :class:`LHEError` naming the file, the event number and the line.
+
+Truth objects for jet matching come from the LHE record (see ``resim.events.TRUTH_FIELDS``):
+outgoing quarks and gluons that do not come from a resonance, resonances (Z, W, H) with their
+final decay products as ``daughters``, and taus.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from .errors import LHEError
+
+RESONANCES = frozenset({23, 24, 25})
+PARTONS = frozenset({1, 2, 3, 4, 5, 6, 21})
+TAU = 15
+
+#: Columns of a particle line kept by the reader (IDUP ISTUP MOTHUP1-2 ICOLUP1-2 P1-5).
+_N_COLUMNS = 13
+_MIN_COLUMNS = 11  # VTIMUP and SPINUP are optional in practice
+
+
+@dataclass
+class LHEEvent:
+    """One event: ``index`` counts from 0 in the file; arrays are per particle line."""
+
+    index: int
+    line: int  # line number of the <event> tag, from 1
+    process_id: int
+    weight: float
+    scale: float
+    pid: np.ndarray  # int32
+    status: np.ndarray  # int32
+    mothers: np.ndarray  # (n, 2) int32, 1-based, 0 = none
+    colours: np.ndarray  # (n, 2) int32
+    momenta: np.ndarray  # (n, 5) float64: px, py, pz, E, m
+
+    @property
+    def incoming(self) -> tuple[int, int]:
+        ids = self.pid[self.status == -1]
+        return (int(ids[0]), int(ids[1])) if len(ids) == 2 else (0, 0)
+
+
+def _open_text(path: Path):
+    try:
+        with open(path, "rb") as raw:
+            magic = raw.read(2)
+    except FileNotFoundError:
+        raise LHEError(f"{path}: LHE file does not exist") from None
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", errors="replace")
+    return open(path, errors="replace")
+
+
+class _Lines:
+    """Line iterator that knows its line number and turns gzip truncation into LHEError."""
+
+    def __init__(self, path: Path, handle):
+        self.path, self.handle, self.number = path, handle, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        try:
+            line = next(self.handle)
+        except (EOFError, gzip.BadGzipFile, OSError) as err:
+            raise LHEError(f"{self.path}: compressed stream broken after line {self.number} "
+                           f"(truncated file?): {err}") from None
+        self.number += 1
+        return line
+
+
+def _fail(path: Path, where: str, message: str) -> LHEError:
+    return LHEError(f"{path}: {where}: {message}")
+
+
+def _parse_event(path: Path, lines: _Lines, index: int, tag_line: int) -> LHEEvent:
+    where = f"event {index} (line {tag_line})"
+    header = None
+    rows: list[list[str]] = []
+    for line in lines:
+        text = line.strip()
+        if text.startswith("</event"):
+            break
+        if header is None:
+            if not text or text.startswith("#"):
+                continue
+            header = text.split()
+            if len(header) < 6:
+                raise _fail(path, f"{where}, line {lines.number}",
+                            f"event header needs 6 numbers (NUP IDPRUP XWGTUP SCALUP AQEDUP "
+                            f"AQCDUP), got {text!r}")
+            try:
+                n_particles = int(header[0])
+            except ValueError:
+                raise _fail(path, f"{where}, line {lines.number}",
+                            f"NUP is not an integer: {header[0]!r}") from None
+            if n_particles < 1:
+                raise _fail(path, f"{where}, line {lines.number}", f"NUP = {n_particles}")
+            continue
+        if len(rows) < n_particles:
+            fields = text.split()
+            if len(fields) < _MIN_COLUMNS or text.startswith("<"):
+                raise _fail(path, f"{where}, line {lines.number}",
+                            f"expected particle line {len(rows) + 1} of {n_particles}, got {text!r}")
+            rows.append(fields[:_N_COLUMNS])
+        # anything after the particle lines (#comments, <rwgt>, <weights>, <scales>,
+        # <clustering>, <mgrwt>) is optional information the shower does not need
+    else:
+        raise _fail(path, where, f"truncated: file ends at line {lines.number} inside the event")
+    if header is None:
+        raise _fail(path, where, "empty event")
+    if len(rows) != n_particles:
+        raise _fail(path, f"{where}, line {lines.number}",
+                    f"NUP = {n_particles} but {len(rows)} particle lines before </event>")
+    try:
+        ints = np.array([[int(f) for f in row[:6]] for row in rows], dtype=np.int32)
+        floats = np.array([[float(f) for f in row[6:11]] for row in rows], dtype=np.float64)
+        process_id, weight, scale = int(header[1]), float(header[2]), float(header[3])
+    except ValueError as err:
+        raise _fail(path, where, f"a number does not parse: {err}") from None
+    mothers = ints[:, 2:4]
+    if (mothers < 0).any() or (mothers > n_particles).any():
+        raise _fail(path, where, f"mother index outside 0..{n_particles}")
+    if not np.isfinite(floats).all():
+        raise _fail(path, where, "non-finite momentum")
+    return LHEEvent(index=index, line=tag_line, process_id=process_id, weight=weight, scale=scale,
+                    pid=ints[:, 0], status=ints[:, 1], mothers=mothers, colours=ints[:, 4:6],
+                    momenta=floats)
+
+
+def iter_events(path: str | Path) -> Iterator[LHEEvent]:
+    """Stream the events of an LHE file (plain or gzip), checking each one."""
+    path = Path(path)
+    with _open_text(path) as handle:
+        lines = _Lines(path, handle)
+        seen_root = seen_init = closed = False
+        index = 0
+        for line in lines:
+            text = line.lstrip()
+            if not seen_root:
+                if text.startswith("<LesHouchesEvents"):
+                    seen_root = True
+                elif text.strip() and not text.startswith("<?xml") and lines.number > 20:
+                    break
+                continue
+            if text.startswith("<init"):
+                seen_init = True
+            elif text.startswith("<event"):
+                if not seen_init:
+                    raise _fail(path, f"line {lines.number}", "<event> before <init>")
+                yield _parse_event(path, lines, index, lines.number)
+                index += 1
+            elif text.startswith("</LesHouchesEvents"):
+                closed = True
+                break
+        if not seen_root:
+            raise LHEError(f"{path}: not an LHE file (no <LesHouchesEvents> tag)")
+        if not closed:
+            raise _fail(path, f"after event {index - 1}" if index else "header",
+                        f"truncated: no closing </LesHouchesEvents> (file ends at line "
+                        f"{lines.number})")
+
+
+def _descendants(event: LHEEvent, i: int) -> list[int]:
+    """Final (status 1) descendants of particle ``i`` (0-based), in record order."""
+    out = []
+    for j in np.flatnonzero((event.mothers[:, 0] == i + 1) | (event.mothers[:, 1] == i + 1)):
+        if j == i:
+            continue
+        out.extend([int(j)] if event.status[j] == 1 else _descendants(event, int(j)))
+    return out
+
+
+def _from_resonance(event: LHEEvent, i: int) -> bool:
+    seen = set()
+    while True:
+        mother = int(event.mothers[i, 0]) - 1
+        if mother < 0 or mother in seen:
+            return False
+        if abs(int(event.pid[mother])) in RESONANCES:
+            return True
+        seen.add(mother)
+        i = mother
+
+
+def truth_objects(event: LHEEvent) -> list[tuple[int, list[int]]]:
+    """The matchable objects of one event: (particle index, final daughters' indices)."""
+    objects = []
+    for i in range(len(event.pid)):
+        pid, status = abs(int(event.pid[i])), int(event.status[i])
+        if pid in RESONANCES and status in (1, 2):
+            objects.append((i, _descendants(event, i)))
+        elif status == 1 and (pid == TAU or (pid in PARTONS and not _from_resonance(event, i))):
+            objects.append((i, []))
+    return objects
+
+
+_KINEMATICS = ("px", "py", "pz", "E")
+
+
+def _records(pid: list[int], momenta: list[np.ndarray]) -> dict[str, np.ndarray]:
+    p = np.array(momenta, dtype=np.float64).reshape(-1, 5)
+    return {"pid": np.array(pid, dtype=np.int32), **{k: p[:, j] for j, k in enumerate(_KINEMATICS)}}
+
+
+def truth_array(events: list[LHEEvent]) -> ak.Array:
+    """Truth objects of several events: n_events x var x TRUTH_FIELDS (first_split = 0).
+
+    Built from flat columns so that the type is the same for every batch, empty ones included.
+    """
+    per_event, per_object = [], []
+    obj_pid, obj_p, dau_pid, dau_p = [], [], [], []
+    for event in events:
+        objects = truth_objects(event)
+        per_event.append(len(objects))
+        for i, daughters in objects:
+            obj_pid.append(int(event.pid[i]))
+            obj_p.append(event.momenta[i])
+            per_object.append(len(daughters))
+            dau_pid.extend(int(event.pid[j]) for j in daughters)
+            dau_p.extend(event.momenta[j] for j in daughters)
+    daughters = ak.unflatten(ak.zip(_records(dau_pid, dau_p)), np.array(per_object, dtype=np.int64))
+    columns = _records(obj_pid, obj_p)
+    objects = ak.zip({**columns, "daughters": daughters,
+                      "first_split": np.zeros(len(obj_pid), dtype=np.int32)}, depth_limit=1)
+    return ak.unflatten(objects, np.array(per_event, dtype=np.int64))
+
+
+def read_truth(path: str | Path) -> ak.Array:
+    """Truth objects of every event of an LHE file (n_events x var x TRUTH_FIELDS)."""
+    return truth_array(list(iter_events(path)))
+
+
+def count_events(path: str | Path) -> int:
+    """Number of (valid) events in an LHE file; raises LHEError on a bad file."""
+    return sum(1 for _ in iter_events(path))

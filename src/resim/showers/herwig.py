@@ -1,0 +1,264 @@
+"""Herwig 7 as the shower of a view: re-shower the hard events of an LHE file (RS3L's
+out-of-domain augmentation), hadronise with its cluster model, read the HepMC3 back.
+
+One run per (view, LHE file): :func:`herwig_input` writes the ``.in`` file (a
+``LesHouchesFileReader`` on the LHE, a ``LesHouchesEventHandler`` with Herwig's shower,
+hadronisation and decays, ISR off where the config says so, the seed, and a
+``ThePEG::HepMCFile`` analysis writing HepMC3 in GeV and mm), then ``Herwig read`` /
+``Herwig run -N n -s seed``. Builders are pure functions; :class:`HerwigShower` runs them.
+
+Event identity: Herwig drops an event it cannot shower (a veto) and goes on with the next, so
+counting output events would silently misalign views. The LHE given to Herwig is therefore a
+copy with ``<event num> i </event num>`` in each event, which ThePEG reads when the handler
+numbers events by the LHE (``EventNumbering LHE``); the HepMC3 event number is then the LHE
+index, and a dropped event becomes an empty event counted in ``info["failed_events"]``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pythia8mc
+
+from ..backends import HERWIG
+from ..errors import ConfigError, GeneratorError, LHEError
+from ..events import PARTICLE_FIELDS
+from ..forks.registry import Branch, LHEBatch, register_shower
+from ..hepmc import iter_hepmc3
+from ..seeds import SeedManifest
+from .records import ChargeTable
+
+log = logging.getLogger(__name__)
+
+SQRT_S = 13000.0  # GeV; the LHE beams decide, this only sets Herwig's luminosity function
+EVENT_NUMBER_TAG = "<event num> {} </event num>"
+
+
+@dataclass(frozen=True)
+class HerwigSettings:
+    """What a view asks of Herwig: ISR and MPI switches and raw repository commands."""
+
+    isr: bool = False
+    mpi: bool = True
+    commands: tuple[str, ...] = ()
+
+
+def herwig_settings(view: str, shower: dict, settings: dict | list) -> HerwigSettings:
+    """A view's Herwig settings from the shared ``shower`` section and its own ``settings``.
+
+    ``isr`` and ``mpi`` are portable switches (the view's win over ``shower``); a key that is
+    a Herwig repository path (``/Herwig/...:Interface``) becomes ``set <key> <value>``; a list
+    holds repository commands verbatim. Pythia-only keys of ``shower`` (``tune``) do not
+    apply: Herwig runs its default tune (as RS3L did).
+    """
+    merged = {k: shower[k] for k in ("isr", "mpi") if k in shower}
+    commands = [str(line) for line in settings] if isinstance(settings, list) else []
+    for key, value in (settings.items() if isinstance(settings, dict) else ()):
+        if key in ("isr", "mpi"):
+            merged[key] = value
+        elif key.startswith("/Herwig/") and ":" in key:
+            commands.append(f"set {key} {value}")
+        else:
+            raise ConfigError(f"views.{view}.settings.{key}: not a Herwig setting (use isr, mpi "
+                              f"or a repository path such as /Herwig/Shower/ShowerHandler:DoFSR)")
+    return HerwigSettings(isr=bool(merged.get("isr", False)), mpi=bool(merged.get("mpi", True)),
+                          commands=tuple(commands))
+
+
+def herwig_input(lhe: str | Path, hepmc: str | Path, run_name: str, nevents: int, seed: int,
+                 settings: HerwigSettings) -> str:
+    """The ``.in`` file: shower the events of ``lhe`` and write HepMC3 to ``hepmc``."""
+    lines = [
+        f"# resim: Herwig 7 re-showers the hard events of {lhe}",
+        "read snippets/PPCollider.in",
+        "cd /Herwig/EventHandlers",
+        "library LesHouches.so",
+        "create ThePEG::Cuts /Herwig/Cuts/NoCuts",
+        "create ThePEG::LesHouchesFileReader LHEReader",
+        f"set LHEReader:FileName {lhe}",
+        "set LHEReader:AllowedToReOpen No",
+        "set LHEReader:InitPDFs 0",
+        "set LHEReader:Cuts /Herwig/Cuts/NoCuts",
+        # Rounding in the LHE file would break momentum conservation in the shower.
+        "set LHEReader:MomentumTreatment RescaleEnergy",
+        "set LHEReader:PDFA /Herwig/Partons/HardLOPDF",
+        "set LHEReader:PDFB /Herwig/Partons/HardLOPDF",
+        "create ThePEG::LesHouchesEventHandler LHEHandler",
+        "insert LHEHandler:LesHouchesReaders 0 LHEReader",
+        # Varying weights: the handler then never skips events of the file at random.
+        "set LHEHandler:WeightOption VarNegWeight",
+        "set LHEHandler:EventNumbering LHE",
+        "set LHEHandler:PartonExtractor /Herwig/Partons/PPExtractor",
+        "set LHEHandler:CascadeHandler /Herwig/Shower/ShowerHandler",
+        "set LHEHandler:HadronizationHandler /Herwig/Hadronization/ClusterHadHandler",
+        "set LHEHandler:DecayHandler /Herwig/Decays/DecayHandler",
+        "set /Herwig/Generators/EventGenerator:EventHandler /Herwig/EventHandlers/LHEHandler",
+        f"set /Herwig/Generators/EventGenerator:EventHandler:LuminosityFunction:Energy {SQRT_S}",
+        # The shower starts at the scale of the hard event (SCALUP), as for Pythia.
+        "set /Herwig/Shower/ShowerHandler:MaxPtIsMuF Yes",
+        "set /Herwig/Shower/ShowerHandler:RestrictPhasespace Yes",
+        f"set /Herwig/Shower/ShowerHandler:DoISR {'Yes' if settings.isr else 'No'}",
+    ]
+    if not settings.mpi:
+        lines.append("set /Herwig/Shower/ShowerHandler:MPIHandler NULL")
+    lines += [
+        "cd /Herwig/Generators",
+        f"set EventGenerator:NumberOfEvents {int(nevents)}",
+        f"set EventGenerator:RandomNumberGenerator:Seed {int(seed)}",
+        "set EventGenerator:PrintEvent 0",
+        "set EventGenerator:MaxErrors 10000",
+        "create ThePEG::HepMCFile HepMCFile HepMCAnalysis.so",
+        # PrintEvent bounds the event *numbers* written; events are numbered 1..n by the LHE.
+        f"set HepMCFile:PrintEvent {int(nevents)}",
+        "set HepMCFile:Format GenEventHepMC3",
+        "set HepMCFile:Units GeV_mm",
+        "set HepMCFile:AddHI Never",
+        f"set HepMCFile:Filename {hepmc}",
+        "insert EventGenerator:AnalysisHandlers 0 HepMCFile",
+        *settings.commands,
+        f"saverun {run_name} EventGenerator",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def herwig_commands(executable: str | Path, in_file: str, run_name: str, nevents: int,
+                    seed: int) -> list[list[str]]:
+    """``Herwig read X.in`` then ``Herwig run X.run -N n -s seed`` (run in the .in's directory)."""
+    return [[str(executable), "read", in_file],
+            [str(executable), "run", f"{run_name}.run", "-N", str(int(nevents)), "-s", str(int(seed)),
+             "-d", "0"]]
+
+
+def number_lhe_events(source: str | Path, target: str | Path) -> int:
+    """Copy an LHE file (gzip or plain), tagging event i (1-based) with ``<event num> i``.
+
+    Returns the number of events. ThePEG's reader takes the tag as the event's number.
+    """
+    count = 0
+    try:
+        with open(source, "rb") as raw:
+            opener = gzip.open if raw.read(2) == b"\x1f\x8b" else open
+        with opener(source, "rt") as src, open(target, "w") as dst:
+            for line in src:
+                if line.lstrip().startswith("</event>"):
+                    count += 1
+                    dst.write(EVENT_NUMBER_TAG.format(count) + "\n")
+                dst.write(line)
+    except (OSError, EOFError) as err:
+        raise LHEError(f"{source}: cannot be read ({err}) after event {count}") from None
+    return count
+
+
+class HerwigEvents:
+    """Herwig's HepMC3 output handed out in LHE order, streamed (one event in memory).
+
+    Event numbers are 1-based LHE indices (see the module docstring); an index Herwig has no
+    event for is a failed event with no particles.
+    """
+
+    def __init__(self, path: str | Path, charge: ChargeTable):
+        self.path, self.charge = Path(path), charge
+        self._events = iter_hepmc3(self.path)
+        self._pending = self._advance()
+
+    def _advance(self) -> tuple[int, dict[str, np.ndarray]] | None:
+        event, columns = next(self._events, (None, None))
+        return None if event is None else (event.event_number - 1, columns)
+
+    def take(self, indices: list[int]) -> tuple[ak.Array, np.ndarray]:
+        """Particles (n x var x PARTICLE_FIELDS) of the LHE events ``indices`` (ascending) and
+        the mask of events Herwig did not deliver."""
+        chunks, failed = [], np.zeros(len(indices), dtype=bool)
+        for k, index in enumerate(indices):
+            if self._pending is not None and self._pending[0] < index:
+                raise GeneratorError(f"{self.path}: event {self._pending[0] + 1} is out of LHE "
+                                     f"order (expected {index + 1} or later)")
+            if self._pending is not None and self._pending[0] == index:
+                chunks.append(self._pending[1])
+                self._pending = self._advance()
+            else:
+                failed[k] = True
+                chunks.append({name: np.zeros(0) for name in ("px", "py", "pz", "E", "pid", "vx", "vy", "vz")})
+        counts = np.array([len(c["pid"]) for c in chunks], dtype=np.int64)
+        flat = {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]} if chunks else {}
+        pid = flat.get("pid", np.zeros(0)).astype(np.int32)
+        columns = {name: flat.get(name, np.zeros(0)).astype(np.float64) for name in PARTICLE_FIELDS}
+        columns["pid"], columns["charge"] = pid, self.charge(pid)
+        return ak.unflatten(ak.zip({name: columns[name] for name in PARTICLE_FIELDS}), counts), failed
+
+
+@register_shower(HERWIG.name)
+class HerwigShower:
+    """Herwig 7 showering an LHE file with one view's settings and seed (a ``hard`` fork).
+
+    ``open`` runs Herwig over the whole file; ``shower`` hands out its events batch by batch.
+    Herwig stops after hadronisation here, so no ``shower``/``hadron`` fork can hang below it.
+    """
+
+    supports_partons = False
+
+    def __init__(self, config: dict, view: str, spec: dict, manifest: SeedManifest,
+                 keep_partons: bool = False):
+        if keep_partons:
+            raise ConfigError(f"views.{view}: Herwig views cannot be the parent of a shower or "
+                              f"hadron fork (Herwig hands back hadron-level events only)")
+        self.view = view
+        self.executable = HERWIG.require(f"views.{view}.backend")
+        self.settings = herwig_settings(view, config.get("shower") or {}, spec.get("settings") or {})
+        self.seed = manifest.seed(view, "shower")
+        self.charge = ChargeTable(pythia8mc.Pythia("", False).particleData)
+        self._workdir: tempfile.TemporaryDirectory | None = None
+        self._events: HerwigEvents | None = None
+        self._info: dict = {}
+
+    def open(self, lhe_path) -> None:
+        self._workdir = tempfile.TemporaryDirectory(prefix=f"resim-herwig-{self.view}-")
+        work = Path(self._workdir.name)
+        nevents = number_lhe_events(lhe_path, work / "events.lhe")
+        run_name, hepmc = "view", work / "events.hepmc3"
+        (work / "view.in").write_text(
+            herwig_input(work / "events.lhe", hepmc, run_name, nevents, self.seed, self.settings))
+        start = time.perf_counter()
+        for command in herwig_commands(self.executable, "view.in", run_name, nevents, self.seed):
+            result = subprocess.run(command, cwd=work, capture_output=True, text=True,
+                                    stdin=subprocess.DEVNULL)
+            if result.returncode != 0:
+                tail = (result.stdout + result.stderr).strip().splitlines()[-15:]
+                raise GeneratorError(f"views.{self.view}: `{' '.join(command[:2])}` failed "
+                                     f"(exit {result.returncode}) on {lhe_path}:\n" + "\n".join(tail))
+        if not hepmc.is_file():
+            raise GeneratorError(f"views.{self.view}: Herwig wrote no HepMC3 output for {lhe_path}")
+        log.info("Herwig: %d events of %s for view %s in %.1f s", nevents, lhe_path, self.view,
+                 time.perf_counter() - start)
+        self._events = HerwigEvents(hepmc, self.charge)
+        self._info = {"backend": HERWIG.name, "seed": self.seed, "isr": self.settings.isr,
+                      "mpi": self.settings.mpi, "settings": list(self.settings.commands),
+                      "versions": {"Herwig": herwig_version(self.executable)}}
+
+    def shower(self, batch: LHEBatch) -> Branch:
+        if self._events is None:
+            raise RuntimeError("HerwigShower.open() must come before shower()")
+        particles, failed = self._events.take([event.index for event in batch.events])
+        return Branch(particles, failed, info={**self._info, "shower_failed": int(failed.sum())})
+
+    def close(self) -> None:
+        self._events = None
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+
+def herwig_version(executable: str | Path) -> str:
+    """``Herwig --version``'s first line (e.g. "Herwig 7.3.0")."""
+    result = subprocess.run([str(executable), "--version"], capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL)
+    lines = (result.stdout or result.stderr).strip().splitlines()
+    return lines[0] if lines else "unknown"

@@ -1,0 +1,270 @@
+"""Pure-Python helpers behind the Snakemake workflow: which files exist for a config.
+
+The Snakefile and ``workflow/rules/*.smk`` stay thin: every list of targets, every shard-to-split
+assignment and every view group comes from here, so it is unit-tested without Snakemake.
+Paths follow the layout of INTERFACES.md (``results/<stage>/...``).
+
+Splits (``dataset.splits``) assign whole shards of a sample to one of the dataset splits.
+Shards are seeded independently (``resim.seeds.derive_seed`` includes the shard), so splits
+made of disjoint shards hold independent events: pre-training and fine-tuning never share an
+event, and a sample that appears in no ``pretrain`` entry (the W jets of the out-of-distribution
+task) never reaches the backbone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import ConfigError
+
+#: Dataset splits, in the order the workflow builds them.
+SPLITS = ("pretrain", "finetune", "validation", "test")
+
+#: Fine-tuning modes of ``rs3l finetune`` (supervised: same network, trained from scratch).
+MODES = ("fixed", "floating", "supervised")
+
+#: Config sections each stage reads. A change in one of them re-runs that stage (the digest is
+#: a rule parameter); downstream stages follow because their inputs become newer.
+STAGE_SECTIONS = {
+    "hard": ("run", "samples"),
+    "simulate": ("run", "samples", "shower", "views", "detector", "jets"),
+    "pair": ("run", "views", "jets", "dataset"),
+    "pretrain": ("pretrain",),
+    "finetune": ("finetune",),
+    "evaluate": ("evaluate", "finetune"),
+}
+
+_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
+
+
+# ---------------------------------------------------------------------------------------------
+# views
+
+
+def view_root(config: dict, view: str) -> str:
+    """The root of ``view``: follow ``parent`` up to the view whose fork is ``hard``."""
+    views = config["views"]
+    seen = [view]
+    while views[seen[-1]].get("fork", "hard") != "hard":
+        parent = views[seen[-1]].get("parent")
+        key = f"views.{seen[-1]}.parent"
+        if parent is None:
+            raise ConfigError(f"{key}: a {views[seen[-1]]['fork']!r} fork needs the view it forks from")
+        if parent not in views:
+            raise ConfigError(f"{key}: unknown view {parent!r}; known: {', '.join(views)}")
+        if parent in seen:
+            raise ConfigError(f"{key}: views form a cycle: {' -> '.join([*seen, parent])}")
+        seen.append(parent)
+    return seen[-1]
+
+
+def root_views(config: dict) -> list[str]:
+    """Views that start a group (fork ``hard``): one ``simulate`` job per (sample, shard, root)."""
+    roots = [name for name in config["views"] if view_root(config, name) == name]
+    if "nominal" not in roots:
+        raise ConfigError("views.nominal: the nominal view must be a hard fork (the pairing anchor)")
+    return roots
+
+
+def view_groups(config: dict) -> dict[str, list[str]]:
+    """Root view -> [root, *views forked from it], in config order (same as ``resim.forks``)."""
+    groups: dict[str, list[str]] = {root: [root] for root in root_views(config)}
+    for name in config["views"]:
+        root = view_root(config, name)
+        if root != name:
+            groups[root].append(name)
+    return groups
+
+
+# ---------------------------------------------------------------------------------------------
+# shards and splits
+
+
+def shards(config: dict, sample: str) -> list[int]:
+    """Shard numbers of ``sample``: 0 ... samples.<sample>.shards - 1."""
+    return list(range(int(config["samples"][sample].get("shards", 1))))
+
+
+def parse_shards(spec: Any, key: str) -> list[int]:
+    """Shard list from a split entry: an int, ``"a-b"`` (inclusive) or a list of those."""
+    items = spec if isinstance(spec, list) else [spec]
+    out: list[int] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise ConfigError(f"{key}: {item!r} is not a shard number or a range 'first-last'")
+        if isinstance(item, int):
+            out.append(item)
+            continue
+        match = _RANGE.match(item)
+        if not match:
+            raise ConfigError(f"{key}: {item!r} is not a shard range 'first-last' (e.g. '0-9')")
+        first, last = int(match[1]), int(match[2])
+        if last < first:
+            raise ConfigError(f"{key}: range {item!r} is empty (last < first)")
+        out.extend(range(first, last + 1))
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{key}: a shard is listed twice in {spec!r}")
+    return sorted(out)
+
+
+def split_shards(config: dict) -> dict[str, dict[str, list[int]]]:
+    """``dataset.splits`` resolved: split -> sample -> sorted shards, checked.
+
+    Every shard of every sample belongs to exactly one split (a shard in two splits would share
+    events between pre-training and fine-tuning; a shard in none would be generated for nothing),
+    and every split is non-empty. Errors name the config key.
+    """
+    splits_cfg = (config.get("dataset") or {}).get("splits")
+    if not splits_cfg:
+        raise ConfigError("dataset.splits: missing; assign the shards of every sample to the "
+                          f"splits {', '.join(SPLITS)} (see config/README.md)")
+    samples = config["samples"]
+    owner: dict[tuple[str, int], str] = {}
+    resolved: dict[str, dict[str, list[int]]] = {}
+    for split in SPLITS:
+        entry = splits_cfg.get(split) or {}
+        if not entry:
+            raise ConfigError(f"dataset.splits.{split}: no shards assigned")
+        resolved[split] = {}
+        for sample, spec in entry.items():
+            key = f"dataset.splits.{split}.{sample}"
+            if sample not in samples:
+                raise ConfigError(f"{key}: unknown sample {sample!r}; known: {', '.join(samples)}")
+            numbers = parse_shards(spec, key)
+            n_shards = len(shards(config, sample))
+            for shard in numbers:
+                if shard >= n_shards:
+                    raise ConfigError(f"{key}: shard {shard} does not exist "
+                                      f"(samples.{sample}.shards is {n_shards})")
+                other = owner.setdefault((sample, shard), split)
+                if other != split:
+                    raise ConfigError(f"{key}: shard {shard} of {sample!r} is also in split "
+                                      f"{other!r}; splits must hold independent events")
+            resolved[split][sample] = numbers
+    for sample in samples:
+        unused = [s for s in shards(config, sample) if (sample, s) not in owner]
+        if unused:
+            raise ConfigError(f"dataset.splits: shards {compact(unused)} of sample {sample!r} are "
+                              "in no split; assign them or lower samples."
+                              f"{sample}.shards")
+    return resolved
+
+
+def compact(numbers: Iterable[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0-2, 5"`` for messages."""
+    numbers = sorted(numbers)
+    parts: list[str] = []
+    start = prev = None
+    for n in [*numbers, None]:
+        if start is not None and n == prev + 1:
+            prev = n
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = n
+    return ", ".join(parts)
+
+
+def split_members(config: dict, split: str) -> list[tuple[str, int]]:
+    """(sample, shard) pairs of one split, samples in config order."""
+    entry = split_shards(config)[split]
+    return [(sample, shard) for sample in config["samples"] if sample in entry
+            for shard in entry[sample]]
+
+
+# ---------------------------------------------------------------------------------------------
+# paths
+
+
+def hard_path(sample: str, shard: int) -> str:
+    return f"results/hard/{sample}/{shard}.lhe.gz"
+
+
+def view_path(sample: str, shard: int, root: str) -> str:
+    return f"results/views/{sample}/{shard}/{root}.h5"
+
+
+def pair_path(sample: str, shard: int) -> str:
+    return f"results/dataset/{sample}/{shard}.h5"
+
+
+def split_path(split: str) -> str:
+    return f"results/dataset/{split}.h5"
+
+
+def view_files(config: dict, sample: str, shard: int) -> list[str]:
+    """The view-group files ``resim pair`` combines for one (sample, shard)."""
+    return [view_path(sample, shard, root) for root in root_views(config)]
+
+
+def pair_files(config: dict, split: str) -> list[str]:
+    """The per-shard paired files ``resim merge`` combines into one split."""
+    return [pair_path(sample, shard) for sample, shard in split_members(config, split)]
+
+
+# ---------------------------------------------------------------------------------------------
+# training and evaluation
+
+
+def backbone(config: dict) -> str:
+    """Name of the pre-training run, ``results/train/<name>/``."""
+    return (config.get("workflow") or {}).get("backbone", "rs3l")
+
+
+def backbone_path(config: dict) -> str:
+    return f"results/train/{backbone(config)}/checkpoint.pt"
+
+
+def tasks(config: dict) -> list[str]:
+    """Fine-tuning tasks (``finetune.tasks``: a mapping or a list of names)."""
+    return list((config.get("finetune") or {}).get("tasks") or [])
+
+
+def finetune_runs(config: dict, task: str) -> list[str]:
+    """``<mode>-<rep>`` names of the fine-tuning runs of ``task``."""
+    section = config.get("finetune") or {}
+    modes = section.get("modes", list(MODES))
+    reps = int(section.get("reps", 1))
+    return [f"{mode}-{rep}" for mode in modes for rep in range(reps)]
+
+
+def finetune_dirs(config: dict, task: str) -> list[str]:
+    return [f"results/finetune/{task}/{run}" for run in finetune_runs(config, task)]
+
+
+def final_targets(config: dict) -> list[str]:
+    """Everything ``rule all`` asks for: validation plots, backbone, evaluation, summary."""
+    targets = [f"results/plots/dataset/{split}" for split in SPLITS]
+    targets.append(backbone_path(config))
+    task_names = tasks(config)
+    targets += [f"results/evaluate/{task}/rejection.csv" for task in task_names]
+    if task_names:
+        targets.append("results/summary.md")
+    return targets
+
+
+# ---------------------------------------------------------------------------------------------
+# re-run triggers
+
+
+def stage_digest(config: dict, stage: str, sample: str | None = None) -> str:
+    """A digest of the config sections ``stage`` reads (one sample's entry where given).
+
+    Used as a rule parameter: Snakemake re-runs a job whose parameters changed, so editing
+    ``pretrain`` re-trains without regenerating events, and an unchanged config re-runs nothing.
+    """
+    parts: dict[str, Any] = {}
+    for section in STAGE_SECTIONS[stage]:
+        value = config.get(section)
+        if section == "samples" and sample is not None:
+            value = value[sample]
+        if section == "dataset" and value:
+            # shards are paired alike whatever split they end up in
+            value = {k: v for k, v in value.items() if k != "splits"}
+        parts[section] = value
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,79 @@
+"""Pre-training checkpoints: one dict, written atomically, restorable bit for bit.
+
+Format (INTERFACES.md): ``{"model_config", "state_dict", "epoch", "optimizer", "scheduler",
+"rng_state", "config", "metrics"}`` plus ``"trainer"`` (early-stopping bookkeeping).
+``epoch`` is the number of finished epochs. Only tensors, numbers, strings, lists and dicts are
+stored, so ``torch.load(..., weights_only=True)`` reads it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from resim.errors import ResimError
+from resim.io import atomic_path
+
+REQUIRED_KEYS = ("model_config", "state_dict", "epoch", "optimizer", "scheduler", "rng_state",
+                 "config", "metrics")
+
+
+class CheckpointError(ResimError):
+    """A checkpoint is missing, unreadable or lacks a required entry."""
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The bare model inside a DistributedDataParallel (or any ``.module``) wrapper."""
+    return getattr(model, "module", model)
+
+
+def rng_state() -> dict[str, Any]:
+    """torch's CPU and CUDA generator states (the loader's randomness derives from the epoch)."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | Path, *, model: nn.Module, epoch: int,
+                    optimizer: torch.optim.Optimizer, scheduler: Any, config: dict,
+                    metrics: list[dict], trainer: dict | None = None) -> None:
+    """Write the checkpoint dict to ``path`` atomically (a crash never leaves half a file)."""
+    bare = unwrap(model)
+    payload = {
+        "model_config": bare.model_config,
+        "state_dict": bare.state_dict(),
+        "epoch": epoch,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng_state": rng_state(),
+        "config": config,
+        "metrics": metrics,
+        "trainer": trainer or {},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint; CheckpointError naming the file if it is missing or malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many types for truncated / foreign files
+        raise CheckpointError(f"checkpoint {path} cannot be read: {err}") from None
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {missing}")
+    return checkpoint

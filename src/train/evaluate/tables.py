@@ -1,0 +1,197 @@
+"""The seed's result tables: rejection (Table II / IV), Wasserstein (Table III / V), kNN accuracy.
+
+Input: one record per trained model (``mode``, ``train_size``, ``views``, and a mapping of
+column → value) and optionally one for the N2 baseline. Repetitions of the same setup (same
+mode, training-set size and view set) are merged into mean ± standard deviation (sample
+standard deviation, ddof = 1; none for a single run, which is shown without "±", like the
+seed's N2 row). Row names follow the seed:
+"Fine-tuned (3M, floating, all)", "Fully-supervised (1M, all)", "N2".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from resim.io import atomic_write_text
+
+#: Row order of the tables, as in the seed.
+MODE_ORDER = ("n2", "fixed", "floating", "supervised")
+
+
+def human_size(n: int) -> str:
+    """A training-set size as the seed writes it: 3M, 1.5M, 200k, 950."""
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.0f}{unit}" if value >= 10 or value == round(value) else f"{value:.1f}{unit}"
+    return str(n)
+
+
+def view_set_label(views: Sequence[str], all_views: Sequence[str]) -> str:
+    """"all" when the training mix used every view, else the augmentation views joined by "+"."""
+    if set(views) >= set(all_views):
+        return "all"
+    aug = [v for v in views if v != "nominal"]
+    return "+".join(aug) if aug else "nominal"
+
+
+def row_name(mode: str, train_size: int, views_label: str) -> str:
+    if mode == "n2":
+        return "N2"
+    size = human_size(train_size)
+    if mode == "supervised":
+        return f"Fully-supervised ({size}, {views_label})"
+    return f"Fine-tuned ({size}, {mode}, {views_label})"
+
+
+@dataclass
+class Row:
+    """One table row: a setup and, per column, the values of its repetitions."""
+
+    name: str
+    mode: str
+    train_size: int
+    views: str
+    values: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def n_runs(self) -> int:
+        return max((len(v) for v in self.values.values()), default=0)
+
+    def mean_std(self, column: str) -> tuple[float, float]:
+        v = np.asarray(self.values.get(column, []), dtype=np.float64)
+        if v.size == 0:
+            return math.nan, math.nan
+        if np.isinf(v).any():
+            return math.inf, math.nan
+        return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan
+
+
+def collect_rows(records: list[dict], all_views: Sequence[str]) -> list[Row]:
+    """Group per-model records (``mode``, ``train_size``, ``views``, ``values``) into table rows."""
+    rows: dict[tuple, Row] = {}
+    for rec in records:
+        label = view_set_label(rec.get("views", all_views), all_views)
+        key = (rec["mode"], rec.get("train_size", 0), label)
+        if key not in rows:
+            rows[key] = Row(row_name(rec["mode"], rec.get("train_size", 0), label), *key)
+        for column, value in rec["values"].items():
+            rows[key].values.setdefault(column, []).append(float(value))
+    return sorted(rows.values(), key=lambda r: (MODE_ORDER.index(r.mode), r.train_size, r.views))
+
+
+def format_rejection(mean: float, std: float) -> str:
+    """Rejections as integers (``140 ± 1``), like Table II; ``inf`` when no background passed."""
+    if math.isnan(mean):
+        return "–"
+    if math.isinf(mean):
+        return "∞"
+    if mean < 100:
+        return f"{mean:.1f}" + ("" if math.isnan(std) else f" ± {std:.1f}")
+    return f"{mean:.0f}" + ("" if math.isnan(std) else f" ± {std:.0f}")
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def format_scientific(mean: float, std: float) -> str:
+    """Distances in the seed's style: ``(8.63 ± 0.23)×10⁻⁴``."""
+    if math.isnan(mean):
+        return "–"
+    if mean == 0:
+        return "0"
+    exponent = int(math.floor(math.log10(abs(mean))))
+    scale = 10.0 ** exponent
+    power = f"×10{str(exponent).translate(_SUPERSCRIPT)}"
+    if math.isnan(std):
+        return f"{mean / scale:.2f}{power}"
+    return f"({mean / scale:.2f} ± {std / scale:.2f}){power}"
+
+
+def format_percent(mean: float, std: float) -> str:
+    if math.isnan(mean):
+        return "–"
+    return f"{100 * mean:.1f}" + ("" if math.isnan(std) else f" ± {100 * std:.1f}") + " %"
+
+
+def _bold_best(cells: list[list[str]], rows: list[Row], columns: list[str], best: str) -> None:
+    """Bold the best network value per column (the N2 row is excluded, as in the seed)."""
+    for j, column in enumerate(columns):
+        means = [(r.mean_std(column)[0], i) for i, r in enumerate(rows) if r.mode != "n2"]
+        means = [(m, i) for m, i in means if not math.isnan(m)]
+        if len(means) < 2:
+            continue
+        _, i = (max if best == "max" else min)(means)
+        cells[i][j] = f"**{cells[i][j]}**"
+
+
+def markdown(rows: list[Row], columns: list[str], headers: list[str], first: str, fmt,
+             best: str | None = None, caption: str = "") -> str:
+    """A Markdown table: one line per row, one formatted ``mean ± std`` cell per column."""
+    cells = [[fmt(*r.mean_std(c)) for c in columns] for r in rows]
+    if best:
+        _bold_best(cells, rows, columns, best)
+    lines = [f"| {first} | " + " | ".join(headers) + " |", "|---" * (len(headers) + 1) + "|"]
+    lines += [f"| {r.name} | " + " | ".join(c) + " |" for r, c in zip(rows, cells)]
+    text = "\n".join(lines) + "\n"
+    return f"{caption}\n\n{text}" if caption else text
+
+
+def to_csv(rows: list[Row], columns: list[str]) -> str:
+    """CSV with, per column, ``<column>_mean`` and ``<column>_std`` (plus setup and run count)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["setup", "mode", "train_size", "views", "n_runs"]
+                    + [f"{c}_{s}" for c in columns for s in ("mean", "std")])
+    for r in rows:
+        values = []
+        for c in columns:
+            values += [f"{x:.6g}" for x in r.mean_std(c)]
+        writer.writerow([r.name, r.mode, r.train_size, r.views, r.n_runs] + values)
+    return buf.getvalue()
+
+
+def write_table(out_stem: str | Path, rows: list[Row], columns: list[str], headers: list[str],
+                first: str, fmt, best: str | None, caption: str) -> list[Path]:
+    """Write ``<stem>.csv`` and ``<stem>.md``; return both paths."""
+    stem = Path(out_stem)
+    csv_path, md_path = stem.with_suffix(".csv"), stem.with_suffix(".md")
+    atomic_write_text(csv_path, to_csv(rows, columns))
+    atomic_write_text(md_path, markdown(rows, columns, headers, first, fmt, best, caption))
+    return [csv_path, md_path]
+
+
+def write_tables(outdir: str | Path, task: str, records: list[dict], all_views: Sequence[str],
+                 efficiencies: Sequence[float], knn_records: list[dict] = ()) -> list[Path]:
+    """The task's rejection, Wasserstein and kNN tables (CSV + Markdown) in ``outdir``.
+
+    ``records`` hold per model (and for N2) ``values`` with keys ``rejection@<eff>`` and
+    ``wasserstein:<view>``; ``knn_records`` hold ``values`` with the key ``knn``.
+    """
+    outdir = Path(outdir)
+    rows = collect_rows(records, all_views)
+    eff_cols = [f"rejection@{e:g}" for e in efficiencies]
+    others = [v for v in all_views if v != "nominal"]
+    written = write_table(
+        outdir / "rejection", rows, eff_cols, [f"{e:g}" for e in efficiencies], "Signal efficiency",
+        format_rejection, "max",
+        f"Background rejection 1/ε_B at fixed signal efficiency, nominal test jets ({task}); "
+        "mean ± std over repetitions.")
+    written += write_table(
+        outdir / "wasserstein", rows, [f"wasserstein:{v}" for v in others], others, "Training setup",
+        format_scientific, "min",
+        f"1-D Wasserstein distance between the score distributions on nominal jets and on each "
+        f"other view ({task}); lower is more robust.")
+    written += write_table(
+        outdir / "knn", collect_rows(list(knn_records), all_views), ["knn"], ["accuracy"],
+        "Representation", format_percent, "max",
+        f"kNN classification accuracy of the task's label classes in each model's normalised "
+        f"representation ({task}).")
+    return written

@@ -1,0 +1,71 @@
+"""Tagging heads on a backbone's jet representation (seed 000 §II.D; authors' code, digest §6).
+
+The head acts on the L2-normalised backbone output, the space the contrastive loss shapes.
+``linear`` is the paper's head (one Linear(8 → 1)); ``mlp`` is the 5-layer head
+8 → 128 → 64 → 32 → 8 → 1 that also exists in the authors' code. Both output a logit; the
+sigmoid is applied by :meth:`Tagger.predict` (training uses ``BCEWithLogitsLoss``, the
+numerically stable form of sigmoid + BCE).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+HEADS = ("linear", "mlp")
+MODES = ("fixed", "floating", "supervised")
+
+_MLP_WIDTHS = (128, 64, 32, 8)
+
+
+def make_head(kind: str, dim: int) -> nn.Module:
+    """A head mapping the ``dim``-d representation to one logit."""
+    if kind == "linear":
+        return nn.Linear(dim, 1)
+    if kind == "mlp":
+        layers: list[nn.Module] = []
+        widths = (dim, *_MLP_WIDTHS)
+        for n_in, n_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(n_in, n_out), nn.ELU()]
+        return nn.Sequential(*layers, nn.Linear(widths[-1], 1))
+    raise ValueError(f"unknown head {kind!r}; known: {', '.join(HEADS)}")
+
+
+class Tagger(nn.Module):
+    """Backbone → L2 normalisation → head → logit.
+
+    With ``frozen=True`` (the ``fixed`` mode) the backbone's parameters do not require
+    gradients and the backbone stays in eval mode even when the tagger is put in training mode,
+    so neither the optimiser nor any train-time behaviour of its layers can change it.
+    """
+
+    def __init__(self, backbone: nn.Module, dim: int, head: str = "linear", frozen: bool = False):
+        super().__init__()
+        self.backbone = backbone
+        self.head = make_head(head, dim)
+        self.frozen = frozen
+        if frozen:
+            self.backbone.requires_grad_(False)
+            self.backbone.eval()
+
+    def train(self, mode: bool = True) -> Tagger:
+        super().train(mode)
+        if self.frozen:
+            self.backbone.eval()
+        return self
+
+    def embed(self, features: Tensor, mask: Tensor) -> Tensor:
+        """The L2-normalised representation (B, dim)."""
+        if self.frozen:
+            with torch.no_grad():
+                return F.normalize(self.backbone(features, mask), dim=1)
+        return F.normalize(self.backbone(features, mask), dim=1)
+
+    def forward(self, features: Tensor, mask: Tensor) -> Tensor:
+        return self.head(self.embed(features, mask)).squeeze(1)
+
+    @torch.no_grad()
+    def predict(self, features: Tensor, mask: Tensor) -> Tensor:
+        """Sigmoid scores in [0, 1]."""
+        return torch.sigmoid(self(features, mask))

@@ -1,0 +1,65 @@
+"""Backbones: ``get_model(model_cfg)`` builds one, ``load_backbone(path)`` restores a trained one.
+
+A backbone maps ``(features (B, N, 15) float32, mask (B, N) bool) -> (B, 8)``. ``model_cfg`` is
+the ``pretrain.model`` config section: ``backbone`` picks the network, the other keys override
+its defaults below; the resolved dict is kept as ``model.model_config`` and in checkpoints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from resim.errors import ConfigError
+
+from .dgcnn import DGCNN
+from .transformer import ParticleTransformer
+
+_SHARED = {"input_dim": 15, "hidden": 128, "embed_layers": 2, "head": [64, 32, 32, 8],
+           "head_order": "pool_mlp"}
+
+#: backbone name → (class, default keyword arguments).
+BACKBONES: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
+    "dgcnn": (DGCNN, {**_SHARED, "edgeconv_layers": 3, "k": 24}),
+    "transformer": (ParticleTransformer, {**_SHARED, "layers": 4, "heads": 8, "feedforward": 512,
+                                          "dropout": 0.1}),
+}
+
+
+def resolve_model_config(model_cfg: dict[str, Any] | None) -> dict[str, Any]:
+    """``model_cfg`` with every default filled in; unknown backbone or key → ConfigError."""
+    cfg = dict(model_cfg or {})
+    name = cfg.pop("backbone", "dgcnn")
+    if name not in BACKBONES:
+        raise ConfigError(f"pretrain.model.backbone: unknown backbone {name!r}; "
+                          f"known: {', '.join(BACKBONES)}")
+    defaults = BACKBONES[name][1]
+    unknown = sorted(set(cfg) - set(defaults))
+    if unknown:
+        raise ConfigError(f"pretrain.model: keys {unknown} do not apply to backbone {name!r} "
+                          f"(it takes {sorted(defaults)})")
+    return {"backbone": name, **defaults, **cfg}
+
+
+def get_model(model_cfg: dict[str, Any] | None) -> nn.Module:
+    """Build the backbone described by ``model_cfg`` (the ``pretrain.model`` section)."""
+    resolved = resolve_model_config(model_cfg)
+    cls = BACKBONES[resolved["backbone"]][0]
+    model = cls(**{key: value for key, value in resolved.items() if key != "backbone"})
+    model.model_config = resolved
+    return model
+
+
+def load_backbone(path: str | Path, map_location: str = "cpu") -> nn.Module:
+    """The backbone stored in a pre-training checkpoint, weights loaded, in eval mode."""
+    from ..checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(path, map_location=map_location)
+    model = get_model(checkpoint["model_config"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval()
+
+
+__all__ = ["BACKBONES", "get_model", "load_backbone", "resolve_model_config"]

@@ -1,0 +1,45 @@
+"""Pieces every backbone shares: the ELU MLPs and the jet head (sum pool + MLP to 8-d)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import global_add_pool
+
+#: Where the head's MLP sits relative to the sum pool: after it (the authors' code and
+#: checkpoint) or before it, per particle (the paper's eq. 1).
+HEAD_ORDERS = ("pool_mlp", "mlp_pool")
+
+
+def elu_mlp(widths: Sequence[int], final_activation: bool) -> nn.Sequential:
+    """Linear layers ``widths[0] → widths[1] → …`` with ELU between (and after, if asked)."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if final_activation or i < len(widths) - 2:
+            layers.append(nn.ELU())
+    return nn.Sequential(*layers)
+
+
+def flatten_jets(x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Dense (B, N, C) + mask → PyG form: real particles (n, C) and their jet index (n,)."""
+    batch = torch.arange(mask.shape[0], device=mask.device).unsqueeze(1).expand_as(mask)
+    return x[mask], batch[mask]
+
+
+class JetHead(nn.Module):
+    """Global sum pool of the particles and the MLP 128 → 64 → 32 → 32 → 8 (linear output)."""
+
+    def __init__(self, hidden: int, widths: Sequence[int], order: str):
+        super().__init__()
+        if order not in HEAD_ORDERS:
+            raise ValueError(f"head_order must be one of {HEAD_ORDERS}, not {order!r}")
+        self.order = order
+        self.mlp = elu_mlp([hidden, *widths], final_activation=False)
+
+    def forward(self, x: Tensor, batch: Tensor, n_jets: int) -> Tensor:
+        if self.order == "mlp_pool":
+            return global_add_pool(self.mlp(x), batch, size=n_jets)
+        return self.mlp(global_add_pool(x, batch, size=n_jets))

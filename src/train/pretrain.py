@@ -1,0 +1,322 @@
+"""``rs3l pretrain``: contrastive (NT-Xent) pre-training of an RS3L backbone on paired jets.
+
+Writes into ``--out``: ``last.pt`` (every epoch), ``checkpoint.pt`` (lowest validation loss),
+``config.yaml`` (the configuration it ran with), ``metrics.csv``/``metrics.json`` and the
+plots ``curves.png``/``cosine.png``. ``--resume`` continues from ``last.pt`` and ends with the
+weights an uninterrupted run would have. Under ``torchrun`` it trains with DDP (NCCL on GPUs,
+gloo on CPUs): every rank draws its own batches of pairs and gradients are averaged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from itertools import combinations
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import yaml
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from resim.config import load_config
+from resim.dataset.reader import PairedDataset
+from resim.errors import ConfigError, ResimError
+from resim.io import atomic_write_text
+from resim.seeds import derive_seed
+
+from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state, unwrap
+from .data import (PairBatch, PairWindows, batches_per_rank, iterate_batches, make_loader,
+                   resolve_views, split_blocks)
+from .losses import nt_xent
+from .metrics_log import plot_curves, write_metrics
+from .models import get_model
+
+log = logging.getLogger(__name__)
+
+
+def train_seed(config: dict, purpose: str) -> int:
+    """The seed of one training stream ("loader", "split", "init"), derived from run.seed."""
+    return derive_seed(config["run"]["seed"], "pretrain", 0, purpose, "external")
+
+
+class Distributed:
+    """Rank, world size and device; set up from torchrun's environment when it is present."""
+
+    def __init__(self, device: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
+        if use_cuda and not torch.cuda.is_available():
+            raise ConfigError("pretrain.device is 'cuda' but torch sees no CUDA device")
+        if use_cuda:
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            torch.cuda.set_device(local)
+            self.device = torch.device("cuda", local)
+        else:
+            self.device = torch.device("cpu")
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if use_cuda else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.world > 1:
+            dist.all_reduce(tensor)
+        return tensor
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+class EpochStats:
+    """Running sums for one epoch's metrics, reducible over DDP ranks in one call."""
+
+    def __init__(self, n_labels: int, dim: int, device: torch.device):
+        self.n_labels = n_labels
+        self.sums = {
+            "loss": torch.zeros(2, device=device),  # sum of per-pair losses, pairs
+            "neg": torch.zeros(2, device=device),  # sum of negative-pair cosines, count
+            "pos": torch.zeros(n_labels, device=device),
+            "count": torch.zeros(n_labels, device=device),
+            "centre": torch.zeros(n_labels, dim, device=device),  # sum of unit nominal vectors
+        }
+
+    @torch.no_grad()
+    def add(self, loss: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor, labels: torch.Tensor) -> None:
+        n = len(labels)
+        u1, u2 = F.normalize(z1.float(), dim=1), F.normalize(z2.float(), dim=1)
+        u = torch.cat([u1, u2])
+        cos = u @ u.T
+        self.sums["loss"] += torch.stack([loss.detach() * n, torch.tensor(float(n), device=cos.device)])
+        eye = torch.eye(n, dtype=torch.bool, device=u.device)
+        pairs = torch.cat([torch.cat([eye, eye], 1)] * 2)  # the jet itself and its partner
+        self.sums["neg"] += torch.stack([cos[~pairs].sum(), (~pairs).sum().to(cos.dtype)])
+        self.sums["pos"].index_add_(0, labels, (u1 * u2).sum(1))
+        self.sums["count"].index_add_(0, labels, torch.ones_like(labels, dtype=u.dtype))
+        self.sums["centre"].index_add_(0, labels, u1)
+
+    def summary(self, prefix: str, label_names: list[str], ddp: Distributed) -> dict[str, float]:
+        sums = {key: ddp.sum(value.clone()).cpu() for key, value in self.sums.items()}
+        count = sums["count"]
+        out = {f"{prefix}_loss": float(sums["loss"][0] / sums["loss"][1].clamp(min=1)),
+               f"{prefix}_cos_pos": float(sums["pos"].sum() / count.sum().clamp(min=1)),
+               f"{prefix}_cos_neg": float(sums["neg"][0] / sums["neg"][1].clamp(min=1))}
+        present = [int(c) for c in torch.nonzero(count).flatten()]
+        for c in present:
+            out[f"{prefix}_cos_pos_{label_names[c]}"] = float(sums["pos"][c] / count[c])
+        for a, b in combinations(present, 2):
+            cos = F.cosine_similarity(sums["centre"][a], sums["centre"][b], dim=0)
+            out[f"{prefix}_cos_class_{label_names[a]}_vs_{label_names[b]}"] = float(cos)
+        return out
+
+
+def contrastive_step(model: torch.nn.Module, batch: PairBatch, cfg: dict) -> tuple:
+    """Loss and representations of one batch: both views in one forward pass."""
+    z = model(torch.cat([batch.x1, batch.x2]), torch.cat([batch.m1, batch.m2]))
+    z1, z2 = z.split(len(batch))
+    return nt_xent(z1, z2, tau=cfg["tau"], form=cfg["loss"]), z1, z2
+
+
+def build_optimiser(model: torch.nn.Module, cfg: dict, steps_per_epoch: int):
+    """Adam and the schedule of ``pretrain.schedule``; returns (optimizer, scheduler, per_batch)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    if cfg["schedule"] == "one_cycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg["lr"], epochs=cfg["epochs"], steps_per_epoch=max(steps_per_epoch, 1))
+        return optimizer, scheduler, True
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg["step_size"], cfg["gamma"])
+    return optimizer, scheduler, False
+
+
+def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config: dict):
+    """(train windows, validation windows or None, label names) from the data files and config."""
+    train_set = PairedDataset(paths)
+    views = resolve_views(cfg["views"], train_set.views)
+    seed = train_seed(config, "loader")
+    common = {"batch_size": cfg["batch_size"], "block": cfg["block"], "window": cfg["window"]}
+    rows = torch.arange(len(train_set)).numpy()
+    if val_paths:
+        val_set, val_rows = PairedDataset(val_paths), None
+    else:
+        rows, val_rows = split_blocks(rows, cfg["block"], cfg["val_fraction"], train_seed(config, "split"))
+        val_set = train_set
+    train = PairWindows(train_set, rows, views, seed=seed, shuffle=True, **common)
+    if val_rows is not None and len(val_rows) == 0:
+        return train, None, train_set.label_names
+    val_rows = torch.arange(len(val_set)).numpy() if val_rows is None else val_rows
+    val = PairWindows(val_set, val_rows, resolve_views(cfg["views"], val_set.views), seed=seed,
+                      shuffle=False, **common)
+    return train, val, train_set.label_names
+
+
+def run_pretrain(config: dict, data: list[Path], out: Path, *, val: list[Path] | None = None,
+                 resume: bool = False, stop_after: int | None = None) -> list[dict]:
+    """Pre-train as ``config["pretrain"]`` says; returns the per-epoch metrics of the whole run.
+
+    ``stop_after`` ends this invocation after that many epochs (a later ``resume`` continues).
+    """
+    cfg = config["pretrain"]
+    out = Path(out)
+    ddp = Distributed(cfg["device"])
+    try:
+        if cfg.get("threads"):
+            torch.set_num_threads(cfg["threads"])
+        last = out / "last.pt"
+        if last.exists() and not resume:
+            raise ConfigError(f"{out} already holds a pre-training run (last.pt): pass --resume to "
+                              f"continue it or remove the directory")
+        train, val, label_names = open_data(data, val, cfg, config)
+        n_batches = batches_per_rank(train, 0, ddp.world)
+        if cfg["max_batches"]:
+            n_batches = min(n_batches, cfg["max_batches"])
+        if n_batches == 0:
+            raise ConfigError(f"{len(train.rows)} training pairs make no full batch of "
+                              f"pretrain.batch_size = {cfg['batch_size']} per rank ({ddp.world} ranks)")
+        train_loader = make_loader(train, workers=cfg["workers"], rank=ddp.rank, world=ddp.world)
+        val_loader = make_loader(val, workers=cfg["workers"], rank=ddp.rank, world=ddp.world) \
+            if val is not None else None
+
+        torch.manual_seed(train_seed(config, "init"))
+        model = get_model(cfg["model"]).to(ddp.device)
+        optimizer, scheduler, per_batch = build_optimiser(model, cfg, n_batches)
+        metrics: list[dict] = []
+        trainer = {"best": float("inf"), "bad_epochs": 0}
+        start = 0
+        if resume and last.exists():
+            state = load_checkpoint(last, map_location=ddp.device)
+            model.load_state_dict(state["state_dict"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            set_rng_state({k: v.cpu() if torch.is_tensor(v) else v for k, v in state["rng_state"].items()})
+            metrics, trainer, start = state["metrics"], state["trainer"], state["epoch"]
+            log.info("resuming %s after epoch %d", out, start)
+        if ddp.world > 1:
+            model = torch.nn.parallel.DistributedDataParallel(model)
+        if ddp.main:
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+
+        n_labels, dim = len(label_names), unwrap(model).model_config["head"][-1]
+        end = cfg["epochs"] if stop_after is None else min(cfg["epochs"], start + stop_after)
+        for epoch in range(start, end):
+            if cfg["patience"] and trainer["bad_epochs"] >= cfg["patience"]:
+                log.info("early stop: no better validation loss for %d epochs", cfg["patience"])
+                break
+            tick = time.perf_counter()
+            model.train()
+            stats = EpochStats(n_labels, dim, ddp.device)
+            lr = optimizer.param_groups[0]["lr"]
+            bar = tqdm(iterate_batches(train_loader, epoch, n_batches), total=n_batches,
+                       desc=f"epoch {epoch + 1}/{cfg['epochs']}", disable=not ddp.main or None,
+                       leave=False)
+            for batch in bar:
+                batch = batch.to(ddp.device)
+                loss, z1, z2 = contrastive_step(model, batch, cfg)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if per_batch:
+                    scheduler.step()
+                stats.add(loss, z1, z2, batch.labels)
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+            if not per_batch:
+                scheduler.step()
+            row = {"epoch": epoch + 1, "lr": lr, **stats.summary("train", label_names, ddp)}
+            row["train_jets_per_s"] = 2 * n_batches * cfg["batch_size"] * ddp.world / (
+                time.perf_counter() - tick)
+            if val_loader is not None:
+                row.update(validate(unwrap(model), val_loader, cfg, n_labels, dim, label_names, ddp))
+            score = row.get("val_loss", row["train_loss"])
+            improved = score < trainer["best"]
+            trainer = {"best": min(score, trainer["best"]),
+                       "bad_epochs": 0 if improved else trainer["bad_epochs"] + 1}
+            row["time_s"] = time.perf_counter() - tick
+            metrics.append(row)
+            if ddp.main:
+                save_epoch(out, model, epoch + 1, optimizer, scheduler, config, metrics, trainer,
+                           improved)
+                log.info("epoch %d: %s", epoch + 1, ", ".join(
+                    f"{k}={v:.4g}" for k, v in row.items() if k.endswith(("loss", "cos_pos"))))
+            ddp.barrier()
+        return metrics
+    finally:
+        ddp.close()
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, loader, cfg: dict, n_labels: int, dim: int,
+             label_names: list[str], ddp: Distributed) -> dict[str, float]:
+    """Validation loss and cosine metrics (the same fixed batches every epoch)."""
+    model.eval()
+    stats = EpochStats(n_labels, dim, ddp.device)
+    for batch in iterate_batches(loader, 0):
+        batch = batch.to(ddp.device)
+        stats.add(*contrastive_step(model, batch, cfg), batch.labels)
+    return stats.summary("val", label_names, ddp)
+
+
+def save_epoch(out: Path, model, epoch: int, optimizer, scheduler, config: dict,
+               metrics: list[dict], trainer: dict, improved: bool) -> None:
+    """last.pt every epoch, checkpoint.pt when validation improved, logs and plots."""
+    kwargs = {"model": model, "epoch": epoch, "optimizer": optimizer, "scheduler": scheduler,
+              "config": config, "metrics": metrics, "trainer": trainer}
+    if improved:
+        save_checkpoint(out / "checkpoint.pt", **kwargs)
+    save_checkpoint(out / "last.pt", **kwargs)
+    write_metrics(out, metrics)
+    plot_curves(out, metrics)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="resim config (pretrain section)")
+    parser.add_argument("--out", required=True, type=Path, help="run directory results/train/NAME")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    parser.add_argument("--val", nargs="+", type=Path, metavar="DATA",
+                        help="validation files (default: pretrain.val_fraction of DATA, by blocks)")
+    parser.add_argument("--stop-after", type=int, metavar="N",
+                        help="stop this invocation after N epochs (continue later with --resume)")
+    parser.add_argument("data", nargs="+", type=Path, metavar="DATA", help="paired HDF5 files")
+
+
+def command(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    run_pretrain(config, args.data, args.out, val=args.val, resume=args.resume,
+                 stop_after=args.stop_after)
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``rs3l pretrain``."""
+    parser = subparsers.add_parser("pretrain", help="contrastive pre-training of the backbone",
+                                   description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    parser.set_defaults(func=command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``torchrun ... -m train.pretrain`` (same arguments as ``rs3l pretrain``)."""
+    parser = argparse.ArgumentParser(prog="train.pretrain", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return command(args)
+    except ResimError as err:
+        print(f"train.pretrain: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""``rs3l summary``: a one-page Markdown summary of a run (``results/summary.md``).
+
+Collects what the other stages wrote under the results directory: dataset sizes per split and
+label, the cut-flows summed over shards, the pre-training outcome, every task's tables and plot
+links, and the two questions the seed answers (does fine-tuning beat the supervised baseline at
+equal labelled size; is the fixed backbone more robust), answered from this run's numbers.
+Anything missing is listed as missing rather than silently skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+from resim.config import config_hash, load_config
+from resim.dataset.reader import PairedDataset
+from resim.errors import DatasetError
+from resim.io import atomic_write_text
+from resim.workflow import SPLITS, backbone
+
+from .evaluate.tables import collect_rows
+
+
+def add_counts(total: dict, part: dict) -> dict:
+    """Add a nested dict of counts into ``total`` (cut-flows of several shards)."""
+    for key, value in part.items():
+        if isinstance(value, dict):
+            add_counts(total.setdefault(key, {}), value)
+        elif isinstance(value, (int, float)):
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def _shard_cutflows(attrs: dict) -> list[dict]:
+    """The per-shard cut-flows of a file: its own, or each source's in a merged file."""
+    flow = attrs.get("cutflow") or {}
+    if "views" in flow or "pairing" in flow:
+        return [flow]
+    return [f for f in flow.values() if isinstance(f, dict)]
+
+
+def cutflow_table(flow: dict) -> str:
+    """Markdown: one column per view, one row per step (lost jets by reason), then the pairing."""
+    views = flow.get("views", {})
+    if not views:
+        return "_no cut-flow stored_\n"
+    steps: list[str] = []
+    for per_view in views.values():
+        for key, value in per_view.items():
+            names = [f"lost: {r}" for r in value] if isinstance(value, dict) else [key]
+            steps += [n for n in names if n not in steps]
+    lines = ["| step | " + " | ".join(views) + " |", "|---" * (len(views) + 1) + "|"]
+    for step in steps:
+        cells = [str(v.get("lost", {}).get(step[6:], "") if step.startswith("lost: ") else v.get(step, ""))
+                 for v in views.values()]
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    pairing = flow.get("pairing")
+    if pairing:
+        lost = ", ".join(f"{v}: {n}" for v, n in pairing.get("lost", {}).items())
+        text += (f"\nPairing: {pairing.get('candidates', '?')} nominal jets → "
+                 f"{pairing.get('pairs', '?')} pairs (lost because a view has no matching jet: "
+                 f"{lost or 'none'}).\n")
+    return text
+
+
+def dataset_section(results: Path) -> list[str]:
+    out = ["## Data", ""]
+    for split in SPLITS:
+        path = results / "dataset" / f"{split}.h5"
+        if not path.exists():
+            out.append(f"- `{split}`: missing ({path})")
+            continue
+        try:
+            ds = PairedDataset(path)
+        except DatasetError as err:
+            out.append(f"- `{split}`: unreadable: {err}")
+            continue
+        counts = Counter(ds.label_names[c] for c in ds.labels)
+        labels = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+        out.append(f"- `{split}`: {len(ds)} pairs × {len(ds.views)} views ({', '.join(ds.views)}); "
+                   f"{labels}")
+        flow: dict = {}
+        for shard_flow in _shard_cutflows(ds.attrs):
+            add_counts(flow, shard_flow)
+        out += ["", f"<details><summary>cut-flow of {split} (summed over shards)</summary>", "",
+                cutflow_table(flow), "</details>", ""]
+    return out + [""]
+
+
+def pretrain_section(results: Path, name: str) -> list[str]:
+    run = results / "train" / name
+    out = ["## Pre-training", ""]
+    metrics_path = run / "metrics.json"
+    if not metrics_path.exists():
+        return out + [f"Missing: {metrics_path}", ""]
+    history = json.loads(metrics_path.read_text())
+    best = min(history, key=lambda r: r.get("val_loss", math.inf))
+    keys = ("epoch", "train_loss", "val_loss", "val_cos_pos", "val_cos_neg")
+    shown = ", ".join(f"{k} = {best[k]:.4g}" if isinstance(best[k], float) else f"{k} = {best[k]}"
+                      for k in keys if k in best)
+    out.append(f"Backbone `{name}`: {len(history)} epochs; best validation loss at {shown}")
+    out += ["", f"![training curves](train/{name}/curves.png) ![pair cosine vs epoch (seed 000 Fig. 2)]"
+            f"(train/{name}/cosine.png)", ""]
+    return out
+
+
+def verdicts(records: list[dict], views: list[str], efficiency: float) -> list[str]:
+    """The seed's two claims, checked on this run's mean values (with their spread)."""
+    rows = collect_rows(records, views)
+    col = f"rejection@{efficiency:g}"
+    out = []
+    for ft in (r for r in rows if r.mode == "floating"):
+        for sup in (r for r in rows if r.mode == "supervised" and r.train_size == ft.train_size
+                    and r.views == ft.views):
+            (a, da), (b, db) = ft.mean_std(col), sup.mean_std(col)
+            word = "beats" if a > b else "does not beat"
+            out.append(f"- At ε_S = {efficiency:g}, {ft.name} {word} {sup.name}: rejection "
+                       f"{a:.4g} ± {da:.2g} vs {b:.4g} ± {db:.2g}{_significance(a, da, b, db)}.")
+    for fixed in (r for r in rows if r.mode == "fixed"):
+        for sup in (r for r in rows if r.mode == "supervised" and r.train_size == fixed.train_size):
+            for view in (v for v in views if v != "nominal"):
+                col = f"wasserstein:{view}"
+                (a, da), (b, db) = fixed.mean_std(col), sup.mean_std(col)
+                word = "more" if a < b else "less"
+                out.append(f"- Nominal vs `{view}`: {fixed.name} is {word} robust than {sup.name}: "
+                           f"Wasserstein {a:.3g} ± {da:.2g} vs {b:.3g} ± {db:.2g}"
+                           f"{_significance(a, da, b, db)}.")
+    return out
+
+
+def _significance(a: float, da: float, b: float, db: float) -> str:
+    """A warning when two means differ by less than their combined spread over repetitions."""
+    spread = math.hypot(0.0 if math.isnan(da) else da, 0.0 if math.isnan(db) else db)
+    if spread == 0.0:
+        return " (single runs: no spread to compare with)"
+    return " (within the spread of the repetitions)" if abs(a - b) < spread else ""
+
+
+def task_section(results: Path, task: str) -> list[str]:
+    folder = results / "evaluate" / task
+    out = [f"## Task `{task}`", ""]
+    metrics_path = folder / "metrics.json"
+    if not metrics_path.exists():
+        return out + [f"Missing: {metrics_path}", ""]
+    summary = json.loads(metrics_path.read_text())
+    out.append(f"{summary['n_test']} test jets ({summary['n_signal']} signal); Wasserstein distances on "
+               f"{summary['n_wasserstein']} jets with equal signal and background; N2 score: "
+               f"{summary['n2_orientation']} mapped through the empirical CDF of the nominal test jets.")
+    out.append("")
+    for table in ("rejection", "wasserstein", "knn"):
+        md = folder / f"{table}.md"
+        out += [md.read_text().strip() if md.exists() else f"Missing: {md}", ""]
+    efficiencies = [float(k.split("@")[1]) for k in summary["models"][0]["values"]
+                    if k.startswith("rejection@")]
+    middle = efficiencies[len(efficiencies) // 2] if efficiencies else 0.5
+    claims = verdicts(summary["models"], summary["views"], middle)
+    out += ["What this run says:", "",
+            *(claims or ["- no floating/fixed vs supervised pair with equal training size"]), ""]
+    base = summary.get("backbone")
+    if base:
+        pearson = ", ".join(f"{c}: {v:+.2f}" for c, v in base["max_abs_pearson"].items())
+        out.append(f"Pre-trained representation: kNN accuracy {100 * base['knn']['accuracy']:.1f} % "
+                   f"(k = {base['knn']['k']}); most discriminating dimension "
+                   f"z[{base['most_discriminating_dimension']}]; largest |Pearson r| per class: {pearson}.")
+        out.append("")
+    plots = [p for p in ("roc", "roc_subclass", "wasserstein", "discriminating_dim", "corner", "tsne")
+             if (folder / f"{p}.png").exists()]
+    out += ["Plots: " + " · ".join(f"[{p}](evaluate/{task}/{p}.png)" for p in plots), ""]
+    return out
+
+
+def summary(config: dict, out: str | Path, results: str | Path | None = None) -> str:
+    """Write the one-page summary to ``out`` (results directory: ``results`` or out's folder)."""
+    out = Path(out)
+    results = Path(results) if results else out.parent
+    lines = [f"# resim run `{config['run'].get('name', 'default')}`", "",
+             f"Config hash `{config_hash(config)}`, global seed {config['run']['seed']}.", ""]
+    lines += dataset_section(results)
+    lines += pretrain_section(results, backbone(config))
+    for task in (config.get("finetune") or {}).get("tasks") or {}:
+        lines += task_section(results, task)
+    text = "\n".join(lines).rstrip() + "\n"
+    atomic_write_text(out, text)
+    return text
+
+
+def _run(args: argparse.Namespace) -> int:
+    summary(load_config(args.config), args.out, args.results)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("summary", help="one-page Markdown summary of a run")
+    p.add_argument("--config", required=True, help="run configuration (config.yaml)")
+    p.add_argument("--out", required=True, help="output Markdown file (results/summary.md)")
+    p.add_argument("--results", help="results directory (default: the folder of --out)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,276 @@
+"""Herwig 7 adapter: the .in file and command lines it writes, the event numbering that keeps
+views aligned when Herwig drops an event, reading HepMC3 back (files written by resim's own
+exporter), and the whole open/shower/close cycle against a stand-in program that follows
+Herwig's file contract. A real Herwig run when it is installed."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from resim.backends import HERWIG
+from resim.errors import BackendMissingError, ConfigError, GeneratorError, LHEError
+from resim.events import PARTICLE_FIELDS, ViewBatch, make_event_id
+from resim.forks.registry import LHEBatch, get_shower
+from resim.hepmc import write_hepmc3
+from resim.lhe import count_events, iter_events, truth_array
+from resim.seeds import SeedManifest
+from resim.showers import herwig as hw
+from resim.showers.records import ChargeTable
+
+
+def in_lines(**overrides) -> list[str]:
+    args = dict(lhe="/w/events.lhe", hepmc="/w/events.hepmc3", run_name="view", nevents=40,
+                seed=987654, settings=hw.HerwigSettings())
+    args.update(overrides)
+    return hw.herwig_input(**args).splitlines()
+
+
+def test_input_reads_the_lhe_and_writes_hepmc3_in_gev_and_mm():
+    lines = in_lines()
+    assert {"set LHEReader:FileName /w/events.lhe", "set LHEReader:AllowedToReOpen No",
+            "insert LHEHandler:LesHouchesReaders 0 LHEReader",
+            "set /Herwig/Generators/EventGenerator:EventHandler /Herwig/EventHandlers/LHEHandler",
+            } <= set(lines)
+    hepmc = ["create ThePEG::HepMCFile HepMCFile HepMCAnalysis.so", "set HepMCFile:PrintEvent 40",
+             "set HepMCFile:Format GenEventHepMC3", "set HepMCFile:Units GeV_mm",
+             "set HepMCFile:Filename /w/events.hepmc3",
+             "insert EventGenerator:AnalysisHandlers 0 HepMCFile"]
+    assert set(hepmc) <= set(lines)
+    assert lines.index(hepmc[0]) < lines.index(hepmc[-1])
+    # an object is created before anything refers to it
+    assert lines.index("create ThePEG::Cuts /Herwig/Cuts/NoCuts") < lines.index("set LHEReader:Cuts /Herwig/Cuts/NoCuts")
+    assert lines[-1] == "saverun view EventGenerator"
+
+
+def test_input_keeps_views_aligned_with_the_lhe():
+    # Events are numbered by the LHE's <event num> tags, and varying weights stop the handler
+    # from skipping file events at random.
+    assert {"set LHEHandler:EventNumbering LHE", "set LHEHandler:WeightOption VarNegWeight",
+            "set EventGenerator:NumberOfEvents 40",
+            "set EventGenerator:RandomNumberGenerator:Seed 987654"} <= set(in_lines())
+
+
+def test_isr_and_mpi_follow_the_shower_section_and_the_view():
+    shower = {"tune": "CP5", "isr": False, "mpi": True}
+    settings = hw.herwig_settings("herwig", shower, {})
+    assert settings == hw.HerwigSettings(isr=False, mpi=True)
+    lines = in_lines(settings=settings)
+    assert "set /Herwig/Shower/ShowerHandler:DoISR No" in lines
+    assert "set /Herwig/Shower/ShowerHandler:MPIHandler NULL" not in lines
+    view = hw.herwig_settings("herwig_isr", shower, {"isr": True, "mpi": False})
+    lines = in_lines(settings=view)
+    assert "set /Herwig/Shower/ShowerHandler:DoISR Yes" in lines
+    assert "set /Herwig/Shower/ShowerHandler:MPIHandler NULL" in lines
+
+
+def test_repository_settings_come_last_so_they_win():
+    settings = hw.herwig_settings("herwig", {}, {"/Herwig/Shower/AlphaQCDFSR:AlphaMZ": 0.126})
+    lines = in_lines(settings=settings)
+    assert lines[-2] == "set /Herwig/Shower/AlphaQCDFSR:AlphaMZ 0.126"
+
+
+def test_settings_as_a_list_are_repository_commands():
+    settings = hw.herwig_settings("herwig", {"isr": False}, ["set /Herwig/Shower/ShowerHandler:DoFSR Yes"])
+    assert settings == hw.HerwigSettings(isr=False, mpi=True,
+                                         commands=("set /Herwig/Shower/ShowerHandler:DoFSR Yes",))
+
+
+def test_a_pythia_setting_in_a_herwig_view_names_its_key():
+    with pytest.raises(ConfigError, match=r"views\.herwig\.settings\.TimeShower:renormMultFac"):
+        hw.herwig_settings("herwig", {}, {"TimeShower:renormMultFac": 0.5})
+
+
+def test_commands_read_then_run_with_events_and_seed():
+    read, run = hw.herwig_commands("/opt/herwig/bin/Herwig", "view.in", "view", 40, 987654)
+    assert read == ["/opt/herwig/bin/Herwig", "read", "view.in"]
+    assert run == ["/opt/herwig/bin/Herwig", "run", "view.run", "-N", "40", "-s", "987654", "-d", "0"]
+
+
+def test_numbered_lhe_copy_tags_every_event_and_stays_readable(fixture_lhe_files, tmp_path):
+    for source in fixture_lhe_files:
+        target = tmp_path / (source.name.split(".")[0] + ".numbered.lhe")
+        n = hw.number_lhe_events(source, target)
+        assert n == count_events(source) > 0
+        text = target.read_text()
+        assert [int(x) for x in __import__("re").findall(r"<event num> (\d+) </event num>", text)] \
+            == list(range(1, n + 1))
+        original, numbered = list(iter_events(source)), list(iter_events(target))
+        assert len(numbered) == n
+        for a, b in zip(original, numbered):
+            np.testing.assert_array_equal(a.momenta, b.momenta)
+
+
+def test_truncated_lhe_is_an_lhe_error(tmp_path, fixture_lhe_files):
+    gz = next(p for p in fixture_lhe_files if p.suffix == ".gz")
+    broken = tmp_path / "broken.lhe.gz"
+    broken.write_bytes(gz.read_bytes()[:2000])
+    with pytest.raises(LHEError, match="broken.lhe.gz"):
+        hw.number_lhe_events(broken, tmp_path / "out.lhe")
+
+
+def particles_batch(n_events: int, numbers: list[int]) -> ViewBatch:
+    """Events of known particles; ``numbers`` are the HepMC3 event numbers to write (1-based
+    LHE indices, as Herwig numbers them). Some come from a displaced vertex (a K0S decay)."""
+    rng = np.random.default_rng(5)
+    events = []
+    for k in range(n_events):
+        n = 5 + k
+        px, py, pz = rng.normal(0, 20, (3, n))
+        pid = rng.choice([211, -211, 22, 2212], n)
+        mass = np.select([np.abs(pid) == 211, pid == 2212], [0.13957, 0.93827], 0.0)
+        vertex = np.zeros((3, n))
+        vertex[:, :2] = [[1.5, 1.5], [-0.5, -0.5], [12.0, 12.0]]  # two pions from one vertex
+        events.append({"px": px, "py": py, "pz": pz, "E": np.sqrt(px**2 + py**2 + pz**2 + mass**2),
+                       "pid": pid, "charge": np.sign(pid) * (pid != 22).astype(float),
+                       "vx": vertex[0], "vy": vertex[1], "vz": vertex[2]})
+    particles = ak.zip({f: ak.Array([e[f].tolist() for e in events]) for f in PARTICLE_FIELDS})
+    return ViewBatch("qcd", 0, "herwig", make_event_id(0, np.array(numbers)), particles,
+                     ak.Array([[] for _ in range(n_events)]))
+
+
+def charge_table() -> ChargeTable:
+    import pythia8mc
+
+    return ChargeTable(pythia8mc.Pythia("", False).particleData)
+
+
+def test_hepmc3_from_the_projects_exporter_reads_back_in_lhe_order(tmp_path):
+    # Herwig delivered LHE events 1, 2, 4 and 5 (it vetoed the third): the reader must put
+    # each at its LHE index and report the third as failed.
+    batch = particles_batch(4, numbers=[1, 2, 4, 5])
+    path = tmp_path / "herwig.hepmc3"
+    write_hepmc3(batch, path)
+    events = hw.HerwigEvents(path, charge_table())
+    first, failed_first = events.take([0, 1])
+    rest, failed_rest = events.take([2, 3, 4])
+    assert failed_first.tolist() == [False, False] and failed_rest.tolist() == [True, False, False]
+    got = ak.concatenate([first, rest[1:]])
+    assert ak.fields(got) == list(PARTICLE_FIELDS)
+    assert len(rest[0]) == 0
+    for field in PARTICLE_FIELDS:
+        np.testing.assert_allclose(ak.to_numpy(ak.flatten(got[field])),
+                                   ak.to_numpy(ak.flatten(batch.particles[field])), atol=1e-9)
+    assert ak.to_numpy(ak.flatten(got.pid)).dtype == np.int32
+
+
+def test_events_out_of_lhe_order_are_an_error(tmp_path):
+    path = tmp_path / "herwig.hepmc3"
+    write_hepmc3(particles_batch(2, numbers=[1, 2]), path)
+    events = hw.HerwigEvents(path, charge_table())
+    with pytest.raises(GeneratorError, match="out of LHE order"):
+        events.take([1])
+
+
+# A stand-in for the Herwig executable that follows its file contract: ``read X.in`` saves a
+# run file named by ``saverun``; ``run X.run -N n -s seed`` reads the LHE named in it and writes
+# HepMC3 where the HepMCFile analysis points, numbering events by their <event num> tags.
+# It "vetoes" the second event, as Herwig does with events it cannot shower.
+STAND_IN = textwrap.dedent("""\
+    #!{python}
+    import re, sys, pathlib
+    import numpy as np
+    args = sys.argv[1:]
+    if args[0] == "--version":
+        print("Herwig 7.3.0 (stand-in)"); sys.exit(0)
+    text = pathlib.Path(args[1]).read_text()
+    if args[0] == "read":
+        run = re.search(r"^saverun (\\S+) ", text, re.M).group(1)
+        pathlib.Path(run + ".run").write_text(text); sys.exit(0)
+    from resim.lhe import iter_events
+    from resim.hepmc import event_record
+    import pyhepmc
+    lhe = re.search(r"LHEReader:FileName (\\S+)", text).group(1)
+    out = re.search(r"HepMCFile:Filename (\\S+)", text).group(1)
+    numbers = [int(n) for n in re.findall(r"<event num> (\\d+) </event num>", pathlib.Path(lhe).read_text())]
+    n_max = int(args[args.index("-N") + 1])
+    with pyhepmc.io.WriterAscii(out) as writer:
+        for number, event in zip(numbers[:n_max], iter_events(lhe)):
+            if number == 2:
+                continue
+            final = event.status == 1
+            cols = dict(px=event.momenta[final, 0], py=event.momenta[final, 1], pz=event.momenta[final, 2],
+                        E=event.momenta[final, 3], pid=event.pid[final])
+            cols.update(vx=np.zeros(final.sum()), vy=np.zeros(final.sum()), vz=np.zeros(final.sum()))
+            writer.write(event_record(number, cols))
+    """)
+
+
+@pytest.fixture
+def stand_in_herwig(tmp_path, monkeypatch):
+    exe = tmp_path / "bin" / "Herwig"
+    exe.parent.mkdir()
+    exe.write_text(STAND_IN.replace("{python}", sys.executable))
+    exe.chmod(0o755)
+    monkeypatch.setenv(HERWIG.env_var, str(exe))
+    return exe
+
+
+def herwig_config() -> dict:
+    return {"run": {"seed": 11}, "shower": {"tune": "CP5", "isr": False, "mpi": True},
+            "views": {"nominal": {"fork": "hard", "backend": "pythia"},
+                      "herwig": {"fork": "hard", "backend": "herwig"}}}
+
+
+def lhe_batch(events: list) -> LHEBatch:
+    return LHEBatch(events, make_event_id(0, np.array([e.index for e in events])), truth_array(events))
+
+
+def test_shower_cycle_keeps_views_aligned_when_herwig_drops_an_event(stand_in_herwig, fixture_lhe_files):
+    lhe = next(p for p in fixture_lhe_files if "madgraph-2.2.1" in p.name)
+    events = list(iter_events(lhe))[:6]
+    config = herwig_config()
+    manifest = SeedManifest(11, "qcd", 0)
+    shower = get_shower("herwig")(config, "herwig", config["views"]["herwig"], manifest)
+    shower.open(lhe)
+    workdir = shower._workdir.name
+    first = shower.shower(lhe_batch(events[:3]))
+    second = shower.shower(lhe_batch(events[3:]))
+    shower.close()
+    assert first.failed.tolist() == [False, True, False] and second.failed.tolist() == [False] * 3
+    assert len(first.particles[1]) == 0
+    for branch, chunk in ((first, events[:3]), (second, events[3:])):
+        for k, event in enumerate(chunk):
+            if not branch.failed[k]:
+                np.testing.assert_allclose(ak.to_numpy(branch.particles[k].px),
+                                           event.momenta[event.status == 1, 0])
+    assert first.info["seed"] == manifest.seeds["herwig"]["shower"]
+    assert first.info["shower_failed"] == 1 and first.info["isr"] is False
+    assert first.info["versions"]["Herwig"] == "Herwig 7.3.0 (stand-in)"
+    assert not __import__("os").path.exists(workdir)
+
+
+def test_missing_herwig_fails_when_the_view_is_built(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv(HERWIG.env_var, raising=False)
+    config = herwig_config()
+    with pytest.raises(BackendMissingError, match=r"views\.herwig\.backend: selects Herwig 7.*envs/herwig.yaml"):
+        hw.HerwigShower(config, "herwig", config["views"]["herwig"], SeedManifest(11, "qcd", 0))
+
+
+def test_herwig_view_cannot_feed_a_hadronisation_fork(stand_in_herwig):
+    config = herwig_config()
+    with pytest.raises(ConfigError, match="views.herwig: Herwig views cannot be the parent"):
+        hw.HerwigShower(config, "herwig", config["views"]["herwig"], SeedManifest(11, "qcd", 0),
+                        keep_partons=True)
+
+
+@pytest.mark.backend
+@pytest.mark.slow
+def test_real_herwig_showers_an_lhe_file(fixture_lhe_files, tmp_path):
+    if HERWIG.locate() is None:
+        pytest.skip(f"Herwig 7 not installed (set {HERWIG.env_var} or put Herwig on PATH)")
+    lhe = next(p for p in fixture_lhe_files if "madgraph-2.2.1" in p.name)
+    events = list(iter_events(lhe))[:5]
+    config = herwig_config()
+    shower = hw.HerwigShower(config, "herwig", config["views"]["herwig"], SeedManifest(11, "qcd", 0))
+    shower.open(lhe)
+    branch = shower.shower(lhe_batch(events))
+    shower.close()
+    delivered = ~branch.failed
+    assert delivered.sum() >= 4
+    assert (ak.num(branch.particles[delivered]) > 10).all()  # showered and hadronised

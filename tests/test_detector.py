@@ -1,0 +1,194 @@
+"""The embedded detector against the CMS card: efficiencies, resolutions, particle flow, IPs."""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from resim.detector import card, get_detector
+from resim.detector.embedded import EmbeddedDetector
+from resim.events import CANDIDATE_FIELDS, ViewBatch
+
+MASSES = {211: 0.13957, 11: 0.000511, 13: 0.10566, 22: 0.0, 130: 0.497611}
+CHARGES = {211: 1.0, -211: -1.0, 11: -1.0, -11: 1.0, 13: -1.0, -13: 1.0, 22: 0.0, 130: 0.0}
+
+
+def gun(pid: int, pt: float, eta: float, n: int, seed: int = 0, vertex=(0.0, 0.0, 0.0),
+        phi: np.ndarray | None = None) -> ViewBatch:
+    """n events of one particle each (uniform phi unless given)."""
+    rng = np.random.default_rng(seed)
+    phi = rng.uniform(-np.pi, np.pi, n) if phi is None else np.asarray(phi)
+    pz = pt * np.sinh(eta)
+    mass = MASSES[abs(pid)]
+    columns = {"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": np.full(n, pz),
+               "E": np.full(n, np.sqrt(pt ** 2 + pz ** 2 + mass ** 2)), "pid": np.full(n, pid),
+               "charge": np.full(n, CHARGES[pid]), "vx": np.full(n, vertex[0]),
+               "vy": np.full(n, vertex[1]), "vz": np.full(n, vertex[2])}
+    particles = ak.unflatten(ak.zip(columns), np.ones(n, dtype=np.int64))
+    return ViewBatch("gun", 0, "nominal", np.arange(n, dtype=np.int64), particles,
+                     ak.Array([[] for _ in range(n)]))
+
+
+@pytest.fixture(scope="module")
+def detector() -> EmbeddedDetector:
+    return get_detector({"detector": {"backend": "embedded"}})
+
+
+def binomial_ok(k: int, n: int, p: float, nsigma: float = 4.0) -> bool:
+    return abs(k / n - p) <= nsigma * np.sqrt(p * (1 - p) / n) + 1e-12
+
+
+def test_card_table_holds_the_card_numbers():
+    sol = card.CARD["solenoid"]
+    assert (sol["radius"], sol["half_length"], sol["bz"]) == (1.29, 3.0, 3.8)
+    pid = np.array([211, 211, 11, 11, 13, 13, 211])
+    pt = np.array([0.5, 5.0, 50.0, 150.0, 0.5, 50.0, 0.05])
+    eta = np.array([0.0, 2.0, 0.0, 2.0, 0.0, 2.0, 0.0])
+    assert np.allclose(card.tracking_efficiency(pid, pt, eta), [0.70, 0.85, 0.95, 0.90, 0.75, 0.98, 0.0])
+    assert card.tracking_efficiency(np.array([211]), np.array([5.0]), np.array([2.6]))[0] == 0.0
+    assert np.isclose(card.tracking_efficiency(np.array([13]), np.array([2000.0]), np.array([0.0]))[0],
+                      0.99 * np.exp(0.5 - 1.0))
+    res = card.momentum_resolution(np.array([211, 11, 13]), np.array([100.0] * 3), np.array([1.0] * 3))
+    assert np.allclose(res, [np.hypot(0.10, 0.17), np.hypot(0.05, 0.17), np.hypot(0.015, 0.015)])
+    e = np.array([50.0])
+    assert np.isclose(card.energy_resolution("ecal", e, np.array([1.0]))[0],
+                      1.64 * np.sqrt((0.008 * 50) ** 2 + 0.11 ** 2 * 50 + 0.40 ** 2))
+    assert np.isclose(card.energy_resolution("ecal", e, np.array([1.8]))[0],
+                      (2.16 + 5.6 * 0.04) * np.sqrt((0.008 * 50) ** 2 + 0.11 ** 2 * 50 + 0.16))
+    assert np.isclose(card.energy_resolution("hcal", e, np.array([4.0]))[0],
+                      np.sqrt((0.13 * 50) ** 2 + 2.7 ** 2 * 50))
+    assert card.CARD["thresholds"] == {"ecal": (0.5, 2.0), "hcal": (1.0, 1.0)}
+    fe, fh = card.energy_fractions(np.array([22, 11, 211, 2112, 310, 3122, 13, 12]))
+    assert fe.tolist() == [1, 1, 0, 0, 0.3, 0.3, 0, 0] and fh.tolist() == [0, 0, 1, 1, 0.7, 0.7, 0, 0]
+
+
+def test_tower_granularity():
+    ecal, hcal = card.ECAL_GRID, card.HCAL_GRID
+    central = (np.abs(ecal.eta_edges[:-1]) < 2.9) & (np.abs(ecal.eta_edges[1:]) < 2.9)
+    assert np.allclose(np.diff(ecal.eta_edges)[central], 0.0174)
+    assert set(ecal.nphi[central]) == {360}
+    assert ecal.eta_edges[0] == -5.0 and ecal.eta_edges[-1] == 5.0
+    hc = (np.abs(hcal.eta_edges[:-1]) < 1.5) & (np.abs(hcal.eta_edges[1:]) < 1.5)
+    assert np.allclose(np.diff(hcal.eta_edges)[hc], 0.087) and set(hcal.nphi[hc]) == {72}
+    assert {1.74, 2.043, 2.5, 2.868, 4.525} <= set(np.round(hcal.eta_edges, 3))
+    assert hcal.nphi[-1] == 18 and hcal.nphi[np.searchsorted(hcal.eta_edges, 3.5) - 1] == 36
+    tower, ieta, iphi = ecal.tower(np.array([0.01, 0.01]), np.array([0.001, 0.019]))
+    assert tower[0] != tower[1] and ieta[0] == ieta[1]  # 1 degree = 0.01745 rad apart
+
+
+def test_candidates_have_exactly_the_delphes_fields(detector):
+    out = detector.simulate(gun(211, 20.0, 0.3, 20), seed=1)
+    assert tuple(ak.fields(out)) == CANDIDATE_FIELDS and len(out) == 20
+
+
+@pytest.mark.parametrize("pid,pt,eta", [(211, 0.5, 0.3), (211, 5.0, 0.3), (211, 5.0, 2.0),
+                                        (11, 0.5, 1.0), (-13, 50.0, 0.3), (13, 0.5, 2.0)])
+def test_tracking_efficiency_matches_card(detector, pid, pt, eta):
+    n = 4000
+    out = detector.simulate(gun(pid, pt, eta, n), seed=7)
+    tracked = int(ak.sum(ak.any(out.Charge != 0, axis=1)))
+    expected = card.tracking_efficiency(np.array([abs(pid)]), np.array([pt]), np.array([eta]))[0]
+    assert binomial_ok(tracked, n, expected), (tracked / n, expected)
+
+
+@pytest.mark.parametrize("pt,eta", [(100.0, 0.2), (300.0, 1.0), (50.0, 2.0)])
+def test_muon_momentum_resolution_matches_card(detector, pt, eta):
+    n = 4000
+    out = detector.simulate(gun(13, pt, eta, n), seed=3)
+    ratio = ak.to_numpy(ak.flatten(out.PT[out.Charge != 0])) / pt
+    expected = card.momentum_resolution(np.array([13]), np.array([pt]), np.array([eta]))[0]
+    m = len(ratio)
+    assert abs(ratio.mean() - 1) < 4 * expected / np.sqrt(m)  # log-normal with mean 1
+    assert abs(ratio.std() / expected - 1) < 4 / np.sqrt(2 * m)
+
+
+@pytest.mark.parametrize("pid,calo,pt,eta", [(22, "ecal", 50.0, 0.3), (22, "ecal", 20.0, 1.8),
+                                             (130, "hcal", 50.0, 0.3)])
+def test_calorimeter_resolution_matches_card(detector, pid, calo, pt, eta):
+    n = 4000
+    batch = gun(pid, pt, eta, n)
+    out = detector.simulate(batch, seed=11)
+    energy = ak.to_numpy(ak.sum(out.E, axis=1))
+    true_e = pt * np.cosh(eta)
+    sigma = card.energy_resolution(calo, np.array([true_e]), np.array([eta]))[0]
+    assert ak.all(out.PID == (22 if calo == "ecal" else 0))
+    assert abs(energy.mean() - true_e) < 4 * sigma / np.sqrt(n)
+    assert abs(energy.std() / sigma - 1) < 4 / np.sqrt(2 * n)
+
+
+def test_tower_position_is_drawn_inside_the_tower(detector):
+    out = detector.simulate(gun(22, 50.0, 0.3, 500, phi=np.full(500, 0.5)), seed=2)
+    eta, phi = ak.to_numpy(ak.flatten(out.Eta)), ak.to_numpy(ak.flatten(out.Phi))
+    _, ieta, iphi = card.ECAL_GRID.tower(np.array([0.3]), np.array([0.5]))
+    lo, hi = card.ECAL_GRID.eta_edges[ieta[0]], card.ECAL_GRID.eta_edges[ieta[0] + 1]
+    assert np.all((eta >= lo) & (eta <= hi)) and eta.std() > 0.003
+    assert np.all(np.abs(phi - (-np.pi + (iphi[0] + 0.5) * np.pi / 180)) <= np.pi / 360 + 1e-9)
+
+
+def test_curlers_leave_tracks_but_no_deposits(detector):
+    # pT 0.5 GeV: helix diameter 0.88 m < 1.29 m. Untracked ones must vanish entirely.
+    out = detector.simulate(gun(211, 0.5, 0.2, 2000), seed=5)
+    assert ak.all(out.Charge != 0)
+    # pT 5 GeV reaches the HCAL: untracked pions show up as neutral hadrons
+    out = detector.simulate(gun(211, 5.0, 0.2, 2000), seed=5)
+    assert ak.sum(out.PID == 0) > 20
+
+
+def test_particle_flow_does_not_double_count(detector):
+    # a tracked 100 GeV pion: HCAL excess over the track is either emitted or merged, not both
+    n = 3000
+    out = detector.simulate(gun(211, 100.0, 0.3, n), seed=9)
+    total = ak.to_numpy(ak.sum(out.E, axis=1))
+    true_e = 100.0 * np.cosh(0.3)
+    assert abs(np.median(total) / true_e - 1) < 0.03
+    assert 0.8 < ak.mean(ak.num(out)) < 1.6
+
+
+def test_impact_parameters_from_vertex_and_helix(detector):
+    n = 3000
+    # moving along +y from (1 mm, 0, 2 mm): straight-line d0 = (x py - y px) / pT = +1 mm
+    for pid in (211, -211):
+        out = detector.simulate(gun(pid, 100.0, 0.0, n, vertex=(1.0, 0.0, 2.0),
+                                    phi=np.full(n, np.pi / 2)), seed=4)
+        charged = out[out.Charge != 0]
+        d0, dz = ak.to_numpy(ak.flatten(charged.D0)), ak.to_numpy(ak.flatten(charged.DZ))
+        sig_d0 = card.impact_parameter_resolution("d0", np.array([100.0]))[0]
+        sig_dz = card.impact_parameter_resolution("dz", np.array([100.0]))[0]
+        assert abs(d0.mean() - 1.0) < 4 * sig_d0 / np.sqrt(len(d0)) + 1e-5
+        assert abs(d0.std() / sig_d0 - 1) < 0.1
+        assert abs(dz.mean() - 2.0) < 4 * sig_dz / np.sqrt(len(dz))
+    neutral = detector.simulate(gun(22, 50.0, 0.0, 50, vertex=(1.0, 0.0, 2.0)), seed=4)
+    assert ak.all(neutral.D0 == 0) and ak.all(neutral.DZ == 0)
+
+
+def test_prompt_tracks_have_resolution_sized_impact_parameters(detector):
+    out = detector.simulate(gun(211, 1.0, 0.0, 3000), seed=6)
+    d0 = ak.to_numpy(ak.flatten(out.D0[out.Charge != 0]))
+    expected = card.impact_parameter_resolution("d0", np.array([1.0]))[0]
+    assert abs(d0.std() / expected - 1) < 0.1 and abs(d0.mean()) < 4 * expected / np.sqrt(len(d0))
+
+
+def test_lepton_identification_efficiency(detector):
+    n = 4000
+    out = detector.simulate(gun(11, 50.0, 0.3, n), seed=8)
+    tracks = out[out.Charge != 0]
+    identified = int(ak.sum(np.abs(tracks.PID) == 11))
+    assert binomial_ok(identified, int(ak.sum(ak.num(tracks))), 0.85)
+    assert set(np.unique(ak.to_numpy(ak.flatten(tracks.PID)))) <= {11, -211}
+    soft = detector.simulate(gun(13, 5.0, 0.3, 500), seed=8)  # below the 10 GeV ID threshold
+    assert ak.all(np.abs(soft.PID) == 211)
+
+
+def test_same_seed_same_candidates_new_seed_new_candidates(detector):
+    from fixtures_dataset import pythia_batch
+
+    batch = pythia_batch("hz", 20)
+    a, b = detector.simulate(batch, seed=42), detector.simulate(batch, seed=42)
+    assert ak.all(ak.flatten(a.PT) == ak.flatten(b.PT)) and ak.all(ak.num(a) == ak.num(b))
+    # the "hadron" fork: same hadrons, new detector seed -> different candidates
+    c = detector.simulate(batch, seed=43)
+    assert not (ak.all(ak.num(a) == ak.num(c)) and ak.all(ak.flatten(a.PT) == ak.flatten(c.PT)))
+    # and the same physics: total visible energy per event agrees on average
+    ea, ec = ak.to_numpy(ak.sum(a.E, axis=1)), ak.to_numpy(ak.sum(c.E, axis=1))
+    assert abs(ea.mean() / ec.mean() - 1) < 0.05

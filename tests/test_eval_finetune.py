@@ -1,0 +1,129 @@
+"""Fine-tuning modes: what trains, what stays, what is written."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from resim.config import validate
+from resim.errors import ConfigError
+from train import finetune as ft
+from train.heads import Tagger
+
+from fixtures_eval import TINY_CONFIG, TINY_MODEL, write_backbone, write_paired_file
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("eval_ft")
+    return {"train": write_paired_file(d / "train.h5", 240, seed=1, shard=0),
+            "val": write_paired_file(d / "val.h5", 120, seed=2, shard=1),
+            "backbone": write_backbone(d / "backbone.pt"), "dir": d}
+
+
+def _config():
+    return validate(copy.deepcopy(TINY_CONFIG))
+
+
+def _state(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_fixed_mode_leaves_backbone_bit_identical(data):
+    config = _config()
+    out = data["dir"] / "fixed"
+    ft.finetune(config, "h_vs_qcd", "fixed", 0, data["backbone"], [data["train"]], [data["val"]], out)
+    original = torch.load(data["backbone"], weights_only=True)["state_dict"]
+    tagger, record = ft.load_tagger(out / "model.pt")
+    trained = tagger.backbone.state_dict()
+    assert original.keys() == trained.keys()
+    for key, value in original.items():
+        assert torch.equal(value, trained[key]), key
+    # ... while the head did train.
+    assert record["mode"] == "fixed"
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert len(history) == config["finetune"]["epochs"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_frozen_tagger_stays_in_eval_mode_and_gets_no_gradients():
+    from train.models import get_model
+
+    tagger = Tagger(get_model(TINY_MODEL), 8, frozen=True).train()
+    assert not tagger.backbone.training and tagger.head.training
+    feats, mask = torch.randn(4, 10, 15), torch.ones(4, 10, dtype=torch.bool)
+    tagger(feats, mask).sum().backward()
+    assert all(p.grad is None for p in tagger.backbone.parameters())
+    assert tagger.head.weight.grad is not None
+
+
+def test_floating_changes_backbone_and_supervised_starts_fresh(data):
+    config = _config()
+    original = torch.load(data["backbone"], weights_only=True)["state_dict"]
+    for mode in ("floating", "supervised"):
+        out = data["dir"] / mode
+        record = ft.finetune(config, "h_vs_qcd", mode, 0, data["backbone"], [data["train"]],
+                             [data["val"]], out)
+        trained = ft.load_tagger(out / "model.pt")[0].backbone.state_dict()
+        changed = [k for k in original if not torch.equal(original[k], trained[k])]
+        assert changed, mode
+        scores = np.load(out / "scores.npz")
+        assert scores["scores"].shape == scores["target"].shape == (record["val_size"],)
+        assert np.all((scores["scores"] >= 0) & (scores["scores"] <= 1))
+
+
+def test_training_mix_is_half_nominal_and_shared_by_modes(data):
+    config = _config()
+    task = ft.Task.from_config(config, "h_vs_qcd")
+    a, views = ft.build_jet_set(config, task, [data["train"]], 0, "train", None)
+    b, _ = ft.build_jet_set(config, task, [data["train"]], 0, "train", None)
+    assert views == ["nominal", "fsr_up", "vincia"]
+    assert np.array_equal(a.view_of_row, b.view_of_row) and np.array_equal(a.rows, b.rows)
+    counts = np.bincount(a.view_of_row, minlength=3)
+    assert counts[0] == len(a) // 2 and abs(counts[1] - counts[2]) <= 1
+    # Every task jet is used; signal is H_bb (half of the toy file).
+    assert len(a) == 240 and a.targets.sum() == 120
+    c, _ = ft.build_jet_set(config, task, [data["train"]], 1, "train", 100)
+    assert len(c) == 100 and not np.array_equal(np.sort(c.rows), np.sort(a.rows[:100]))
+
+
+def test_streamed_and_cached_batches_agree(data):
+    config = _config()
+    task = ft.Task.from_config(config, "h_vs_qcd")
+    cached, _ = ft.build_jet_set(config, task, [data["train"]], 0, "train", None)
+    config["finetune"]["cache_mb"] = 0
+    streamed, _ = ft.build_jet_set(config, task, [data["train"]], 0, "train", None)
+    assert cached.cache is not None and streamed.cache is None
+    pos = np.array([5, 0, 17, 3])
+    for x, y in zip(cached.batch(pos), streamed.batch(pos)):
+        assert torch.equal(x, y)
+    # Streaming visits whole HDF5 chunks in random order; every jet once per epoch.
+    order = streamed.epoch_order(np.random.default_rng(0))
+    assert sorted(order.tolist()) == list(range(len(streamed)))
+    assert np.all(np.diff(order[:64]) == 1)
+
+
+def test_same_config_gives_identical_taggers(data):
+    config = _config()
+    for out in ("again-a", "again-b"):
+        ft.finetune(config, "h_vs_qcd", "fixed", 1, data["backbone"], [data["train"]], [data["val"]],
+                    data["dir"] / out)
+    a, b = (np.load(data["dir"] / out / "scores.npz") for out in ("again-a", "again-b"))
+    assert np.array_equal(a["scores"], b["scores"])
+    assert (data["dir"] / "again-a" / "metrics.json").read_bytes() == \
+        (data["dir"] / "again-b" / "metrics.json").read_bytes()
+
+
+def test_unknown_task_and_missing_backbone_are_config_errors(data):
+    config = _config()
+    with pytest.raises(ConfigError, match="no task 'w_vs_qcd'"):
+        ft.Task.from_config(config, "w_vs_qcd")
+    with pytest.raises(ConfigError, match="needs --backbone"):
+        ft.build_tagger("floating", None, TINY_MODEL, "linear")
+    config["finetune"]["tasks"]["tau"] = {"signal": ["tau"], "background": ["q"]}
+    with pytest.raises(ConfigError, match="0 signal"):
+        ft.build_jet_set(config, ft.Task.from_config(config, "tau"), [data["train"]], 0, "train", None)

@@ -1,0 +1,65 @@
+"""The seed-format tables: grouping of repetitions, row names, formatting, files."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+
+from train.evaluate import tables
+
+VIEWS = ["nominal", "seed", "fsr_up", "herwig"]
+
+
+def _rec(mode, size, values, views=VIEWS):
+    return {"mode": mode, "train_size": size, "views": views, "values": values}
+
+
+def test_row_names_carry_size_mode_and_view_set():
+    assert tables.row_name("floating", 3_000_000, "all") == "Fine-tuned (3M, floating, all)"
+    assert tables.row_name("supervised", 1_500_000, "seed+fsr_up") == "Fully-supervised (1.5M, seed+fsr_up)"
+    assert tables.row_name("n2", 0, "all") == "N2"
+    assert tables.human_size(200_000) == "200k" and tables.human_size(950) == "950"
+    assert tables.view_set_label(["nominal", "seed", "fsr_up"], VIEWS) == "seed+fsr_up"
+    assert tables.view_set_label(VIEWS, VIEWS) == "all"
+
+
+def test_repetitions_become_mean_and_sample_std():
+    records = [_rec("floating", 1000, {"rejection@0.5": v}) for v in (10.0, 12.0, 14.0)]
+    records += [_rec("supervised", 1000, {"rejection@0.5": 9.0}), _rec("n2", 0, {"rejection@0.5": 4.0}),
+                _rec("floating", 1000, {"rejection@0.5": 99.0}, views=["nominal", "seed"])]
+    rows = tables.collect_rows(records, VIEWS)
+    assert [r.name for r in rows] == ["N2", "Fine-tuned (1k, floating, all)",
+                                      "Fine-tuned (1k, floating, seed)", "Fully-supervised (1k, all)"]
+    mean, std = rows[1].mean_std("rejection@0.5")
+    assert mean == pytest.approx(12.0) and std == pytest.approx(2.0)  # ddof = 1
+    assert rows[1].n_runs == 3
+    assert math.isnan(rows[0].mean_std("rejection@0.5")[1])  # one run: no spread
+
+
+def test_formats_follow_the_seed():
+    assert tables.format_rejection(1325.4, 31.2) == "1325 ± 31"
+    assert tables.format_rejection(16.0, math.nan) == "16.0"
+    assert tables.format_rejection(math.inf, math.nan) == "∞"
+    assert tables.format_scientific(8.63e-4, 0.23e-4) == "(8.63 ± 0.23)×10⁻⁴"
+    assert tables.format_scientific(1.22e-2, math.nan) == "1.22×10⁻²"
+
+
+def test_written_tables_bold_the_best_network_and_keep_numbers_in_csv(tmp_path):
+    records = [_rec("n2", 0, {"rejection@0.3": 50.0, "wasserstein:seed": 1e-5}),
+               _rec("fixed", 100, {"rejection@0.3": 5.0, "wasserstein:seed": 2e-4}),
+               _rec("floating", 100, {"rejection@0.3": 20.0, "wasserstein:seed": 5e-4})]
+    knn = [{**_rec("fixed", 100, {"knn": 0.7})}]
+    paths = tables.write_tables(tmp_path, "h_vs_qcd", records, ["nominal", "seed"], [0.3], knn)
+    assert sorted(p.name for p in paths) == ["knn.csv", "knn.md", "rejection.csv", "rejection.md",
+                                             "wasserstein.csv", "wasserstein.md"]
+    md = (tmp_path / "rejection.md").read_text()
+    assert "| Fine-tuned (100, floating, all) | **20.0** |" in md
+    assert "| N2 | 50.0 |" in md  # N2 is never bolded, as in the seed
+    wasserstein = (tmp_path / "wasserstein.md").read_text()
+    assert "| Fine-tuned (100, fixed, all) | **2.00×10⁻⁴** |" in wasserstein
+    with open(tmp_path / "wasserstein.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[1]["setup"] == "Fine-tuned (100, fixed, all)"
+    assert float(rows[1]["wasserstein:seed_mean"]) == pytest.approx(2e-4)

@@ -1,0 +1,199 @@
+"""Views of hard events: the fork registry, run_views, and the physics of each fork point."""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+import pytest
+from fixtures_engine import engine_config, hard_files  # noqa: F401 (fixture)
+
+from resim.errors import ConfigError, LHEError
+from resim.events import PARTICLE_FIELDS
+from resim.forks import Branch, run_views, view_groups
+from resim.forks.registry import _SHOWERS, register_shower
+from resim.seeds import SeedManifest
+
+
+def collect(config, lhe, root, sample="qcd", batch_size=15, **kw):
+    """{view: (particles, truth, event_id, [info...])} over the whole file."""
+    out: dict[str, list] = {}
+    for views in run_views(config, sample, 0, lhe, root, batch_size=batch_size, **kw):
+        for view, batch in views.items():
+            out.setdefault(view, []).append(batch)
+    return {v: (ak.concatenate([b.particles for b in bs]), ak.concatenate([b.truth for b in bs]),
+                np.concatenate([b.event_id for b in bs]), [b.info for b in bs])
+            for v, bs in out.items()}
+
+
+@pytest.fixture(scope="module")
+def nominal_group(hard_files):
+    return collect(engine_config(), hard_files["qcd"], "nominal")
+
+
+def test_groups():
+    assert view_groups(engine_config()) == {
+        "nominal": ["nominal", "rehad_a", "rehad_b", "redetect"], "seed": ["seed"],
+        "fsr_up": ["fsr_up"], "fsr_down": ["fsr_down"], "vincia": ["vincia"]}
+
+
+def test_same_seed_identical_arrays(hard_files, nominal_group):
+    # other batch boundaries too: a view's result for an event must not depend on batching
+    again = collect(engine_config(), hard_files["qcd"], "nominal", batch_size=40)
+    for view, (particles, truth, ids, _) in nominal_group.items():
+        assert ak.array_equal(particles, again[view][0]), view
+        assert ak.array_equal(truth, again[view][1]) and np.array_equal(ids, again[view][2])
+
+
+def test_views_differ_but_share_the_event(hard_files, nominal_group):
+    seed = collect(engine_config(), hard_files["qcd"], "seed")["seed"]
+    nominal = nominal_group["nominal"]
+    assert np.array_equal(seed[2], nominal[2])
+    assert ak.array_equal(seed[1].pid, nominal[1].pid) and ak.array_equal(seed[1].px, nominal[1].px)
+    assert not ak.array_equal(ak.num(seed[0]), ak.num(nominal[0]))
+    # every view conserves the beams' four-momentum (13 TeV at rest)
+    for particles in (seed[0], nominal[0], nominal_group["rehad_b"][0]):
+        total = {k: ak.to_numpy(ak.sum(particles[k], axis=1)) for k in ("px", "py", "pz", "E")}
+        assert np.allclose(total["E"], 13000.0, rtol=1e-6)
+        assert np.allclose(np.stack([total[k] for k in ("px", "py", "pz")]), 0.0, atol=1e-3)
+
+
+def test_event_ids_and_fields(nominal_group):
+    particles, truth, ids, infos = nominal_group["nominal"]
+    assert ids.tolist() == list(range(40))  # shard 0: event index
+    assert set(PARTICLE_FIELDS) <= set(ak.fields(particles))
+    charged = ak.flatten(particles.charge[abs(particles.pid) == 211])
+    assert set(np.unique(ak.to_numpy(charged))) == {-1.0, 1.0}
+    assert infos[0]["seeds"]["shower"] > 0 and infos[0]["fork"] == "hard"
+    assert sum(i["failed"] for i in infos) == 0
+    # the gluons' first splitting is found in the shower history: g -> gg mostly, some g -> qq
+    gluons = ak.flatten(truth.first_split[truth.pid == 21])
+    assert len(gluons) > 0 and np.mean(ak.to_numpy(gluons) == 21) > 0.5
+    assert set(np.unique(ak.to_numpy(gluons))) <= {0, 1, 2, 3, 4, 5, 21}
+    assert ak.all(truth.first_split[truth.pid != 21] == 0)
+
+
+def test_shower_fork_shares_partons_and_counts_failures(nominal_group):
+    nominal, a, b = nominal_group["nominal"], nominal_group["rehad_a"], nominal_group["rehad_b"]
+    # same parton shower: the first splitting read from the (shared) history agrees everywhere
+    assert ak.array_equal(a[1], nominal[1]) and ak.array_equal(b[1], nominal[1])
+    # new hadronisation: other hadrons
+    assert not ak.array_equal(ak.num(a[0]), ak.num(nominal[0]))
+    assert not ak.array_equal(ak.num(a[0]), ak.num(b[0]))
+    for info in a[3]:
+        assert info["hadronise_failed"] == info["failed"] and "hadronise_seed" in info
+    assert any("StringZ:aLund = 0.8" == s for s in b[3][0]["settings"])
+
+
+def test_hadron_fork_keeps_the_particles(nominal_group):
+    assert ak.array_equal(nominal_group["redetect"][0], nominal_group["rehad_a"][0])
+
+
+@pytest.mark.slow
+def test_fsr_up_radiates_more_than_fsr_down(tmp_path):
+    from resim.hard import generate
+
+    # MPI off: the underlying event adds particles (and noise) that FSR does not touch. The
+    # effect is ~4 % of the multiplicity, so it takes ~1000 events to see it at > 3 sigma.
+    config = engine_config(run={"seed": 7, "events_per_shard": 1000},
+                           shower={"tune": "CP5", "isr": False, "mpi": False})
+    lhe = tmp_path / "qcd.lhe.gz"
+    generate(config, "qcd", 0, lhe)
+    n = {root: ak.to_numpy(ak.num(collect(config, lhe, root, batch_size=250)[root][0]))
+         for root in ("fsr_up", "fsr_down")}
+    difference = n["fsr_up"] - n["fsr_down"]  # same hard events: a paired comparison
+    assert difference.mean() > 3 * difference.std() / np.sqrt(len(difference))
+
+
+def test_every_fixture_showers(fixture_lhe_files):
+    config = engine_config(views={"nominal": {"fork": "hard"},
+                                  "rehad": {"fork": "shower", "parent": "nominal"}})
+    for path in fixture_lhe_files:
+        views = next(run_views(config, "qcd", 0, path, "nominal", batch_size=6))
+        for view, batch in views.items():
+            assert len(batch) == 6 and batch.info["failed"] == 0, (path.name, view)
+            assert ak.all(ak.num(batch.particles) > 20), (path.name, view)
+
+
+@pytest.mark.parametrize("views, words", [
+    ({"nominal": {"fork": "hardd"}}, "views.nominal.fork: unknown fork point 'hardd'"),
+    ({"nominal": {"fork": "hard", "backend": "pythai"}}, "views.nominal.backend: unknown shower backend 'pythai'"),
+    ({"nominal": {"fork": "hard"}, "r": {"fork": "shower"}}, "views.r.parent: a 'shower' view needs a parent"),
+    ({"nominal": {"fork": "hard"}, "r": {"fork": "shower", "parent": "nomnal"}}, "views.r.parent: unknown view 'nomnal'"),
+    ({"nominal": {"fork": "hard", "parent": "x"}, "x": {"fork": "hard"}}, "views.nominal.parent: a 'hard' view"),
+    ({"nominal": {"fork": "hard"}, "a": {"fork": "shower", "parent": "b"}, "b": {"fork": "hadron", "parent": "a"}},
+     "a, b: their parents form a cycle"),
+    ({"nominal": {"fork": "hard", "settings": {"TimeShower:renormMultFactor": 2}}},
+     "views.nominal.*refused the setting 'TimeShower:renormMultFactor = 2'"),
+])
+def test_config_errors_name_the_key(hard_files, views, words):
+    with pytest.raises(Exception, match=words) as error:
+        next(run_views(engine_config(views=views), "qcd", 0, hard_files["qcd"], "nominal"))
+    assert error.type.__name__ in ("ConfigError", "GeneratorError")
+
+
+def test_unknown_sample_and_root(hard_files):
+    with pytest.raises(ConfigError, match="samples.ttbar: unknown sample"):
+        next(run_views(engine_config(), "ttbar", 0, hard_files["qcd"], "nominal"))
+    with pytest.raises(ConfigError, match="views.rehad_a: is not a root view"):
+        next(run_views(engine_config(), "qcd", 0, hard_files["qcd"], "rehad_a"))
+    with pytest.raises(ConfigError, match="views.nope: is not a view"):
+        next(run_views(engine_config(), "qcd", 0, hard_files["qcd"], "nope"))
+
+
+def test_bad_lhe_stops_the_views(tmp_path, hard_files):
+    import gzip
+
+    text = gzip.open(hard_files["qcd"], "rt").read()
+    cut = tmp_path / "cut.lhe"
+    cut.write_text(text[: text.index("<event>", len(text) // 2) + 200])
+    batches = run_views(engine_config(), "qcd", 0, cut, "seed", batch_size=5)
+    with pytest.raises(LHEError, match=r"cut.lhe: event \d+ \(line \d+\): truncated"):
+        for _ in batches:
+            pass
+
+
+def test_manifest_records_every_seed(hard_files):
+    manifest = SeedManifest(4242, "qcd", 0)
+    views = {"nominal": {"fork": "hard"}, "rehad_a": {"fork": "shower", "parent": "nominal"},
+             "redetect": {"fork": "hadron", "parent": "rehad_a"}}
+    next(run_views(engine_config(views=views), "qcd", 0, hard_files["qcd"], "nominal",
+                   manifest=manifest, batch_size=2))
+    assert set(manifest.seeds) == {"nominal", "rehad_a"}  # the detector draws redetect's
+    assert set(manifest.seeds["nominal"]) == {"shower", "hadronise"}
+
+
+def test_external_backend_plugs_in(hard_files):
+    """A shower backend registered from outside runs through run_views (as Herwig does)."""
+
+    @register_shower("partons_only")
+    class PartonsOnly:
+        supports_partons = False
+
+        def __init__(self, config, view, spec, manifest, keep_partons=False):
+            self.seed = manifest.seed(view, "external")
+
+        def open(self, lhe_path):
+            self.opened = lhe_path
+
+        def shower(self, batch):
+            rows = [{k: [float(x) for x in e.momenta[e.status == 1, j]] for j, k in
+                     enumerate(("px", "py", "pz", "E"))} for e in batch.events]
+            particles = ak.zip({**{k: [r[k] for r in rows] for k in ("px", "py", "pz", "E")},
+                                **{k: [[0.0] * len(r["px"]) for r in rows] for k in ("charge", "vx", "vy", "vz")},
+                                "pid": [e.pid[e.status == 1].tolist() for e in batch.events]})
+            return Branch(particles, np.zeros(len(batch), bool), info={"backend": "partons_only"})
+
+        def close(self):
+            pass
+
+    try:
+        config = engine_config(views={"nominal": {"fork": "hard"}, "ext": {"fork": "hard", "backend": "partons_only"}})
+        batch = next(run_views(config, "qcd", 0, hard_files["qcd"], "ext", batch_size=4))["ext"]
+        assert batch.info["backend"] == "partons_only" and batch.info["seeds"]["external"] > 0
+        assert ak.num(batch.particles).tolist() == [3, 3, 3, 3]  # Z -> nu nu + parton
+        bad = engine_config(views={"nominal": {"fork": "hard", "backend": "partons_only"},
+                                   "r": {"fork": "shower", "parent": "nominal"}})
+        with pytest.raises(ConfigError, match="views.nominal.backend: 'partons_only' cannot hand"):
+            next(run_views(bad, "qcd", 0, hard_files["qcd"], "nominal"))
+    finally:
+        del _SHOWERS["partons_only"]

@@ -1,0 +1,92 @@
+"""Paired loader: view selection, pairing, determinism, splits, worker processes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fixtures_train import VIEWS, write_pairs
+from resim.dataset.reader import PairedDataset
+from resim.errors import ConfigError
+from resim.features import particle_features
+from train.data import (PairWindows, batches_per_rank, iterate_batches, make_loader,
+                        resolve_views, split_blocks)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> PairedDataset:
+    return PairedDataset(write_pairs(tmp_path_factory.mktemp("data") / "pairs.h5", 120, seed=3))
+
+
+def windows(dataset, views=("seed", "fsr_up"), seed=5, shuffle=True, rows=None) -> PairWindows:
+    rows = np.arange(len(dataset)) if rows is None else rows
+    return PairWindows(dataset, rows, list(views), batch_size=10, seed=seed, block=8, window=3,
+                       shuffle=shuffle)
+
+
+def collect(w: PairWindows, epoch: int = 0, workers: int = 0) -> list:
+    return list(iterate_batches(make_loader(w, workers=workers), epoch))
+
+
+def test_view_ablations_map_to_the_file_views():
+    assert resolve_views("all", VIEWS) == ["seed", "fsr_up", "fsr_down", "herwig"]
+    assert resolve_views("seed+fsr", VIEWS) == ["seed", "fsr_up", "fsr_down"]
+    assert resolve_views("seed", VIEWS) == ["seed"]
+    assert resolve_views(["herwig", "seed"], VIEWS) == ["herwig", "seed"]
+    with pytest.raises(ConfigError, match="pretrain.views.*vincia"):
+        resolve_views("seed+vincia", VIEWS)
+    with pytest.raises(ConfigError, match="nominal"):
+        resolve_views(["nominal"], VIEWS)
+
+
+def test_batches_pair_each_nominal_jet_with_an_allowed_view_of_the_same_event(dataset):
+    views = ["seed", "herwig"]
+    batches = collect(windows(dataset, views))
+    assert len(batches) == batches_per_rank(windows(dataset, views), 0, 1) > 0
+    used = []
+    for batch in batches:
+        assert batch.x1.shape == (10, 100, 15) and batch.m1.dtype == torch.bool
+        rows = batch.rows.numpy()
+        used += rows.tolist()
+        assert np.array_equal(batch.labels.numpy(), dataset.labels[rows])
+        nominal = dataset.read("nominal", rows)
+        expected = particle_features(nominal.constituents, nominal.n_constituents, nominal.jet)
+        assert np.array_equal(batch.x1.numpy(), expected)
+        assert np.array_equal(batch.m1.sum(1).numpy(), nominal.n_constituents)
+        for i, row in enumerate(rows):
+            jets = dataset.read(views[int(batch.views[i])], np.array([row]))
+            aug = particle_features(jets.constituents, jets.n_constituents, jets.jet)[0]
+            assert np.array_equal(batch.x2[i].numpy(), aug)
+    assert len(used) == len(set(used))  # no pair twice in an epoch
+    assert set(np.concatenate([b.views.numpy() for b in batches])) == {0, 1}
+
+
+def test_loader_is_deterministic_and_independent_of_workers(dataset):
+    first = collect(windows(dataset), epoch=1)
+    again = collect(windows(dataset), epoch=1, workers=2)
+    for a, b in zip(first, again, strict=True):
+        for key in ("x1", "m1", "x2", "m2", "views", "rows"):
+            assert torch.equal(getattr(a, key), getattr(b, key))
+    other_epoch = collect(windows(dataset), epoch=2)
+    other_seed = collect(windows(dataset, seed=6), epoch=1)
+    for other in (other_epoch, other_seed):
+        assert not all(torch.equal(a.rows, b.rows) for a, b in zip(first, other))
+
+
+def test_validation_plan_is_fixed_and_keeps_partial_batches(dataset):
+    rows = np.arange(0, 36)  # windows of 24 and 12 rows: batches of 10, 10, 4, 10, 2
+    val = windows(dataset, shuffle=False, rows=rows)
+    batches = collect(val, epoch=0)
+    assert sorted(np.concatenate([b.rows.numpy() for b in batches]).tolist()) == rows.tolist()
+    again = collect(val, epoch=7)
+    assert all(torch.equal(a.views, b.views) for a, b in zip(batches, again, strict=True))
+
+
+def test_block_split_is_disjoint_and_complete():
+    rows = np.arange(100)
+    train, val = split_blocks(rows, block=8, val_fraction=0.25, seed=1)
+    assert sorted([*train, *val]) == rows.tolist() and not set(train) & set(val)
+    assert len(val) in (24, 32) and all(np.diff(val.reshape(-1, 8), axis=1).ravel() == 1)
+    with pytest.raises(ConfigError, match="val_fraction"):
+        split_blocks(np.arange(10), block=8, val_fraction=0.1, seed=1)

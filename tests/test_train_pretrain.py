@@ -1,0 +1,122 @@
+"""Pre-training runs end to end: learning, outputs, resume, early stopping, CLI, DDP."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from fixtures_train import tiny_config, write_pairs
+from train.checkpoint import load_checkpoint
+from train.cli import main as rs3l
+from train.data import make_loader
+from train.models import get_model, load_backbone
+from train.pretrain import Distributed, open_data, run_pretrain, train_seed, validate
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_pairs(tmp_path_factory.mktemp("data") / "pairs.h5", 256, seed=1)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def untrained_metrics(config, data) -> dict:
+    """Validation metrics of the initial network of a run with ``config``."""
+    _, val, names = open_data([data], None, config["pretrain"], config)
+    torch.manual_seed(train_seed(config, "init"))
+    model = get_model(config["pretrain"]["model"])
+    return validate(model, make_loader(val, workers=0), config["pretrain"], len(names), 8, names,
+                    Distributed("cpu"))
+
+
+def test_two_epochs_learn_pairs_and_write_every_output(tmp_path, data):
+    config = tiny_config()
+    before = untrained_metrics(config, data)
+    metrics = run_pretrain(config, [data], tmp_path / "run")
+    assert [row["epoch"] for row in metrics] == [1, 2]
+    first, last = metrics
+    assert last["val_loss"] < first["val_loss"] < before["val_loss"]
+    assert last["train_loss"] < first["train_loss"]
+    assert last["val_cos_pos"] > first["val_cos_pos"]
+    # Pairs stand out from the rest: at the start every jet looks alike.
+    assert last["val_cos_pos"] - last["val_cos_neg"] > before["val_cos_pos"] - before["val_cos_neg"] + 0.3
+    assert {"val_cos_pos_q", "val_cos_pos_H_bb", "val_cos_class_q_vs_H_bb"} <= set(last)
+
+    run = tmp_path / "run"
+    for name in ("checkpoint.pt", "last.pt", "config.yaml", "metrics.csv", "metrics.json",
+                 "curves.png", "cosine.png"):
+        assert (run / name).stat().st_size > 0, name
+    assert yaml.safe_load((run / "config.yaml").read_text())["pretrain"]["epochs"] == 2
+    with open(run / "metrics.csv") as f:
+        assert [float(r["val_loss"]) for r in csv.DictReader(f)] == pytest.approx(
+            [m["val_loss"] for m in metrics])
+    best = load_checkpoint(run / "checkpoint.pt")
+    assert best["epoch"] == 2 and best["model_config"]["backbone"] == "dgcnn"
+    assert load_backbone(run / "checkpoint.pt")(torch.zeros(1, 5, 15), torch.ones(1, 5, dtype=torch.bool)).shape == (1, 8)
+
+
+def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, data):
+    # A transformer with dropout and a one-cycle schedule: RNG and scheduler state must resume.
+    model = {"backbone": "transformer", "hidden": 16, "layers": 1, "heads": 2, "feedforward": 32,
+             "head": [8]}
+    config = tiny_config(model=model, epochs=3, schedule="one_cycle")
+    straight = run_pretrain(config, [data], tmp_path / "straight")
+    assert len(run_pretrain(config, [data], tmp_path / "resumed", stop_after=2)) == 2
+    resumed = run_pretrain(config, [data], tmp_path / "resumed", resume=True)
+    assert [r["val_loss"] for r in resumed] == [r["val_loss"] for r in straight]
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "last.pt")
+    assert a["epoch"] == b["epoch"] == 3
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), key
+
+
+def test_early_stopping_ends_a_run_that_no_longer_improves(tmp_path, data):
+    config = tiny_config(epochs=6, patience=1, lr=1e-12)
+    metrics = run_pretrain(config, [data], tmp_path / "run")
+    assert len(metrics) == 2  # epoch 2 did not beat epoch 1: stop before epoch 3
+
+
+def test_cli_trains_and_refuses_to_overwrite_a_run(tmp_path, data, capsys):
+    config = tiny_config(epochs=1, views="seed+fsr", val_fraction=0.0)
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    argv = ["pretrain", "--config", str(config_path), "--out", str(tmp_path / "run"), str(data)]
+    assert rs3l(argv) == 0
+    assert "val_loss" not in load_checkpoint(tmp_path / "run" / "last.pt")["metrics"][0]
+    assert rs3l(argv) == 2
+    assert "--resume" in capsys.readouterr().err
+    config["pretrain"]["views"] = "vincia"
+    config_path.write_text(yaml.safe_dump(config))
+    assert rs3l(argv + ["--resume"]) == 2
+    assert "pretrain.views" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ddp_with_two_cpu_processes(tmp_path, data):
+    config = tiny_config(epochs=1, workers=0)
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           "--nproc_per_node", "2", "-m", "train.pretrain", "--config", str(config_path),
+           "--out", str(tmp_path / "run"), str(data)]
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"{e.stderr}\n{e.stdout}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = load_checkpoint(tmp_path / "run" / "last.pt")["metrics"]
+    # Both ranks trained: 2 x (batches per rank) x 2 jets per pair went through the backbone.
+    assert len(metrics) == 1 and metrics[0]["val_loss"] > 0

@@ -1,0 +1,187 @@
+"""Unit tests of resim.workflow (targets, splits, view groups, re-run digests) and of the
+workflow's parts of the config schema."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from resim import workflow as wf
+from resim.config import load_config, validate
+from resim.errors import ConfigError
+
+
+@pytest.fixture()
+def config(repo_root):
+    return load_config(repo_root / "config" / "tiny.yaml")
+
+
+def with_splits(config, **splits):
+    config = copy.deepcopy(config)
+    config["dataset"]["splits"].update(splits)
+    return config
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+def test_view_groups_put_forks_with_their_root(config):
+    config["views"]["rehad2"] = {"fork": "hadron", "parent": "rehad"}
+    assert wf.view_groups(config) == {"nominal": ["nominal", "rehad", "rehad2"],
+                                      "fsr_up": ["fsr_up"]}
+    assert wf.root_views(config) == ["nominal", "fsr_up"]
+
+
+@pytest.mark.parametrize("views, message", [
+    ({"nominal": {"fork": "hard"}, "x": {"fork": "shower"}}, "views.x.parent"),
+    ({"nominal": {"fork": "hard"}, "x": {"fork": "shower", "parent": "nope"}}, "unknown view 'nope'"),
+    ({"nominal": {"fork": "hard"}, "a": {"fork": "shower", "parent": "b"},
+      "b": {"fork": "hadron", "parent": "a"}}, "cycle"),
+    ({"nominal": {"fork": "shower", "parent": "seed"}, "seed": {"fork": "hard"}}, "views.nominal"),
+])
+def test_bad_view_trees_name_the_key(views, message):
+    with pytest.raises(ConfigError, match=message):
+        wf.view_groups({"views": views})
+
+
+# --- shards and splits -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec, expected", [
+    (3, [3]), ("0-2", [0, 1, 2]), ([5, "1-2"], [1, 2, 5]), (" 4 - 4 ", [4]),
+])
+def test_parse_shards(spec, expected):
+    assert wf.parse_shards(spec, "k") == expected
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("2-1", "empty"), ("a-b", "not a shard range"), ([1, "0-1"], "twice"), (True, "not a shard"),
+])
+def test_parse_shards_rejects(spec, message):
+    with pytest.raises(ConfigError, match=f"dataset.splits.test.qcd: .*{message}"):
+        wf.parse_shards(spec, "dataset.splits.test.qcd")
+
+
+def test_splits_resolve_in_config_order(config):
+    assert wf.split_shards(config)["finetune"] == {"qcd": [1], "higgs": [1]}
+    assert wf.split_members(config, "test") == [("qcd", 3), ("higgs", 3)]
+    assert wf.pair_files(config, "pretrain") == ["results/dataset/qcd/0.h5",
+                                                 "results/dataset/higgs/0.h5"]
+
+
+def test_a_shard_in_two_splits_is_rejected(config):
+    bad = with_splits(config, finetune={"qcd": [0, 1], "higgs": 1})
+    with pytest.raises(ConfigError, match=r"dataset.splits.finetune.qcd: shard 0 of 'qcd' is also "
+                                          r"in split 'pretrain'"):
+        wf.split_shards(bad)
+
+
+def test_split_errors_name_the_key(config):
+    with pytest.raises(ConfigError, match=r"dataset.splits.test.qcd: shard 7 does not exist"):
+        wf.split_shards(with_splits(config, test={"qcd": [3, 7], "higgs": 3}))
+    with pytest.raises(ConfigError, match=r"dataset.splits.test.wjets: unknown sample"):
+        wf.split_shards(with_splits(config, test={"wjets": 0, "qcd": 3, "higgs": 3}))
+    with pytest.raises(ConfigError, match=r"shards 3 of sample 'higgs' are in no split"):
+        wf.split_shards(with_splits(config, test={"qcd": 3}))
+    no_splits = copy.deepcopy(config)
+    del no_splits["dataset"]["splits"]
+    with pytest.raises(ConfigError, match="dataset.splits: missing"):
+        wf.split_shards(no_splits)
+
+
+def test_a_sample_outside_pretrain_never_reaches_the_backbone(config):
+    """The W jets of the out-of-distribution task: fine-tuning and test only."""
+    config["samples"]["wjets"] = dict(config["samples"]["qcd"], shards=2)
+    config = with_splits(config, finetune={"qcd": 1, "higgs": 1, "wjets": 0},
+                         test={"qcd": 3, "higgs": 3, "wjets": 1})
+    assert all(s != "wjets" for s, _ in wf.split_members(config, "pretrain"))
+    assert ("wjets", 0) in wf.split_members(config, "finetune")
+
+
+def test_compact():
+    assert wf.compact([5, 0, 1, 2, 7, 8]) == "0-2, 5, 7-8"
+
+
+# --- targets ---------------------------------------------------------------------------------
+
+
+def test_final_targets(config):
+    targets = wf.final_targets(config)
+    assert "results/plots/dataset/test" in targets
+    assert "results/train/rs3l/checkpoint.pt" in targets
+    assert "results/evaluate/h_vs_qcd/rejection.csv" in targets
+    assert targets[-1] == "results/summary.md"
+    assert wf.view_files(config, "qcd", 2) == ["results/views/qcd/2/nominal.h5",
+                                               "results/views/qcd/2/fsr_up.h5"]
+
+
+def test_finetune_runs_cover_modes_and_reps(config):
+    config["finetune"].update(modes=["fixed", "supervised"], reps=2)
+    assert wf.finetune_runs(config, "h_vs_qcd") == ["fixed-0", "fixed-1", "supervised-0",
+                                                    "supervised-1"]
+    assert wf.finetune_dirs(config, "h_vs_qcd")[0] == "results/finetune/h_vs_qcd/fixed-0"
+
+
+def test_no_tasks_no_summary(config):
+    config["finetune"]["tasks"] = {}
+    targets = wf.final_targets(config)
+    assert "results/summary.md" not in targets
+    assert not any(t.startswith("results/evaluate") for t in targets)
+
+
+# --- re-run digests --------------------------------------------------------------------------
+
+
+def test_stage_digest_follows_only_the_sections_a_stage_reads(config):
+    before = {stage: wf.stage_digest(config, stage, "qcd") for stage in wf.STAGE_SECTIONS}
+    assert before == {stage: wf.stage_digest(copy.deepcopy(config), stage, "qcd")
+                      for stage in wf.STAGE_SECTIONS}
+    changed = copy.deepcopy(config)
+    changed["finetune"]["epochs"] = 7
+    changed["samples"]["higgs"]["shards"] = 9  # another sample's entry
+    changed["dataset"]["splits"]["test"] = {"qcd": 3, "higgs": "3-8"}
+    after = {stage: wf.stage_digest(changed, stage, "qcd") for stage in wf.STAGE_SECTIONS}
+    assert {s for s in before if before[s] != after[s]} == {"finetune", "evaluate"}
+    changed["views"]["fsr_up"]["settings"] = {"TimeShower:renormMultFac": 0.25}
+    assert wf.stage_digest(changed, "simulate", "qcd") != before["simulate"]
+    assert wf.stage_digest(changed, "hard", "qcd") == before["hard"]
+
+
+# --- schema ----------------------------------------------------------------------------------
+
+
+def test_schema_fills_workflow_defaults(config):
+    del config["workflow"]
+    assert validate(config)["workflow"] == {"check_backends": True, "backbone": "rs3l"}
+
+
+@pytest.mark.parametrize("patch, key", [
+    ({"workflow": {"check_backend": True}}, r"workflow: .*'check_backend' was unexpected"),
+    ({"workflow": {"check_backends": "yes"}}, "workflow.check_backends"),
+    ({"workflow": {"backbone": "a/b"}}, "workflow.backbone"),
+    ({"dataset": {"splits": {"pretrain": {"qcd": 0}, "finetune": {"qcd": 1},
+                             "validation": {"qcd": 2}, "tests": {"qcd": 3}}}},
+     "dataset.splits"),
+    ({"dataset": {"splits": {"pretrain": {"qcd": "0..2"}, "finetune": {"qcd": 1},
+                             "validation": {"qcd": 2}, "test": {"qcd": 3}}}},
+     "dataset.splits.pretrain.qcd"),
+    ({"wrokflow": {}}, "'wrokflow' was unexpected"),
+])
+def test_schema_rejects_with_the_key_name(repo_root, tmp_path, patch, key):
+    config = yaml.safe_load((repo_root / "config" / "tiny.yaml").read_text())
+    for section, value in patch.items():
+        config[section] = value
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match=key):
+        load_config(path)
+
+
+@pytest.mark.parametrize("preset", ["config.yaml", "config/tiny.yaml", "config/rs3l-paper.yaml",
+                                    "config/shared-shower.yaml"])
+def test_presets_are_valid(repo_root, preset):
+    config = load_config(repo_root / preset)
+    wf.split_shards(config)
+    assert wf.final_targets(config)

@@ -1,0 +1,120 @@
+# Helpers shared by every stage. The logic lives in resim.workflow (unit-tested); this file
+# only binds it to Snakemake's wildcards.
+import re
+from pathlib import Path
+
+import yaml
+
+from snakemake.logging import logger
+from snakemake.settings.types import DeploymentMethod
+
+from resim import workflow as wf
+from resim.backends import check as check_backends
+from resim.config import validate
+from resim.errors import BackendMissingError
+from resim.io import atomic_write_text
+
+# The schema (workflow/schemas/config.schema.yaml, a link to the package's copy, so the CLIs
+# validate alike) fills defaults; an unknown key or a bad value stops here, naming the key.
+validate(config, source="config (config.yaml, --configfile, --config)")
+wf.split_shards(config)  # dataset.splits: every shard in exactly one split, named on error
+
+#: The validated, effective config every job reads (written at workflow start).
+CONFIG = "results/config.yaml"
+
+
+wildcard_constraints:
+    sample="|".join(map(re.escape, config["samples"])),
+    shard=r"\d+",
+    root="|".join(map(re.escape, wf.root_views(config))),
+    split="|".join(wf.SPLITS),
+    task=r"[A-Za-z0-9_]+",
+    mode="|".join(wf.MODES),
+    rep=r"\d+",
+    name=r"[A-Za-z0-9_.-]+",
+
+
+def prepare_run():
+    """At workflow start (never in dry runs): publish the effective config, check backends."""
+    text = yaml.safe_dump(config, sort_keys=True)
+    path = Path(CONFIG)
+    if not path.exists() or path.read_text() != text:
+        atomic_write_text(path, text)  # unchanged config: file untouched, nothing re-runs
+    if not config["workflow"]["check_backends"]:
+        return
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+        # --sdm conda: each job gets its tool from envs/<tool>.yaml, not from this PATH
+        logger.info("backend check skipped: conda envs (envs/*.yaml) provide the programs")
+        return
+    problems = check_backends(config)
+    if problems:
+        raise BackendMissingError(
+            "the config selects programs that are not installed; no job was started "
+            "(workflow.check_backends: false skips this check):\n  " + "\n  ".join(problems)
+        )
+
+
+def all_targets(wildcards):
+    return wf.final_targets(config)
+
+
+def digest(stage):
+    """Rule parameter: changes only when the config sections of ``stage`` change."""
+
+    def get(wildcards):
+        return wf.stage_digest(config, stage, wildcards.get("sample"))
+
+    return get
+
+
+def env_for(tool):
+    """Conda env of a rule that runs an external tool when the config selects it."""
+    return f"../../envs/{tool}.yaml"
+
+
+def hard_env(wildcards):
+    backend = config["samples"][wildcards.sample].get("backend", "embedded")
+    return env_for("madgraph" if backend == "madgraph" else "resim")
+
+
+def simulate_env(wildcards):
+    # One env per job: Herwig 7's env for a Herwig group, Delphes' for a Delphes detector.
+    group = wf.view_groups(config)[wildcards.root]
+    if any(config["views"][v].get("backend") == "herwig" for v in group):
+        return env_for("herwig")
+    if config.get("detector", {}).get("backend") == "delphes":
+        return env_for("delphes")
+    return env_for("resim")
+
+
+def view_inputs(wildcards):
+    return wf.view_files(config, wildcards.sample, int(wildcards.shard))
+
+
+def split_inputs(wildcards):
+    return wf.pair_files(config, wildcards.split)
+
+
+def backbone_checkpoint(wildcards):
+    return wf.backbone_path(config)
+
+
+def backbone_input(wildcards):
+    # the supervised baseline trains from scratch (architecture from pretrain.model)
+    return [] if wildcards.mode == "supervised" else [wf.backbone_path(config)]
+
+
+def backbone_arg(wildcards, input):
+    return f"--backbone {input.backbone}" if input.backbone else ""
+
+
+def finetune_inputs(wildcards):
+    return [f"{d}/metrics.json" for d in finetune_dirs(wildcards)]
+
+
+def finetune_dirs(wildcards):
+    return wf.finetune_dirs(config, wildcards.task)
+
+
+def evaluate_outputs(wildcards):
+    return [f"results/evaluate/{task}/metrics.json" for task in wf.tasks(config)]
