@@ -8,7 +8,9 @@ unknown here (0).
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -79,10 +81,12 @@ def _init(pythia) -> None:
 @functools.lru_cache(maxsize=4)
 def hard_events(process: str, n_events: int, seed: int = 1, pt_min: float = 400.0,
                 pt_max: float = 600.0) -> str:
-    """A gzip-free LHE file of ``n_events`` hard-process events (resonance decays included)."""
+    """A plain-text LHE file of ``n_events`` hard-process events (resonance decays included)."""
     import pythia8mc
 
-    path = Path(tempfile.mkdtemp(prefix="resim-test-lhe-")) / f"{process}.lhe"
+    workdir = tempfile.mkdtemp(prefix="resim-test-lhe-")
+    atexit.register(shutil.rmtree, workdir, True)
+    path = Path(workdir) / f"{process}.lhe"
     pythia = _pythia(["Beams:eCM = 13000", "PartonLevel:all = off", "HadronLevel:all = off",
                       f"PhaseSpace:pTHatMin = {pt_min}", f"PhaseSpace:pTHatMax = {pt_max}",
                       f"Random:seed = {seed}", *PROCESSES[process]])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from resim.dataset.schema import (CONSTITUENT_FIELDS, JET_FIELDS, LABEL_CODE, LABELS, MAX_CONSTITUENTS,
                                   SCHEMA_VERSION)
@@ -27,16 +28,20 @@ QCD = ("q", "g", "g_bb")
 TINY_MODEL = {"backbone": "dgcnn", "hidden": 16, "embed_layers": 1, "edgeconv_layers": 1, "k": 4,
               "head": [16, 8]}
 
-TINY_CONFIG = {
-    "run": {"seed": 7},
-    "samples": {"toy": {}},
-    "views": {v: {"fork": "hard"} for v in VIEWS},
-    "pretrain": {"model": TINY_MODEL},
-    "finetune": {"tasks": {"h_vs_qcd": {"signal": ["H_bb"], "background": list(QCD)}},
-                 "reps": 2, "epochs": 2, "batch_size": 64, "lr": 1e-3, "max_val_jets": 200},
-    "evaluate": {"knn": {"k": [3, 5], "max_jets": 400}, "tsne": {"max_jets": 120, "perplexity": 10},
-                 "corner_max_jets": 300, "batch_size": 128},
-}
+
+
+def tiny_config() -> dict:
+    """The repository's default config (raw, unvalidated) with small training and evaluation."""
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    config["run"]["seed"] = 7
+    config["views"] = {v: config["views"][v] for v in VIEWS}
+    config.setdefault("pretrain", {})["model"] = TINY_MODEL
+    config["finetune"] = {"tasks": {"h_vs_qcd": {"signal": ["H_bb"], "background": list(QCD)}},
+                          "reps": 2, "epochs": 2, "batch_size": 64, "lr": 1e-3, "max_val_jets": 200}
+    config["evaluate"] = {"knn": {"k": [3, 5], "max_jets": 400},
+                          "tsne": {"max_jets": 120, "perplexity": 10},
+                          "corner_max_jets": 300, "batch_size": 128}
+    return config
 
 
 def _jets(rng: np.random.Generator, labels: np.ndarray) -> dict[str, dict[str, np.ndarray]]:

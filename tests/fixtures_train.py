@@ -26,10 +26,10 @@ TINY_MODEL = {"backbone": "dgcnn", "hidden": 16, "embed_layers": 2, "edgeconv_la
               "head": [16, 8]}
 
 
-def _event(rng: np.random.Generator, label: str) -> dict[str, np.ndarray]:
+def _event(rng: np.random.Generator, label: str, scale: float) -> dict[str, np.ndarray]:
     """The per-event truth every view perturbs: particle pT, positions, PIDs."""
     two_prong = label == "H_bb"
-    n = int(rng.integers(12, 30) if two_prong else rng.integers(25, 60))
+    n = int(scale * (rng.integers(12, 30) if two_prong else rng.integers(25, 60)))
     prong = rng.integers(0, 2, n) if two_prong else np.zeros(n, dtype=int)
     spread = 0.05 if two_prong else 0.15
     return {
@@ -65,11 +65,14 @@ def _view(rng: np.random.Generator, event: dict, jitter: float) -> tuple[np.ndar
 
 
 def write_pairs(path: Path, n: int, seed: int = 0, shard: int = 0,
-                views: tuple[str, ...] = VIEWS) -> Path:
-    """A paired HDF5 file of ``n`` pairs, classes alternating, every view of ``views``."""
+                views: tuple[str, ...] = VIEWS, scale: float = 1.0) -> Path:
+    """A paired HDF5 file of ``n`` pairs, classes alternating, every view of ``views``.
+
+    ``scale`` multiplies the particle multiplicities (mean ≈ 28 at 1).
+    """
     rng = np.random.default_rng(seed)
     labels = np.array([LABEL_CODE[CLASSES[i % 2]] for i in range(n)], dtype=np.int8)
-    events = [_event(rng, LABELS[code]) for code in labels]
+    events = [_event(rng, LABELS[code], scale) for code in labels]
     with create_file(path) as f:
         set_attrs(f, {"schema_version": SCHEMA_VERSION, "sample": "toy", "shard": shard,
                       "views": list(views), "label_names": list(LABELS), "config_hash": "test",

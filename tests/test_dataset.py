@@ -86,20 +86,24 @@ def test_schema_layout(paired):
     jets = ds.read("hadron", slice(None))
     assert jets.constituents.shape == (len(ds), MAX_CONSTITUENTS, len(CONSTITUENT_FIELDS))
     assert jets.constituents.dtype == np.float32 and jets.n_constituents.dtype == np.int16
-    assert jets.jet.shape == (len(ds), len(JET_FIELDS)) and ds.parton.shape == (len(ds), len(PARTON_FIELDS))
+    assert jets.jet.shape == (len(ds), len(JET_FIELDS))
+    assert ds.parton.shape == (len(ds), len(PARTON_FIELDS))
     assert set(ds.label_names[c] for c in ds.labels) == {"H_bb"}
     for key in ("schema_version", "views", "view_settings", "seeds", "config_hash", "versions",
                 "cutflow", "label_names"):
         assert key in ds.attrs
-    assert ds.attrs["seeds"]["seeds"]["hadron"]["detector"] != ds.attrs["seeds"]["seeds"]["nominal"]["detector"]
+    seeds = ds.attrs["seeds"]["seeds"]
+    assert seeds["hadron"]["detector"] != seeds["nominal"]["detector"]
     with h5py.File(paired) as f:
         ds_ = f["views/nominal/constituents"]
-        assert ds_.chunks[1:] == (MAX_CONSTITUENTS, len(CONSTITUENT_FIELDS)) and ds_.compression == "gzip"
+        assert ds_.chunks[1:] == (MAX_CONSTITUENTS, len(CONSTITUENT_FIELDS))
+        assert ds_.compression == "gzip"
         assert "pairing" in f["cutflow"].attrs
     # selected jets pass the selection in every view (require_all_views)
     for view in ds.views:
         jet = ds.read(view, slice(None)).jet
-        assert np.all(jet[:, 0] > 350) and np.all(np.abs(jet[:, 1]) < 1.5) and np.all(jet[:, 3] > 10)
+        assert np.all(jet[:, 0] > 350) and np.all(np.abs(jet[:, 1]) < 1.5)
+        assert np.all(jet[:, 3] > 10)
 
 
 def test_cutflow_closes(paired):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import numpy as np
@@ -11,7 +10,7 @@ import yaml
 
 from train.cli import main as rs3l
 
-from fixtures_eval import TINY_CONFIG, write_backbone, write_paired_file
+from fixtures_eval import tiny_config, write_backbone, write_paired_file
 
 TABLES = ["rejection", "wasserstein", "knn"]
 PLOTS = ["roc", "roc_subclass", "wasserstein", "discriminating_dim", "corner", "tsne"]
@@ -31,7 +30,7 @@ def run(tmp_path_factory):
     backbone = write_backbone(train_dir / "checkpoint.pt")
     (train_dir / "metrics.json").write_text(json.dumps([{"epoch": 1, "val_loss": 3.0, "val_cos_pos": 0.8}]))
     config_path = root / "config.yaml"
-    config_path.write_text(yaml.safe_dump(copy.deepcopy(TINY_CONFIG)))
+    config_path.write_text(yaml.safe_dump(tiny_config()))
     model_dirs = []
     for mode in ("fixed", "floating", "supervised"):
         for rep in range(2):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import numpy as np
@@ -14,7 +13,7 @@ from resim.errors import ConfigError
 from train import finetune as ft
 from train.heads import Tagger
 
-from fixtures_eval import TINY_CONFIG, TINY_MODEL, write_backbone, write_paired_file
+from fixtures_eval import TINY_MODEL, tiny_config, write_backbone, write_paired_file
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +25,7 @@ def data(tmp_path_factory):
 
 
 def _config():
-    return validate(copy.deepcopy(TINY_CONFIG))
+    return validate(tiny_config())
 
 
 def _state(module):

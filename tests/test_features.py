@@ -32,13 +32,17 @@ def test_features_by_hand():
     f = particle_features(cons, n, jet)
     assert f.shape == (1, 6, 15) and f.dtype == np.float32 and len(FEATURE_NAMES) == 15
     first = dict(zip(FEATURE_NAMES, f[0, 0]))
-    assert np.isclose(first["log_pt"], np.log(100)) and np.isclose(first["log_pt_rel"], np.log(100 / 130))
-    assert np.isclose(first["log_e"], np.log(110)) and np.isclose(first["log_e_rel"], np.log(110 / 150))
+    assert np.isclose(first["log_pt"], np.log(100))
+    assert np.isclose(first["log_pt_rel"], np.log(100 / 130))
+    assert np.isclose(first["log_e"], np.log(110))
+    assert np.isclose(first["log_e_rel"], np.log(110 / 150))
     assert np.isclose(first["deta"], 0.1) and np.isclose(first["dphi"], -0.02, atol=1e-5)
-    assert np.isclose(first["tanh_d0"], np.tanh(0.5)) and np.isclose(first["tanh_dz"], np.tanh(-2.0))
+    assert np.isclose(first["tanh_d0"], np.tanh(0.5))
+    assert np.isclose(first["tanh_dz"], np.tanh(-2.0))
     # phi wraps: -3.1 - 3.12 = -6.22 -> +0.063
     assert np.isclose(f[0, 1, FEATURE_NAMES.index("dphi")], 2 * np.pi - 6.22, atol=1e-5)
-    assert np.isclose(f[0, 1, FEATURE_NAMES.index("dr")], np.hypot(-0.1, 2 * np.pi - 6.22), atol=1e-5)
+    dr = f[0, 1, FEATURE_NAMES.index("dr")]
+    assert np.isclose(dr, np.hypot(-0.1, 2 * np.pi - 6.22), atol=1e-5)
     flags = f[0, :5, 10:]
     assert flags.tolist() == [[0, 0, 0, 1, 0], [1, 0, 0, 0, 0], [0, 1, 0, 0, 0],
                               [0, 0, 0, 0, 1], [0, 0, 1, 0, 0]]

@@ -17,7 +17,8 @@ from resim.matching import match, truth_labels
 def _obj(pid, pt, eta, phi, daughters=(), first_split=0):
     def p4(pid, pt, eta, phi, m=0.0):
         px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-        return {"pid": pid, "px": px, "py": py, "pz": pz, "E": float(np.sqrt(px**2 + py**2 + pz**2 + m**2))}
+        energy = float(np.sqrt(px**2 + py**2 + pz**2 + m**2))
+        return {"pid": pid, "px": px, "py": py, "pz": pz, "E": energy}
     rec = p4(pid, pt, eta, phi)
     rec["daughters"] = [p4(*d) for d in daughters]
     rec["first_split"] = first_split
@@ -109,3 +110,16 @@ def test_events_without_truth_objects_give_empty_rows_and_a_closed_cutflow():
     rows, cutflow = process_view(gun(211, 500.0, 0.0, 5), get_detector({}), 1, jets_config({}))
     assert cutflow["events"] == 5 and cutflow["objects"] == 0 and cutflow["jets"] == 0
     assert rows["constituents"].shape == (0, 100, 8) and rows["jet"].shape == (0, len(JET_FIELDS))
+
+
+def test_qcd_recoil_partons_are_labelled_q_or_g():
+    batch = pythia_batch("zj", 60)
+    cfg = jets_config({"jets": {"eta_max": 2.5}})
+    rows, cutflow = process_view(batch, get_detector({}), 1, cfg)
+    assert cutflow["ignored"] == 60  # Z -> nunu is no jet
+    assert cutflow["objects"] == 60
+    labels = set(rows["label"].tolist())
+    assert labels <= {LABEL_CODE["q"], LABEL_CODE["g"]} and len(labels) == 2
+    matched = rows["status"] == 0
+    assert matched.sum() > 20
+    assert np.all(np.isin(np.abs(rows["parton"][:, 0]), [1, 2, 3, 4, 5, 21]))

@@ -126,3 +126,25 @@ def test_load_backbone_restores_weights(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="bad.pt"):
         load_backbone(tmp_path / "bad.pt")
+
+
+def test_knn_through_pyg_lib_gives_the_same_table(monkeypatch):
+    """The pyg-lib path (used when importable) builds the same neighbour sets as the torch one."""
+    import torch_geometric.nn
+    import torch_geometric.typing
+
+    from train.models.knn import knn_table
+    from train.models.reference import naive_knn_edge_index
+
+    def fake_pyg_knn(x, y, k, batch_x, batch_y, batch_size=None):  # pyg-lib's (centre, nbr) layout
+        nbr, centre = naive_knn_edge_index(x, batch_x, k)
+        return torch.stack([centre, nbr])
+
+    x, mask = padded_jets(SIZES, seed=5)
+    flat, batch = x[mask], torch.arange(len(SIZES)).repeat_interleave(torch.tensor(SIZES))
+    dense = knn_table(flat, mask, batch, 8)
+    monkeypatch.setattr(torch_geometric.typing, "WITH_KNN", True)
+    monkeypatch.setattr(torch_geometric.nn, "knn", fake_pyg_knn)
+    via_pyg = knn_table(flat, mask, batch, 8)
+    assert via_pyg.shape == dense.shape
+    assert [set(r) for r in via_pyg.tolist()] == [set(r) for r in dense.tolist()]

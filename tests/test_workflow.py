@@ -29,6 +29,7 @@ def with_splits(config, **splits):
 
 def test_view_groups_put_forks_with_their_root(config):
     config["views"]["rehad2"] = {"fork": "hadron", "parent": "rehad"}
+    config["views"]["fsr_up"] = {"fork": "hard", "settings": {"TimeShower:renormMultFac": 0.5}}
     assert wf.view_groups(config) == {"nominal": ["nominal", "rehad", "rehad2"],
                                       "fsr_up": ["fsr_up"]}
     assert wf.root_views(config) == ["nominal", "fsr_up"]
@@ -113,8 +114,7 @@ def test_final_targets(config):
     assert "results/train/rs3l/checkpoint.pt" in targets
     assert "results/evaluate/h_vs_qcd/rejection.csv" in targets
     assert targets[-1] == "results/summary.md"
-    assert wf.view_files(config, "qcd", 2) == ["results/views/qcd/2/nominal.h5",
-                                               "results/views/qcd/2/fsr_up.h5"]
+    assert wf.view_files(config, "qcd", 2) == ["results/views/qcd/2/nominal.h5"]
 
 
 def test_finetune_runs_cover_modes_and_reps(config):
@@ -144,7 +144,7 @@ def test_stage_digest_follows_only_the_sections_a_stage_reads(config):
     changed["dataset"]["splits"]["test"] = {"qcd": 3, "higgs": "3-8"}
     after = {stage: wf.stage_digest(changed, stage, "qcd") for stage in wf.STAGE_SECTIONS}
     assert {s for s in before if before[s] != after[s]} == {"finetune", "evaluate"}
-    changed["views"]["fsr_up"]["settings"] = {"TimeShower:renormMultFac": 0.25}
+    changed["views"]["rehad"]["settings"] = {"StringZ:aLund": 0.7}
     assert wf.stage_digest(changed, "simulate", "qcd") != before["simulate"]
     assert wf.stage_digest(changed, "hard", "qcd") == before["hard"]
 

@@ -132,12 +132,12 @@ def test_tiny_workflow_end_to_end(repo_root, tmp_path):
     # A lost shard re-runs alone (and what depends on it), byte-identical.
     data = ("results/hard/*/*.lhe.gz", "results/views/*/*/*.h5")
     before = tree_digest(tmp_path, data)
-    (results / "views" / "qcd" / "0" / "fsr_up.h5").unlink()
+    (results / "views" / "qcd" / "0" / "nominal.h5").unlink()
     plan = snakemake(repo_root, tmp_path, tiny, "-n", "--quiet", "rules")
     jobs = plan.output
     assert "hard" not in jobs and "simulate        1" in jobs, jobs
     redo = snakemake(repo_root, tmp_path, tiny, "--cores", "2",
-                     "results/views/qcd/0/fsr_up.h5")
+                     "results/views/qcd/0/nominal.h5")
     assert redo.returncode == 0, redo.output[-3000:]
     assert tree_digest(tmp_path, data) == before
 

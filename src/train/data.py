@@ -118,8 +118,13 @@ class PairWindows(Dataset):
         self.shuffle = shuffle
 
     def plan(self, epoch: int) -> list[np.ndarray]:
-        """The rows of every window of ``epoch``, in batch order (a fixed plan if not shuffling)."""
-        blocks = [self.rows[i:i + self.block] for i in range(0, len(self.rows), self.block)]
+        """The rows of every window of ``epoch``, in batch order (a fixed plan if not shuffling).
+
+        Shuffled plans use whole blocks only (a trailing partial block is left out), so every
+        epoch has windows of the same sizes and every DDP rank the same number of batches.
+        """
+        end = len(self.rows) - len(self.rows) % self.block if self.shuffle else len(self.rows)
+        blocks = [self.rows[i:i + self.block] for i in range(0, end, self.block)]
         if self.shuffle:
             order = np.random.default_rng([self.seed, epoch]).permutation(len(blocks))
             blocks = [blocks[i] for i in order]
@@ -187,9 +192,9 @@ def make_loader(windows: PairWindows, *, workers: int, rank: int = 0, world: int
                       collate_fn=_as_is, generator=torch.Generator().manual_seed(windows.seed))
 
 
-def batches_per_rank(windows: PairWindows, epoch: int, world: int) -> int:
-    """The number of batches every rank runs in ``epoch`` (the fewest any rank has)."""
-    plan = windows.plan(epoch)
+def batches_per_rank(windows: PairWindows, world: int) -> int:
+    """The number of batches every rank runs per epoch (the fewest any rank has)."""
+    plan = windows.plan(0)
     per_window = [len(rows) // windows.batch_size for rows in plan]
     return min(sum(per_window[rank::world]) for rank in range(world))
 

@@ -141,6 +141,11 @@ def mixed_jets(dataset: PairedDataset, rows: np.ndarray, view_of_row: np.ndarray
         f, m = jet_features(dataset, view, rows[where][order])
         features[where[order], :f.shape[1]] = f
         mask[where[order], :m.shape[1]] = m
+    return _crop(features, mask)
+
+
+def _crop(features: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop the trailing constituent slots that are padding in every jet of the batch."""
     used = int(mask.any(0).nonzero()[0].max()) + 1 if mask.any() else 1
     return features[:, :used], mask[:, :used]
 
@@ -172,9 +177,7 @@ class JetSet:
 
     def batch(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if self.cache is not None:
-            features, mask = self.cache[0][positions], self.cache[1][positions]
-            used = int(mask.any(0).nonzero()[0].max()) + 1 if mask.any() else 1
-            features, mask = features[:, :used], mask[:, :used]
+            features, mask = _crop(self.cache[0][positions], self.cache[1][positions])
         else:
             features, mask = mixed_jets(self.dataset, self.rows[positions], self.view_of_row[positions],
                                         self.views)

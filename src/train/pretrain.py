@@ -178,12 +178,14 @@ def run_pretrain(config: dict, data: list[Path], out: Path, *, val: list[Path] |
             raise ConfigError(f"{out} already holds a pre-training run (last.pt): pass --resume to "
                               f"continue it or remove the directory")
         train, val, label_names = open_data(data, val, cfg, config)
-        n_batches = batches_per_rank(train, 0, ddp.world)
+        n_batches = batches_per_rank(train, ddp.world)
         if cfg["max_batches"]:
             n_batches = min(n_batches, cfg["max_batches"])
         if n_batches == 0:
             raise ConfigError(f"{len(train.rows)} training pairs make no full batch of "
                               f"pretrain.batch_size = {cfg['batch_size']} per rank ({ddp.world} ranks)")
+        log.info("%d training pairs: %d batches of %d per epoch and rank (%d ranks)",
+                 len(train.rows), n_batches, cfg["batch_size"], ddp.world)
         train_loader = make_loader(train, workers=cfg["workers"], rank=ddp.rank, world=ddp.world)
         val_loader = make_loader(val, workers=cfg["workers"], rank=ddp.rank, world=ddp.world) \
             if val is not None else None
@@ -203,7 +205,8 @@ def run_pretrain(config: dict, data: list[Path], out: Path, *, val: list[Path] |
             metrics, trainer, start = state["metrics"], state["trainer"], state["epoch"]
             log.info("resuming %s after epoch %d", out, start)
         if ddp.world > 1:
-            model = torch.nn.parallel.DistributedDataParallel(model)
+            model = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[ddp.device.index] if ddp.device.type == "cuda" else None)
         if ddp.main:
             out.mkdir(parents=True, exist_ok=True)
             atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))

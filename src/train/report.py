@@ -47,11 +47,15 @@ def cutflow_table(flow: dict) -> str:
     views = flow.get("views", {})
     if not views:
         return "_no cut-flow stored_\n"
-    steps: list[str] = []
+    counts, lost = [], []
     for per_view in views.values():
         for key, value in per_view.items():
-            names = [f"lost: {r}" for r in value] if isinstance(value, dict) else [key]
-            steps += [n for n in names if n not in steps]
+            if isinstance(value, dict):
+                lost += [f"lost: {r}" for r in value if f"lost: {r}" not in lost]
+            elif key not in counts:
+                counts.append(key)
+    # Inputs first, then the losses, then what is left ("jets"), as the cut-flow reads.
+    steps = [k for k in counts if k != "jets"] + lost + [k for k in counts if k == "jets"]
     lines = ["| step | " + " | ".join(views) + " |", "|---" * (len(views) + 1) + "|"]
     for step in steps:
         cells = [str(v.get("lost", {}).get(step[6:], "") if step.startswith("lost: ") else v.get(step, ""))
@@ -119,7 +123,7 @@ def verdicts(records: list[dict], views: list[str], efficiency: float) -> list[s
             (a, da), (b, db) = ft.mean_std(col), sup.mean_std(col)
             word = "beats" if a > b else "does not beat"
             out.append(f"- At ε_S = {efficiency:g}, {ft.name} {word} {sup.name}: rejection "
-                       f"{a:.4g} ± {da:.2g} vs {b:.4g} ± {db:.2g}{_significance(a, da, b, db)}.")
+                       f"{_pm(a, da)} vs {_pm(b, db)}{_significance(a, da, b, db)}.")
     for fixed in (r for r in rows if r.mode == "fixed"):
         for sup in (r for r in rows if r.mode == "supervised" and r.train_size == fixed.train_size):
             for view in (v for v in views if v != "nominal"):
@@ -127,9 +131,13 @@ def verdicts(records: list[dict], views: list[str], efficiency: float) -> list[s
                 (a, da), (b, db) = fixed.mean_std(col), sup.mean_std(col)
                 word = "more" if a < b else "less"
                 out.append(f"- Nominal vs `{view}`: {fixed.name} is {word} robust than {sup.name}: "
-                           f"Wasserstein {a:.3g} ± {da:.2g} vs {b:.3g} ± {db:.2g}"
+                           f"Wasserstein {_pm(a, da)} vs {_pm(b, db)}"
                            f"{_significance(a, da, b, db)}.")
     return out
+
+
+def _pm(mean: float, std: float) -> str:
+    return f"{mean:.4g}" if math.isnan(std) else f"{mean:.4g} ± {std:.2g}"
 
 
 def _significance(a: float, da: float, b: float, db: float) -> str:

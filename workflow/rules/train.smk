@@ -1,10 +1,12 @@
 # RS3L pre-training: one contrastive backbone on the pretrain split (H + QCD jets only; the
-# W jets of the out-of-distribution task are in no pretrain shard).
+# W jets of the out-of-distribution task are in no pretrain shard), validated (best epoch,
+# early stopping) on the validation split.
 
 
 rule pretrain:
     input:
-        "results/dataset/pretrain.h5",
+        train="results/dataset/pretrain.h5",
+        val="results/dataset/validation.h5",
     output:
         checkpoint="results/train/{name}/checkpoint.pt",
         last="results/train/{name}/last.pt",
@@ -34,5 +36,5 @@ rule pretrain:
     conda:
         env_for("resim")
     shell:
-        "rs3l pretrain --config {params.config} --out {params.outdir} {input}"
-        " > {log} 2>&1"
+        "rs3l pretrain --config {params.config} --out {params.outdir} {input.train}"
+        " --val {input.val} > {log} 2>&1"

@@ -31,6 +31,7 @@ class ExternalProgram:
     env_var: str       # overrides PATH: the executable itself, or a directory holding it
     conda_env: str     # conda environment file in envs/
     lcg_package: str   # package name in an LCG view
+    env_example: str   # what $env_var typically holds
 
     def locate(self, environ: dict[str, str] | None = None) -> Path | None:
         """The executable, or None. ``$env_var`` wins over ``PATH``; a directory is searched."""
@@ -48,7 +49,7 @@ class ExternalProgram:
         return (f"get it with `conda env create -f {self.conda_env} && conda activate resim-{env_name}`, "
                 f"or from an LCG view ({self.lcg_package}: `{LCG_VIEW}`), "
                 f"or point resim at an existing installation with "
-                f"`export {self.env_var}=/path/to/{self.executable}` "
+                f"`export {self.env_var}={self.env_example}` "
                 f"(or `export PATH=/path/to/bin:$PATH`)")
 
     def missing_message(self, config_keys: str) -> str:
@@ -64,11 +65,11 @@ class ExternalProgram:
 
 
 MADGRAPH = ExternalProgram("madgraph", "MadGraph5_aMC@NLO", "mg5_aMC", "RESIM_MG5_AMC",
-                           "envs/madgraph.yaml", "madgraph5amc")
+                           "envs/madgraph.yaml", "madgraph5amc", "/path/to/MG5_aMC/bin/mg5_aMC")
 HERWIG = ExternalProgram("herwig", "Herwig 7", "Herwig", "RESIM_HERWIG",
-                         "envs/herwig.yaml", "herwig3")
+                         "envs/herwig.yaml", "herwig3", "/path/to/herwig/bin/Herwig")
 DELPHES = ExternalProgram("delphes", "Delphes", "DelphesHepMC3", "RESIM_DELPHES_DIR",
-                          "envs/delphes.yaml", "delphes")
+                          "envs/delphes.yaml", "delphes", "/path/to/delphes")
 
 PROGRAMS = {p.name: p for p in (MADGRAPH, HERWIG, DELPHES)}
 

@@ -2,9 +2,10 @@
 
 The merged file holds no jet data: each dataset is a virtual concatenation of the shards'
 datasets (source paths stored relative to the merged file, so a results tree can move as a
-whole). Its attributes are the first shard's, plus ``sources`` (the shard files, relative) and
-``cutflow`` per source. The reader checks that every source exists: HDF5 would silently read a
-missing source as zeros.
+whole). Its attributes are the first shard's, with ``sample`` joining the shards' samples
+("higgs+qcd"), ``shard`` -1, ``sources`` (the shard files, relative) and ``cutflow`` per
+source. The reader checks that every source exists: HDF5 would silently read a missing source
+as zeros.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def merge_files(paths: list[str | Path], out: str | Path) -> int:
                 for name in names:
                     _virtual(f, name, [(r, h[name]) for r, h in zip(rel, handles)])
                 attrs = {k: v for k, v in ds.file_attrs[0].items() if k != "n_pairs"}
-                attrs.update({"sources": rel, "shard": -1,
+                samples = sorted({str(a.get("sample")) for a in ds.file_attrs})
+                attrs.update({"sources": rel, "shard": -1, "sample": "+".join(samples),
                               "cutflow": {r: a.get("cutflow") for r, a in zip(rel, ds.file_attrs)}})
                 set_attrs(f, attrs)
     finally:

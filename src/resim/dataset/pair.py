@@ -63,7 +63,8 @@ def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Pat
                 raise DatasetError(f"{path}: not a view-group file written by resim simulate")
             for view in attrs["views"]:
                 if view in where:
-                    raise DatasetError(f"{path}: view {view!r} already in {view_files[where[view][1]]}")
+                    raise DatasetError(f"{path}: view {view!r} already in "
+                                       f"{view_files[where[view][1]]}")
                 where[view] = (f["views"][view], len(handles) - 1)
             group_attrs.append(attrs)
         views = _ordered_views(config, list(where))
@@ -72,7 +73,8 @@ def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Pat
             g = where[view][0]
             keys[view] = _keys(g["event_id"][:], g["truth_index"][:])
             if np.any(np.diff(keys[view]) <= 0):
-                raise DatasetError(f"{view_files[where[view][1]]}: view {view} rows not in key order")
+                raise DatasetError(f"{view_files[where[view][1]]}: view {view} rows are not "
+                                   f"in (event_id, truth_index) order")
             status = g["status"][:]
             ok[view] = keys[view][status == 0] if (require_all or view == "nominal") else keys[view]
         candidates = ok["nominal"]
@@ -128,11 +130,14 @@ def describe(path: str | Path) -> str:
     counts = np.bincount(ds.labels, minlength=len(ds.label_names))
     lines.append("  labels: " + ", ".join(f"{n}={c}" for n, c in zip(ds.label_names, counts) if c))
     cut = ds.attrs.get("cutflow") or {}
-    for view, flow in (cut.get("views") or {}).items():
-        lines.append(f"  cutflow {view}: {json.dumps(flow, sort_keys=True)}")
-    if "pairing" in cut:
-        lines.append(f"  cutflow pairing: {json.dumps(cut['pairing'], sort_keys=True)}")
-    if ds.attrs.get("sources"):
+    if ds.attrs.get("sources"):  # merged: one cut-flow per source shard
         lines.append(f"  merged from {len(ds.attrs['sources'])} files")
+        for source in ds.attrs["sources"]:
+            pairing = json.dumps(cut[source]["pairing"], sort_keys=True)
+            lines.append(f"  {source} pairing: {pairing}")
+    else:
+        for view, flow in cut["views"].items():
+            lines.append(f"  cutflow {view}: {json.dumps(flow, sort_keys=True)}")
+        lines.append(f"  cutflow pairing: {json.dumps(cut['pairing'], sort_keys=True)}")
     lines.append("  versions: " + json.dumps(ds.attrs.get("versions"), sort_keys=True))
     return "\n".join(lines)

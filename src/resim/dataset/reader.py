@@ -30,7 +30,8 @@ def open_h5(path: str | Path, mode: str = "r") -> h5py.File:
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such dataset file") from None
     except OSError as err:
-        raise DatasetError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {err}") from None
+        raise DatasetError(f"{path}: not a readable HDF5 file (truncated or corrupt?): "
+                           f"{err}") from None
 
 
 def decode_attrs(attrs: h5py.AttributeManager) -> dict:

@@ -94,7 +94,8 @@ class TowerGrid:
 
     def tower(self, eta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tower id, eta bin, phi bin) of positions with |eta| inside the grid."""
-        ieta = np.clip(np.searchsorted(self.eta_edges, eta, side="right") - 1, 0, len(self.nphi) - 1)
+        ieta = np.searchsorted(self.eta_edges, eta, side="right") - 1
+        ieta = np.clip(ieta, 0, len(self.nphi) - 1)
         nphi = self.nphi[ieta]
         iphi = np.minimum((((phi + np.pi) % (2 * np.pi)) / (2 * np.pi) * nphi).astype(np.int64),
                           nphi - 1)

@@ -102,7 +102,7 @@ def _calorimeter_hit(ps: _Particles, radius: np.ndarray, centre: np.ndarray
     return reaches_barrel, np.arcsinh(z / r), (phi + np.pi) % (2 * np.pi) - np.pi
 
 
-def _eflow(calo: str, grid: card.TowerGrid, n_events: int, dep_event, dep_eta, dep_phi, dep_e,
+def _eflow(calo: str, grid: card.TowerGrid, dep_event, dep_eta, dep_phi, dep_e,
            trk_index, trk_e, trk_sigma, rng: np.random.Generator):
     """Towers of one calorimeter and their particle flow.
 
@@ -142,7 +142,7 @@ class EmbeddedDetector:
     """Parametric CMS-like particle flow (numbers in :mod:`resim.detector.card`)."""
 
     def __init__(self, section: dict | None = None):
-        self.section = dict(section or {})
+        self.section = dict(section or {})  # the card is fixed in code: no options yet
 
     def simulate(self, batch: ViewBatch, seed: int, workdir: Path | None = None) -> ak.Array:
         """Particle-flow candidates (n_events x var x CANDIDATE_FIELDS) of one view batch."""
@@ -183,7 +183,7 @@ class EmbeddedDetector:
             in_calo = np.isin(t, dep)  # tracks whose particle deposits in this calorimeter
             trk_e = e_trk[in_calo] * frac[t[in_calo]]
             (ev, e, eta, phi), scales = _eflow(
-                calo, grid, n_events, ps.event[dep], hit_eta[dep], hit_phi[dep],
+                calo, grid, ps.event[dep], hit_eta[dep], hit_phi[dep],
                 ps.E[dep] * frac[dep], np.searchsorted(dep, t[in_calo]), trk_e,
                 res[t[in_calo]] * trk_e, rng)
             track_scale[in_calo] *= scales

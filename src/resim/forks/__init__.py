@@ -9,6 +9,7 @@ the same events, and :func:`run_views` yields the views of each batch together.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,7 +135,11 @@ def run_views(config: dict, sample: str, shard: int, lhe_path: str | Path, root:
             out = {}
             for view, fork in forks.items():
                 parent = views[view].get("parent")
+                start, cpu = time.perf_counter(), time.process_time()
                 branches[view] = fork.fork(batch, branches.get(parent))
+                # this view's own cost (its parent's work is not in it)
+                branches[view].info["seconds"] = time.perf_counter() - start
+                branches[view].info["cpu_seconds"] = time.process_time() - cpu
                 out[view] = _view_batch(sample, int(shard), view, views[view], batch,
                                         branches[view], dict(manifest.seeds.get(view, {})))
             yield out

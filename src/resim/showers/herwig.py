@@ -11,7 +11,7 @@ Event identity: Herwig drops an event it cannot shower (a veto) and goes on with
 counting output events would silently misalign views. The LHE given to Herwig is therefore a
 copy with ``<event num> i </event num>`` in each event, which ThePEG reads when the handler
 numbers events by the LHE (``EventNumbering LHE``); the HepMC3 event number is then the LHE
-index, and a dropped event becomes an empty event counted in ``info["failed_events"]``.
+index, and a dropped event becomes an empty (failed) event counted in ``info["shower_failed"]``.
 """
 
 from __future__ import annotations
@@ -84,7 +84,9 @@ def herwig_input(lhe: str | Path, hepmc: str | Path, run_name: str, nevents: int
         "create ThePEG::Cuts /Herwig/Cuts/NoCuts",
         "create ThePEG::LesHouchesFileReader LHEReader",
         f"set LHEReader:FileName {lhe}",
-        "set LHEReader:AllowedToReOpen No",
+        # Herwig replaces a vetoed event with the next one of the file; at the end it reopens
+        # the file for the missing ones. Those repeats come after the last event and are ignored.
+        "set LHEReader:AllowedToReOpen Yes",
         "set LHEReader:InitPDFs 0",
         "set LHEReader:Cuts /Herwig/Cuts/NoCuts",
         # Rounding in the LHE file would break momentum conservation in the shower.
@@ -176,6 +178,7 @@ class HerwigEvents:
     def take(self, indices: list[int]) -> tuple[ak.Array, np.ndarray]:
         """Particles (n x var x PARTICLE_FIELDS) of the LHE events ``indices`` (ascending) and
         the mask of events Herwig did not deliver."""
+        empty = {name: np.zeros(0) for name in PARTICLE_FIELDS if name != "charge"}
         chunks, failed = [], np.zeros(len(indices), dtype=bool)
         for k, index in enumerate(indices):
             if self._pending is not None and self._pending[0] < index:
@@ -186,12 +189,12 @@ class HerwigEvents:
                 self._pending = self._advance()
             else:
                 failed[k] = True
-                chunks.append({name: np.zeros(0) for name in ("px", "py", "pz", "E", "pid", "vx", "vy", "vz")})
+                chunks.append(empty)
         counts = np.array([len(c["pid"]) for c in chunks], dtype=np.int64)
-        flat = {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]} if chunks else {}
-        pid = flat.get("pid", np.zeros(0)).astype(np.int32)
-        columns = {name: flat.get(name, np.zeros(0)).astype(np.float64) for name in PARTICLE_FIELDS}
-        columns["pid"], columns["charge"] = pid, self.charge(pid)
+        columns = {name: np.concatenate([empty[name], *(c[name] for c in chunks)]).astype(np.float64)
+                   for name in empty}
+        columns["pid"] = columns["pid"].astype(np.int32)
+        columns["charge"] = self.charge(columns["pid"])
         return ak.unflatten(ak.zip({name: columns[name] for name in PARTICLE_FIELDS}), counts), failed
 
 
