@@ -28,12 +28,13 @@ REPO = Path(__file__).resolve().parents[1]
 clock = time.process_time
 
 
-def pythia_alone(lhe: Path, settings: list[str], n: int) -> float:
+def pythia_alone(lhe: Path, settings: list[str], seed: int, n: int) -> float:
+    """The same generator run as the stage's (same settings and seed: the same events)."""
     from resim.hard.pythia import new_pythia
 
     start = clock()
     pythia = new_pythia(["Beams:frameType = 4", f"Beams:LHEF = {lhe}", "Next:numberCount = 0",
-                         "Random:setSeed = on", "Random:seed = 1", *settings], "benchmark")
+                         "Random:setSeed = on", f"Random:seed = {seed}", *settings], "benchmark")
     for _ in range(n):
         pythia.next()
     return clock() - start
@@ -68,6 +69,7 @@ def main() -> None:
 
     from resim.config import validate
     from resim.hard import generate
+    from resim.seeds import derive_seed
     from resim.showers.pythia import view_settings
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -87,7 +89,9 @@ def main() -> None:
         reshower = {}
         for view in hard:
             alone = dict(config, views={view: views[view]})
-            reference = best_of(args.repeats, lambda: pythia_alone(lhe, view_settings(config, views[view]), n))
+            seed = derive_seed(config["run"]["seed"], args.sample, 0, view, "shower")
+            settings = view_settings(config, views[view])
+            reference = best_of(args.repeats, lambda: pythia_alone(lhe, settings, seed, n))
             timed = best_of(args.repeats, lambda: stage(alone, args.sample, lhe, view, batch))
             reshower[view] = timed[view]
             print(f"{view:<10} {1e3 * reference / n:13.2f} {1e3 * timed['total'] / n:8.2f} "

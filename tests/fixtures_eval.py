@@ -106,7 +106,8 @@ def write_backbone(path: Path, seed: int = 0, epochs: int = 3) -> Path:
     model = get_model(TINY_MODEL)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 50)
-    metrics = [{"epoch": e, "train_loss": 5.0 - e, "val_loss": 5.1 - e,
+    metrics = [{"epoch": e, "train_loss": 5.0 - e, "val_loss": 5.1 - e, "lr": 1e-3,
+                "val_cos_pos": 0.5 + 0.1 * e, "val_cos_neg": 0.1,
                 } for e in range(1, epochs + 1)]
     save_checkpoint(path, model=model, epoch=epochs, optimizer=optimizer, scheduler=scheduler,
                     config={"pretrain": {"model": TINY_MODEL}}, metrics=metrics)

@@ -13,7 +13,7 @@ from train.cli import main as rs3l
 from fixtures_eval import tiny_config, write_backbone, write_paired_file
 
 TABLES = ["rejection", "wasserstein", "knn"]
-PLOTS = ["roc", "roc_subclass", "wasserstein", "discriminating_dim", "corner", "tsne"]
+PLOTS = ["roc", "roc_subclass", "wasserstein", "discriminating_dim", "corner", "tsne", "cosine", "curves"]
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +96,14 @@ def test_summary_links_tables_plots_and_data(run):
     assert "[tsne](evaluate/h_vs_qcd/tsne.png)" in text
     assert "What this run says:" in text and "robust than Fully-supervised (240, all)" in text
     assert "Missing" not in text.split("## Pre-training")[1]
+
+
+def test_summary_lists_what_is_missing(tmp_path):
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(tiny_config()))
+    out = tmp_path / "results" / "summary.md"
+    assert rs3l(["summary", "--config", str(config_path), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "- `test`: missing" in text
+    assert "Missing: " in text.split("## Pre-training")[1]
+    assert "## Task `h_vs_qcd`" in text

@@ -40,3 +40,16 @@ def test_manifest_records_what_was_used(tmp_path):
     data = json.loads((tmp_path / "seeds.json").read_text())
     assert data["seeds"]["fsr_up"]["shower"] == s
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_atomic_outputs_follow_the_umask(tmp_path):
+    import os
+
+    from resim.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "out.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644

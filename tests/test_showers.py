@@ -62,7 +62,8 @@ def parton_events(hard_files):
     for _ in range(10):
         assert pythia.next()
         saved.append(pythia8mc.Event(pythia.event))
-    return saved
+    yield saved  # (the records point into their Pythia's particle data: keep it alive)
+    del pythia
 
 
 def _slow_path(settings, saved, seeds):

@@ -84,12 +84,15 @@ def test_validation_plan_is_fixed_and_keeps_partial_batches(dataset):
 
 
 def test_block_split_is_disjoint_and_complete():
-    rows = np.arange(100)
+    rows = np.arange(400)
     train, val = split_blocks(rows, block=8, val_fraction=0.25, seed=1)
     assert sorted([*train, *val]) == rows.tolist() and not set(train) & set(val)
-    assert len(val) in (24, 32) and all(np.diff(val.reshape(-1, 8), axis=1).ravel() == 1)
+    assert len(val) == 8 * round(0.25 * 50) and all(np.diff(val.reshape(-1, 8), axis=1).ravel() == 1)
+    # A small dataset is split in smaller blocks rather than refused.
+    train, val = split_blocks(np.arange(30), block=64, val_fraction=0.2, seed=1)
+    assert len(val) == 6 and len(train) == 24
     with pytest.raises(ConfigError, match="val_fraction"):
-        split_blocks(np.arange(10), block=8, val_fraction=0.1, seed=1)
+        split_blocks(np.arange(3), block=8, val_fraction=0.1, seed=1)
 
 
 def test_every_rank_has_the_planned_batches_in_every_epoch(dataset):

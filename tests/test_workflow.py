@@ -27,12 +27,12 @@ def with_splits(config, **splits):
 # --- views -----------------------------------------------------------------------------------
 
 
-def test_view_groups_put_forks_with_their_root(config):
+def test_one_simulate_job_per_root_view(config):
     config["views"]["rehad2"] = {"fork": "hadron", "parent": "rehad"}
     config["views"]["fsr_up"] = {"fork": "hard", "settings": {"TimeShower:renormMultFac": 0.5}}
-    assert wf.view_groups(config) == {"nominal": ["nominal", "rehad", "rehad2"],
-                                      "fsr_up": ["fsr_up"]}
     assert wf.root_views(config) == ["nominal", "fsr_up"]
+    assert wf.view_files(config, "qcd", 1) == ["results/views/qcd/1/nominal.h5",
+                                               "results/views/qcd/1/fsr_up.h5"]
 
 
 @pytest.mark.parametrize("views, message", [
@@ -41,10 +41,11 @@ def test_view_groups_put_forks_with_their_root(config):
     ({"nominal": {"fork": "hard"}, "a": {"fork": "shower", "parent": "b"},
       "b": {"fork": "hadron", "parent": "a"}}, "cycle"),
     ({"nominal": {"fork": "shower", "parent": "seed"}, "seed": {"fork": "hard"}}, "views.nominal"),
+    ({"nominal": {"fork": "hard"}, "x": {"fork": "rewind"}}, "views.x.fork: unknown fork point"),
 ])
 def test_bad_view_trees_name_the_key(views, message):
     with pytest.raises(ConfigError, match=message):
-        wf.view_groups({"views": views})
+        wf.root_views({"views": views})
 
 
 # --- shards and splits -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import ConfigError
+from .forks import view_groups
 
 #: Dataset splits, in the order the workflow builds them.
 SPLITS = ("pretrain", "finetune", "validation", "test")
@@ -45,39 +46,17 @@ _RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
 # views
 
 
-def view_root(config: dict, view: str) -> str:
-    """The root of ``view``: follow ``parent`` up to the view whose fork is ``hard``."""
-    views = config["views"]
-    seen = [view]
-    while views[seen[-1]].get("fork", "hard") != "hard":
-        parent = views[seen[-1]].get("parent")
-        key = f"views.{seen[-1]}.parent"
-        if parent is None:
-            raise ConfigError(f"{key}: a {views[seen[-1]]['fork']!r} fork needs the view it forks from")
-        if parent not in views:
-            raise ConfigError(f"{key}: unknown view {parent!r}; known: {', '.join(views)}")
-        if parent in seen:
-            raise ConfigError(f"{key}: views form a cycle: {' -> '.join([*seen, parent])}")
-        seen.append(parent)
-    return seen[-1]
-
-
 def root_views(config: dict) -> list[str]:
-    """Views that start a group (fork ``hard``): one ``simulate`` job per (sample, shard, root)."""
-    roots = [name for name in config["views"] if view_root(config, name) == name]
+    """Views that start a group (no parent): one ``simulate`` job per (sample, shard, root).
+
+    The groups themselves come from :func:`resim.forks.view_groups`, the engine's own reading
+    of the config, so the workflow and ``resim simulate`` always agree on them.
+    """
+    roots = list(view_groups(config))
     if "nominal" not in roots:
-        raise ConfigError("views.nominal: the nominal view must be a hard fork (the pairing anchor)")
+        raise ConfigError("views.nominal: the nominal view must be a root (the pairing anchor), "
+                          "not a fork of another view")
     return roots
-
-
-def view_groups(config: dict) -> dict[str, list[str]]:
-    """Root view -> [root, *views forked from it], in config order (same as ``resim.forks``)."""
-    groups: dict[str, list[str]] = {root: [root] for root in root_views(config)}
-    for name in config["views"]:
-        root = view_root(config, name)
-        if root != name:
-            groups[root].append(name)
-    return groups
 
 
 # ---------------------------------------------------------------------------------------------

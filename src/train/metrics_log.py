@@ -40,6 +40,7 @@ def plot_curves(out: Path, rows: list[dict]) -> None:
     ax_loss.set_ylabel("NT-Xent loss")
     ax_loss.legend()
     ax_lr.plot(epochs, series("lr"), color="grey")
+    ax_lr.set_yscale("log")
     ax_lr.set_ylabel("learning rate")
     ax_lr.set_xlabel("epoch")
     _save(fig, out / "curves.png")

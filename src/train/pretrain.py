@@ -184,8 +184,9 @@ def run_pretrain(config: dict, data: list[Path], out: Path, *, val: list[Path] |
         if n_batches == 0:
             raise ConfigError(f"{len(train.rows)} training pairs make no full batch of "
                               f"pretrain.batch_size = {cfg['batch_size']} per rank ({ddp.world} ranks)")
-        log.info("%d training pairs: %d batches of %d per epoch and rank (%d ranks)",
-                 len(train.rows), n_batches, cfg["batch_size"], ddp.world)
+        if ddp.main:
+            log.info("%d training pairs: %d batches of %d per epoch and rank (%d ranks)",
+                     len(train.rows), n_batches, cfg["batch_size"], ddp.world)
         train_loader = make_loader(train, workers=cfg["workers"], rank=ddp.rank, world=ddp.world)
         val_loader = make_loader(val, workers=cfg["workers"], rank=ddp.rank, world=ddp.world) \
             if val is not None else None

@@ -175,7 +175,8 @@ def task_section(results: Path, task: str) -> list[str]:
                    f"(k = {base['knn']['k']}); most discriminating dimension "
                    f"z[{base['most_discriminating_dimension']}]; largest |Pearson r| per class: {pearson}.")
         out.append("")
-    plots = [p for p in ("roc", "roc_subclass", "wasserstein", "discriminating_dim", "corner", "tsne")
+    plots = [p for p in ("roc", "roc_subclass", "wasserstein", "discriminating_dim", "corner", "tsne",
+                         "cosine")
              if (folder / f"{p}.png").exists()]
     out += ["Plots: " + " · ".join(f"[{p}](evaluate/{task}/{p}.png)" for p in plots), ""]
     return out

@@ -38,7 +38,6 @@ from .records import ChargeTable
 
 log = logging.getLogger(__name__)
 
-SQRT_S = 13000.0  # GeV; the LHE beams decide, this only sets Herwig's luminosity function
 EVENT_NUMBER_TAG = "<event num> {} </event num>"
 
 
@@ -78,7 +77,6 @@ def herwig_input(lhe: str | Path, hepmc: str | Path, run_name: str, nevents: int
     """The ``.in`` file: shower the events of ``lhe`` and write HepMC3 to ``hepmc``."""
     lines = [
         f"# resim: Herwig 7 re-showers the hard events of {lhe}",
-        "read snippets/PPCollider.in",
         "cd /Herwig/EventHandlers",
         "library LesHouches.so",
         "create ThePEG::Cuts /Herwig/Cuts/NoCuts",
@@ -103,10 +101,12 @@ def herwig_input(lhe: str | Path, hepmc: str | Path, run_name: str, nevents: int
         "set LHEHandler:HadronizationHandler /Herwig/Hadronization/ClusterHadHandler",
         "set LHEHandler:DecayHandler /Herwig/Decays/DecayHandler",
         "set /Herwig/Generators/EventGenerator:EventHandler /Herwig/EventHandlers/LHEHandler",
-        f"set /Herwig/Generators/EventGenerator:EventHandler:LuminosityFunction:Energy {SQRT_S}",
         # The shower starts at the scale of the hard event (SCALUP), as for Pythia.
         "set /Herwig/Shower/ShowerHandler:MaxPtIsMuF Yes",
         "set /Herwig/Shower/ShowerHandler:RestrictPhasespace Yes",
+        # wide-angle radiation as Herwig's own LHE.in example treats it
+        "set /Herwig/Shower/PartnerFinder:PartnerMethod Random",
+        "set /Herwig/Shower/PartnerFinder:ScaleChoice Partner",
         f"set /Herwig/Shower/ShowerHandler:DoISR {'Yes' if settings.isr else 'No'}",
     ]
     if not settings.mpi:

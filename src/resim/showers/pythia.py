@@ -79,6 +79,15 @@ def event_seeds(base: int, indices: np.ndarray) -> list[int]:
                 % PYTHIA_SEED_MAX) + 1 for i in indices]
 
 
+class PartonEvents(list):
+    """Saved parton-level events. Pythia's records point into their generator's particle data,
+    so the list keeps that generator alive (restoring an orphaned record crashes)."""
+
+    def __init__(self, events: list, owner: pythia8mc.Pythia):
+        super().__init__(events)
+        self.owner = owner
+
+
 class _RestoreAndHadronise(pythia8mc.UserHooks):
     """At the start of each ``next()``: restore a saved event, re-seed, hadronise."""
 
@@ -195,6 +204,7 @@ class PythiaShower:
                 if good:
                     info = self.pythia.infoPython()  # a snapshot, not a live view
                     id1[i], id2[i] = info.id1(), info.id2()
+            saved = PartonEvents(saved, owner=self.pythia)
             ok = np.array([s is not None for s in saved], dtype=bool)
             _check_in_step(self.pythia, batch, id1, id2, ok, self.view)
             records, hadron_failed = self.hadroniser.hadronise(

@@ -7,8 +7,9 @@ One pass over the test jets per view feeds every tagger and the pre-trained back
 - ``metrics.json``: every number per model (and N2), the representation statistics;
 - ``scores.npz``: the scores per model and view (``<model>/<view>``), labels and rows;
 - ``roc.png``, ``roc_subclass.png`` (seed 000 Fig. 7), ``wasserstein.png``; with ``--backbone``
-  also ``discriminating_dim.png``, ``corner.png``, ``tsne.png`` (seed 000 Figs. 3–5). Fig. 2
-  (cosine vs epoch) is pre-training's own ``results/train/<name>/cosine.png``.
+  also ``discriminating_dim.png``, ``corner.png``, ``tsne.png`` (seed 000 Figs. 3–5) and, drawn
+  by pre-training's own plotter from the checkpoint's history, ``cosine.png`` (Fig. 2, pair
+  cosine vs epoch up to the selected epoch) and ``curves.png``.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from resim.errors import ConfigError
 from resim.io import atomic_path, atomic_write_text
 from resim.seeds import derive_seed
 
+from ..checkpoint import load_checkpoint
 from ..data import NOMINAL
 from ..finetune import Task, add_task_arguments, load_tagger, network_inputs, resolve_device
+from ..metrics_log import plot_curves
 from ..models import load_backbone
 from . import metrics, plots, representation, tables
 
@@ -188,6 +191,8 @@ def evaluate(config: dict, task_name: str, out: str | Path, test: list, model_di
     if backbone is not None:
         base_knn = _knn(scored["backbone"][NOMINAL], labels, config, rng)
         stats = representation_plots(out, scored["backbone"], target, task, config, rng, seed)
+        plot_curves(out, load_checkpoint(backbone_path)["metrics"])
+        written += [out / "cosine.png", out / "curves.png"]
         summary["backbone"] = {"path": str(backbone_path), "knn": base_knn, **stats}
     with atomic_path(out / "scores.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, rows=rows, labels=labels, target=target,
@@ -216,7 +221,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_task_arguments(p)
     p.add_argument("--out", required=True, help="output directory (results/evaluate/<task>)")
     p.add_argument("--test", nargs="+", required=True, help="paired HDF5 files of held-out jets")
-    p.add_argument("--backbone", help="pre-training checkpoint: adds the representation plots and "
-                   "its kNN accuracy")
+    p.add_argument("--backbone", help="pre-training checkpoint: adds the representation plots, its "
+                   "kNN accuracy and its training curves")
     p.add_argument("models", nargs="*", help="fine-tuning output directories (<mode>-<rep>)")
     p.set_defaults(func=_run)
