@@ -126,3 +126,15 @@ def test_unknown_task_and_missing_backbone_are_config_errors(data):
     config["finetune"]["tasks"]["tau"] = {"signal": ["tau"], "background": ["q"]}
     with pytest.raises(ConfigError, match="0 signal"):
         ft.build_jet_set(config, ft.Task.from_config(config, "tau"), [data["train"]], 0, "train", None)
+
+
+def test_fixed_mode_shortcut_equals_the_full_forward_pass(data):
+    config = _config()
+    task = ft.Task.from_config(config, "h_vs_qcd")
+    jets, _ = ft.build_jet_set(config, task, [data["val"]], 0, "validation", None)
+    tagger = ft.build_tagger("fixed", data["backbone"], None, "linear").eval()
+    embedded = ft.EmbeddedSet(tagger, jets, 32, torch.device("cpu"))
+    order = np.arange(len(jets))
+    full = ft._epoch_loss(tagger, jets, 50, torch.device("cpu"), order, None)
+    short = ft._epoch_loss(tagger.classify, embedded, 50, torch.device("cpu"), order, None)
+    assert short == pytest.approx(full, rel=1e-6)

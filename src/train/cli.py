@@ -1,16 +1,11 @@
-"""``rs3l`` console script: pre-train, fine-tune, evaluate, report.
-
-Each stage module exposes ``register(subparsers)`` and sets ``func`` on its parsers.
-"""
+"""rs3l: pre-train, fine-tune and evaluate RS3L jet backbones."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import logging
 import sys
 
-from resim.errors import ResimError
+from resim import cliutil
 
 COMMAND_MODULES = (
     "train.pretrain",        # rs3l pretrain
@@ -21,29 +16,11 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rs3l", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            continue
-        module.register(sub)
-    return parser
+    return cliutil.build_parser("rs3l", __doc__.splitlines()[0], COMMAND_MODULES)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args) or 0)
-    except ResimError as err:
-        print(f"rs3l {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    return cliutil.run(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -256,18 +256,48 @@ def resolve_device(name: str) -> torch.device:
 # training
 
 
-def _epoch_loss(tagger: Tagger, jets: JetSet, batch_size: int, device: torch.device,
+class EmbeddedSet:
+    """The frozen backbone's representations of a :class:`JetSet`, computed once.
+
+    In ``fixed`` mode the backbone is deterministic (frozen, eval mode), so every epoch would
+    recompute the same representations: computing them once makes each epoch of the linear probe
+    cost a matrix product instead of a pass through the backbone.
+    """
+
+    def __init__(self, tagger: Tagger, jets: JetSet, batch_size: int, device: torch.device):
+        parts = []
+        with torch.no_grad():
+            for start in range(0, len(jets), batch_size):
+                features, mask, _ = jets.batch(np.arange(start, min(start + batch_size, len(jets))))
+                parts.append(tagger.embed(features.to(device), mask.to(device)))
+        self.representation = torch.cat(parts)
+        self.targets = jets.targets
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def epoch_order(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.permutation(len(self))
+
+    def batch(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.representation[positions], self.targets[positions]
+
+
+def _epoch_loss(model, jets: JetSet | EmbeddedSet, batch_size: int, device: torch.device,
                 order: np.ndarray, optimizer: torch.optim.Optimizer | None) -> float:
-    """Mean BCE over ``jets`` in ``order``; a training epoch when an optimiser is given."""
+    """Mean BCE over ``jets`` in ``order``; a training epoch when an optimiser is given.
+
+    ``model`` maps a batch's inputs (all but its last element, the targets) to logits.
+    """
     loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
     total = 0.0
     for start in range(0, len(order), batch_size):
-        features, mask, target = (t.to(device) for t in jets.batch(order[start:start + batch_size]))
+        *inputs, target = (t.to(device) for t in jets.batch(order[start:start + batch_size]))
         if optimizer is None:
             with torch.no_grad():
-                loss = loss_fn(tagger(features, mask), target)
+                loss = loss_fn(model(*inputs), target)
         else:
-            loss = loss_fn(tagger(features, mask), target)
+            loss = loss_fn(model(*inputs), target)
             optimizer.zero_grad()
             (loss / len(target)).backward()
             optimizer.step()
@@ -303,15 +333,20 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=section["step_size"],
                                                 gamma=section["gamma"])
     rng = np.random.default_rng(seed)
+    model, train_inputs, val_inputs = tagger, train_set, val_set
+    if tagger.frozen:
+        model = tagger.classify
+        train_inputs = EmbeddedSet(tagger, train_set, section["batch_size"], device)
+        val_inputs = EmbeddedSet(tagger, val_set, section["batch_size"], device)
     history, best, best_state = [], None, None
     for epoch in range(1, section["epochs"] + 1):
         tagger.train()
-        train_loss = _epoch_loss(tagger, train_set, section["batch_size"], device,
-                                 train_set.epoch_order(rng), optimizer)
+        train_loss = _epoch_loss(model, train_inputs, section["batch_size"], device,
+                                 train_inputs.epoch_order(rng), optimizer)
         scheduler.step()
         tagger.eval()
-        val_loss = _epoch_loss(tagger, val_set, section["batch_size"], device,
-                               np.arange(len(val_set)), None)
+        val_loss = _epoch_loss(model, val_inputs, section["batch_size"], device,
+                               np.arange(len(val_inputs)), None)
         history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                         "lr": optimizer.param_groups[0]["lr"]})
         log.info("%s %s-%d epoch %d: train %.4f val %.4f", task_name, mode, rep, epoch, train_loss,

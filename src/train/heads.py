@@ -62,8 +62,12 @@ class Tagger(nn.Module):
                 return F.normalize(self.backbone(features, mask), dim=1)
         return F.normalize(self.backbone(features, mask), dim=1)
 
+    def classify(self, representation: Tensor) -> Tensor:
+        """Logits (B,) from an L2-normalised representation (B, dim)."""
+        return self.head(representation).squeeze(1)
+
     def forward(self, features: Tensor, mask: Tensor) -> Tensor:
-        return self.head(self.embed(features, mask)).squeeze(1)
+        return self.classify(self.embed(features, mask))
 
     @torch.no_grad()
     def predict(self, features: Tensor, mask: Tensor) -> Tensor:

@@ -198,12 +198,7 @@ def run_pretrain(config: dict, data: list[Path], out: Path, *, val: list[Path] |
         trainer = {"best": float("inf"), "bad_epochs": 0}
         start = 0
         if resume and last.exists():
-            state = load_checkpoint(last, map_location=ddp.device)
-            model.load_state_dict(state["state_dict"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            set_rng_state({k: v.cpu() if torch.is_tensor(v) else v for k, v in state["rng_state"].items()})
-            metrics, trainer, start = state["metrics"], state["trainer"], state["epoch"]
+            metrics, trainer, start = restore(last, model, optimizer, scheduler)
             log.info("resuming %s after epoch %d", out, start)
         if ddp.world > 1:
             model = torch.nn.parallel.DistributedDataParallel(
@@ -219,22 +214,13 @@ def run_pretrain(config: dict, data: list[Path], out: Path, *, val: list[Path] |
                 log.info("early stop: no better validation loss for %d epochs", cfg["patience"])
                 break
             tick = time.perf_counter()
-            model.train()
-            stats = EpochStats(n_labels, dim, ddp.device)
             lr = optimizer.param_groups[0]["lr"]
-            bar = tqdm(iterate_batches(train_loader, epoch, n_batches), total=n_batches,
-                       desc=f"epoch {epoch + 1}/{cfg['epochs']}", disable=not ddp.main or None,
-                       leave=False)
-            for batch in bar:
-                batch = batch.to(ddp.device)
-                loss, z1, z2 = contrastive_step(model, batch, cfg)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if per_batch:
-                    scheduler.step()
-                stats.add(loss, z1, z2, batch.labels)
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+            stats = EpochStats(n_labels, dim, ddp.device)
+            batches = tqdm(iterate_batches(train_loader, epoch, n_batches), total=n_batches,
+                           desc=f"epoch {epoch + 1}/{cfg['epochs']}",
+                           disable=not ddp.main or None, leave=False)
+            train_epoch(model, batches, optimizer, scheduler if per_batch else None, stats, cfg,
+                        ddp.device)
             if not per_batch:
                 scheduler.step()
             row = {"epoch": epoch + 1, "lr": lr, **stats.summary("train", label_names, ddp)}
@@ -257,6 +243,33 @@ def run_pretrain(config: dict, data: list[Path], out: Path, *, val: list[Path] |
         return metrics
     finally:
         ddp.close()
+
+
+def restore(path: Path, model, optimizer, scheduler) -> tuple[list[dict], dict, int]:
+    """Load ``last.pt`` into the run's objects; returns (metrics, trainer state, epochs done)."""
+    state = load_checkpoint(path)  # on the CPU: the optimiser moves its state to the parameters
+    model.load_state_dict(state["state_dict"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng_state"])
+    return state["metrics"], state["trainer"], state["epoch"]
+
+
+def train_epoch(model, batches, optimizer, batch_scheduler, stats: EpochStats, cfg: dict,
+                device: torch.device) -> None:
+    """One pass of optimiser steps over ``batches`` (a per-batch scheduler steps with them)."""
+    model.train()
+    for batch in batches:
+        batch = batch.to(device)
+        loss, z1, z2 = contrastive_step(model, batch, cfg)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if batch_scheduler is not None:
+            batch_scheduler.step()
+        stats.add(loss, z1, z2, batch.labels)
+        if isinstance(batches, tqdm):
+            batches.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
 
 
 @torch.no_grad()

@@ -1,5 +1,11 @@
 # Paired HDF5: pair the views of each (sample, shard), merge the shards of each split,
-# plot the validation distributions of each split.
+# plot the validation distributions of each split. `snakemake dataset` stops here.
+
+
+rule dataset:
+    input:
+        expand("results/dataset/{split}.h5", split=wf.SPLITS),
+        expand("results/plots/dataset/{split}", split=wf.SPLITS),
 
 
 rule pair:
