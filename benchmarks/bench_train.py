@@ -108,6 +108,9 @@ def main() -> None:
         print(f"training, DGCNN k=24 (batched kNN, projected EdgeConv): {ours:9.1f} jets/s")
         print(f"training, textbook (per-jet kNN loop, PyG EdgeConv):    {theirs:9.1f} jets/s")
         print(f"  speed-up: {ours / theirs:.1f}x (goal >= 3x on CPU)")
+        transformer = get_model({"backbone": "transformer"}).to(device)
+        print(f"training, transformer backbone (for scale):          "
+              f"{training_rate(transformer, batches, device):9.1f} jets/s")
 
         for workers in sorted({0, args.workers}):
             rate = loader_rate(dataset, workers, args.loader_batches)

@@ -197,3 +197,50 @@ def test_external_backend_plugs_in(hard_files):
             next(run_views(bad, "qcd", 0, hard_files["qcd"], "nominal"))
     finally:
         del _SHOWERS["partons_only"]
+
+
+def test_views_cli(tmp_path, hard_files):
+    import h5py
+    import yaml
+
+    from resim.cli import main
+    from resim.forks.cli import read_array
+    from resim.hepmc import read_hepmc3
+
+    views = {"nominal": {"fork": "hard"}, "rehad": {"fork": "shower", "parent": "nominal"}}
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(engine_config(views=views)))
+    out = tmp_path / "views.h5"
+    args = ["views", "--config", str(config), "--sample", "qcd", "--shard", "0", "--lhe",
+            str(hard_files["qcd"]), "--view", "nominal", "--batch-size", "3"]
+    assert main([*args, "--out", str(out), "--hepmc", str(tmp_path / "hepmc")]) == 0
+    with h5py.File(out) as f:
+        assert sorted(f) == ["nominal", "rehad"]
+        particles = read_array(f["rehad"]["particles"])
+        assert len(particles) == 40 and f["rehad"]["event_id"][()].tolist() == list(range(40))
+    assert ak.array_equal(read_hepmc3(tmp_path / "hepmc" / "rehad.hepmc3").pid, particles.pid)
+    assert (tmp_path / "views.h5.seeds.json").is_file() and (tmp_path / "hepmc" / "seeds.json").is_file()
+    assert main([*args, "--view", "rehad", "--out", str(tmp_path / "x.h5")]) == 2
+
+
+def test_every_shipped_view_radiates(repo_root, hard_files):
+    """Each re-shower view of config.yaml gives the recoiling parton a jet of comparable size
+    (Vincia with ISR off, for one, leaves it bare: 1 parton within Delta R < 0.8)."""
+    import vector
+    import yaml
+
+    from resim.config import validate
+
+    shipped = validate(yaml.safe_load((repo_root / "config.yaml").read_text()))
+    config = engine_config(views=shipped["views"], shower=shipped["shower"])
+    jet_size = {}
+    for root, spec in shipped["views"].items():
+        if spec["fork"] != "hard":
+            continue
+        batch = next(run_views(config, "qcd", 0, hard_files["qcd"], root, batch_size=20))[root]
+        parton = batch.truth[abs(batch.truth.pid) != 23][:, 0]
+        p = batch.particles
+        axis = vector.zip({k: parton[k] for k in ("px", "py", "pz", "E")})
+        near = vector.zip({k: p[k] for k in ("px", "py", "pz", "E")}).deltaR(axis) < 0.8
+        jet_size[root] = float(ak.mean(ak.sum(near & (p.charge != 0), axis=1)))
+    assert min(jet_size.values()) > 0.6 * max(jet_size.values()), jet_size

@@ -145,3 +145,17 @@ def test_tiny_workflow_end_to_end(repo_root, tmp_path):
                        str(tmp_path / "report.html"))
     assert report.returncode == 0, report.output[-3000:]
     assert (tmp_path / "report.html").stat().st_size > 10_000
+
+
+def test_slurm_profile_sizes_every_job_rule(repo_root, tmp_path):
+    """Every rule that runs a command has SLURM resources; no entry names a rule that is gone."""
+    result = snakemake(repo_root, tmp_path, preset(repo_root, "config/tiny.yaml"), "--list-rules")
+    assert result.returncode == 0, result.output
+    rules = set(result.stdout.split())
+    targets = {"all", "dataset"}  # collect inputs, run nothing
+    profile = yaml.safe_load((repo_root / "workflow/profiles/slurm/config.yaml").read_text())
+    assert profile["executor"] == "slurm" and profile["slurm-status-command"] == "squeue"
+    assert set(profile["set-resources"]) == rules - targets
+    assert set(profile["set-threads"]) <= rules
+    for rule in ("pretrain", "finetune", "evaluate"):
+        assert profile["set-resources"][rule]["gpu"] == 1

@@ -82,10 +82,19 @@ class Task:
         return (np.array([index[n] for n in self.signal]), np.array([index[n] for n in self.background]))
 
     def select(self, dataset: PairedDataset) -> tuple[np.ndarray, np.ndarray]:
-        """(sorted rows of the task's classes, target 1 = signal / 0 = background)."""
+        """(sorted rows of the task's classes, target 1 = signal / 0 = background).
+
+        ConfigError naming the files when either class has no jet in them.
+        """
         sig, bkg = self.codes(dataset.label_names)
         rows = np.flatnonzero(np.isin(dataset.labels, np.concatenate([sig, bkg])))
-        return rows, np.isin(dataset.labels[rows], sig).astype(np.float32)
+        targets = np.isin(dataset.labels[rows], sig).astype(np.float32)
+        n_sig = int(targets.sum())
+        if n_sig == 0 or n_sig == len(rows):
+            files = ", ".join(str(p) for p in dataset.paths)
+            raise ConfigError(f"finetune.tasks.{self.name}: {files} hold {n_sig} signal and "
+                              f"{len(rows) - n_sig} background jets; both are needed")
+        return rows, targets
 
 
 def task_seed(config: dict, task: str, rep: int) -> int:
@@ -190,9 +199,6 @@ def build_jet_set(config: dict, task: Task, data: list[str | Path], rep: int, st
     section = config["finetune"]
     dataset = PairedDataset(data)
     rows, targets = task.select(dataset)
-    if len(rows) == 0 or targets.all() or not targets.any():
-        raise ConfigError(f"finetune.tasks.{task.name}: {data} hold {int(targets.sum())} signal and "
-                          f"{int(len(targets) - targets.sum())} background jets; both are needed")
     rng = np.random.default_rng(derive_seed(config["run"]["seed"], f"finetune:{task.name}", rep, stream,
                                             _SEED_STREAM))
     if max_jets is not None and len(rows) > max_jets:

@@ -268,7 +268,7 @@ def train_epoch(model, batches, optimizer, batch_scheduler, stats: EpochStats, c
         if batch_scheduler is not None:
             batch_scheduler.step()
         stats.add(loss, z1, z2, batch.labels)
-        if isinstance(batches, tqdm):
+        if isinstance(batches, tqdm) and not batches.disable:  # .item() waits for the GPU
             batches.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
 
 

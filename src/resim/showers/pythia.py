@@ -18,6 +18,8 @@ over the particles, and 2.8 ms with ``nextBatch(1)`` per event; same particles b
 
 from __future__ import annotations
 
+import logging
+
 import awkward as ak
 import numpy as np
 import pythia8mc
@@ -27,6 +29,8 @@ from ..forks.registry import Branch, LHEBatch, register_shower
 from ..hard.pythia import new_pythia, pythia_version
 from ..seeds import PYTHIA_SEED_MAX, SeedManifest
 from .records import ChargeTable, final_state, first_splits
+
+log = logging.getLogger(__name__)
 
 #: CMS CP5 tune (CMS-GEN-17-001) on top of Pythia's Monash defaults. Its PDF,
 #: NNPDF3.1 NNLO through LHAPDF, is not available with the PyPI wheel: Pythia's default PDF
@@ -70,6 +74,15 @@ def settings_lines(extra: dict | list | None) -> list[str]:
     if isinstance(extra, dict):
         return [setting_line(k, v) for k, v in extra.items()]
     return [str(line) for line in extra or ()]
+
+
+def _last_values(settings: list[str]) -> set[str]:
+    """The effective "Key = value" lines (the last of each key wins, as in Pythia)."""
+    last = {}
+    for line in settings:
+        key, _, value = line.partition("=")
+        last[key.strip().lower()] = f"{key.strip()} = {value.strip()}"
+    return set(last.values())
 
 
 def event_seeds(base: int, indices: np.ndarray) -> list[int]:
@@ -174,6 +187,9 @@ class PythiaShower:
                  keep_partons: bool = False):
         self.view, self.keep_partons = view, keep_partons
         self.settings = view_settings(config, spec)
+        if {"PartonShowers:model = 2", "PartonLevel:ISR = off"} <= _last_values(self.settings):
+            log.warning("views.%s: Vincia with ISR off does not radiate off partons colour-"
+                        "connected to the beams (initial-final antennae belong to its ISR)", view)
         self.seed = manifest.seed(view, "shower")
         self.hadronise_seed = manifest.seed(view, "hadronise") if keep_partons else None
         self.hadroniser = Hadroniser(self.settings, f"views.{view}") if keep_partons else None

@@ -61,9 +61,10 @@ def score_views(dataset: PairedDataset, rows: np.ndarray, taggers: dict, backbon
             features, mask = (torch.from_numpy(a).to(device) for a in network_inputs(jets))
             with torch.no_grad():
                 for name, tagger in taggers.items():
-                    parts[name].append(tagger.predict(features, mask).cpu().numpy())
+                    z = tagger.embed(features, mask)
+                    parts[name].append(torch.sigmoid(tagger.classify(z)).cpu().numpy())
                     if view == NOMINAL:
-                        out["embedding"][name].append(tagger.embed(features, mask).cpu().numpy())
+                        out["embedding"][name].append(z.cpu().numpy())
                 if backbone is not None:
                     emb.append(F.normalize(backbone(features, mask), dim=1).cpu().numpy())
         for name in taggers:
@@ -119,6 +120,9 @@ def representation_plots(out: Path, emb: dict[str, np.ndarray], target: np.ndarr
     corr = representation.pearson_by_class(nominal[take], classes)
     plots.corner(nominal[take], classes, names, corr, out / "corner.png")
     views = section["tsne"]["views"] or list(emb)
+    if set(views) - set(emb):
+        raise ConfigError(f"evaluate.tsne.views: {sorted(set(views) - set(emb))} are not views of the "
+                          f"test data {list(emb)}")
     take = np.sort(rng.permutation(len(target))[:max(1, section["tsne"]["max_jets"] // len(views))])
     points = representation.tsne(np.concatenate([emb[v][take] for v in views]), seed,
                                  section["tsne"]["perplexity"])

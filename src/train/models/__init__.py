@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from resim.errors import ConfigError
@@ -52,7 +53,7 @@ def get_model(model_cfg: dict[str, Any] | None) -> nn.Module:
     return model
 
 
-def load_backbone(path: str | Path, map_location: str = "cpu") -> nn.Module:
+def load_backbone(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
     """The backbone stored in a pre-training checkpoint, weights loaded, in eval mode."""
     from ..checkpoint import load_checkpoint
 

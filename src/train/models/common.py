@@ -23,6 +23,12 @@ def elu_mlp(widths: Sequence[int], final_activation: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def trim_padding(x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Drop the trailing slots that are padding in every jet (the loader pads to 100)."""
+    used = int(mask.any(0).nonzero().max()) + 1 if mask.any() else 1
+    return x[:, :used], mask[:, :used]
+
+
 def flatten_jets(x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     """Dense (B, N, C) + mask → PyG form: real particles (n, C) and their jet index (n,)."""
     batch = torch.arange(mask.shape[0], device=mask.device).unsqueeze(1).expand_as(mask)

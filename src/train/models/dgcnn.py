@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .common import JetHead, elu_mlp, flatten_jets
+from .common import JetHead, elu_mlp, flatten_jets, trim_padding
 from .knn import knn_table
 
 
@@ -63,9 +63,7 @@ class DGCNN(nn.Module):
         self.head = JetHead(hidden, head, head_order)
 
     def forward(self, features: Tensor, mask: Tensor) -> Tensor:
-        # Drop trailing columns that hold only padding (the loader pads every jet to 100).
-        used = int(mask.any(0).nonzero().max()) + 1 if mask.any() else 1
-        features, mask = features[:, :used], mask[:, :used]
+        features, mask = trim_padding(features, mask)
         x, batch = flatten_jets(features, mask)
         x = self.embed(x)
         for conv in self.convs:

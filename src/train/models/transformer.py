@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .common import JetHead, elu_mlp, flatten_jets
+from .common import JetHead, elu_mlp, flatten_jets, trim_padding
 
 
 class ParticleTransformer(nn.Module):
@@ -24,6 +24,7 @@ class ParticleTransformer(nn.Module):
         self.head = JetHead(hidden, head, head_order)
 
     def forward(self, features: Tensor, mask: Tensor) -> Tensor:
+        features, mask = trim_padding(features, mask)
         x = self.encoder(self.embed(features), src_key_padding_mask=~mask)
         x, batch = flatten_jets(x, mask)
         return self.head(x, batch, mask.shape[0])
