@@ -224,8 +224,9 @@ def test_views_cli(tmp_path, hard_files):
 
 
 def test_every_shipped_view_radiates(repo_root, hard_files):
-    """Each re-shower view of config.yaml gives the recoiling parton a jet of comparable size
-    (Vincia with ISR off, for one, leaves it bare: 1 parton within Delta R < 0.8)."""
+    """Each re-shower view of config.yaml gives the recoiling parton a jet of comparable size.
+    Vincia with ISR off, for one, leaves it bare (1 parton within Delta R < 0.8): 16 charged
+    particles near the parton, UE included, against 25 for the nominal view."""
     import vector
     import yaml
 
@@ -237,10 +238,10 @@ def test_every_shipped_view_radiates(repo_root, hard_files):
     for root, spec in shipped["views"].items():
         if spec["fork"] != "hard":
             continue
-        batch = next(run_views(config, "qcd", 0, hard_files["qcd"], root, batch_size=20))[root]
+        batch = next(run_views(config, "qcd", 0, hard_files["qcd"], root, batch_size=40))[root]
         parton = batch.truth[abs(batch.truth.pid) != 23][:, 0]
         p = batch.particles
         axis = vector.zip({k: parton[k] for k in ("px", "py", "pz", "E")})
         near = vector.zip({k: p[k] for k in ("px", "py", "pz", "E")}).deltaR(axis) < 0.8
         jet_size[root] = float(ak.mean(ak.sum(near & (p.charge != 0), axis=1)))
-    assert min(jet_size.values()) > 0.6 * max(jet_size.values()), jet_size
+    assert min(jet_size.values()) > 0.75 * max(jet_size.values()), jet_size

@@ -12,7 +12,7 @@ from fixtures_engine import engine_config, hard_files  # noqa: F401 (fixture)
 from resim.cli import main
 from resim.errors import ConfigError, GeneratorError
 from resim.hard import generate, stats_path
-from resim.hard.processes import channel_schedule
+from resim.hard.processes import PROCESSES, channel_schedule
 from resim.lhe import iter_events, read_truth
 
 
@@ -117,3 +117,13 @@ def test_cli(tmp_path, capsys):
     assert len(list(iter_events(out))) == 5 and (tmp_path / "hard" / "qcd" / "1.json").is_file()
     assert main(["hard", "--config", str(config), "--sample", "top", "--shard", "0", "--out", str(out)]) == 2
     assert "samples.top: unknown sample" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("process", sorted(PROCESSES))
+def test_every_process_generates(tmp_path, process):
+    dijet = process.startswith("dijet") or process == "ditau"
+    spec = {"process": process, "pt_range": [100.0, 1000.0] if dijet else [400.0, 600.0],
+            "eta_max": 3.0 if dijet else 0.1}
+    config = engine_config(samples={"s": spec}, run={"seed": 2, "events_per_shard": 3})
+    stats = generate(config, "s", 0, tmp_path / "s.lhe.gz")
+    assert stats["events"] == 3 == len(read_truth(tmp_path / "s.lhe.gz"))

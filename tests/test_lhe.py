@@ -118,3 +118,26 @@ def test_missing_file(tmp_path):
 
 
 from fixtures_engine import hard_files  # noqa: E402,F401 (fixture)
+
+
+def test_any_truncation_is_an_lhe_error(tmp_path):
+    """Cut a three-event file anywhere before its end: LHEError naming the file, never another
+    exception and never a silently shorter file."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    event = VALID.split("<event>")[1].split("</event>")[0]
+    text = VALID.replace("</LesHouchesEvents>", f"<event>{event}</event>\n<event>{event}</event>\n"
+                                                "</LesHouchesEvents>")
+    path = tmp_path / "cut.lhe"
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.integers(min_value=0, max_value=len(text.rstrip()) - 1))
+    def check(cut):
+        path.write_text(text[:cut])
+        with pytest.raises(LHEError, match="cut.lhe"):
+            count_events(path)
+
+    check()
+    path.write_text(text)
+    assert count_events(path) == 3

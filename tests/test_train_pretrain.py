@@ -113,7 +113,7 @@ def test_ddp_with_two_cpu_processes(tmp_path, data):
            "--nproc_per_node", "2", "-m", "train.pretrain", "--config", str(config_path),
            "--out", str(tmp_path / "run"), str(data)]
     try:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"{e.stderr}\n{e.stdout}")
     assert done.returncode == 0, done.stderr[-3000:]

@@ -150,6 +150,14 @@ def test_stage_digest_follows_only_the_sections_a_stage_reads(config):
     assert wf.stage_digest(changed, "hard", "qcd") == before["hard"]
 
 
+def test_editing_a_view_resimulates_only_its_group(config):
+    config["views"]["fsr_up"] = {"fork": "hard", "settings": {"TimeShower:renormMultFac": 0.5}}
+    before = {root: wf.stage_digest(config, "simulate", "qcd", root) for root in ("nominal", "fsr_up")}
+    config["views"]["fsr_up"]["settings"]["TimeShower:renormMultFac"] = 0.25
+    assert wf.stage_digest(config, "simulate", "qcd", "nominal") == before["nominal"]
+    assert wf.stage_digest(config, "simulate", "qcd", "fsr_up") != before["fsr_up"]
+
+
 # --- schema ----------------------------------------------------------------------------------
 
 

@@ -163,7 +163,7 @@ def iter_events(path: str | Path) -> Iterator[LHEEvent]:
                     raise _fail(path, f"line {lines.number}", "<event> before <init>")
                 yield _parse_event(path, lines, index, lines.number)
                 index += 1
-            elif text.startswith("</LesHouchesEvents"):
+            elif text.startswith("</LesHouchesEvents>"):
                 closed = True
                 break
         if not seen_root:

@@ -230,17 +230,22 @@ def final_targets(config: dict) -> list[str]:
 # re-run triggers
 
 
-def stage_digest(config: dict, stage: str, sample: str | None = None) -> str:
-    """A digest of the config sections ``stage`` reads (one sample's entry where given).
+def stage_digest(config: dict, stage: str, sample: str | None = None,
+                 root: str | None = None) -> str:
+    """A digest of the config sections ``stage`` reads: only ``sample``'s entry of ``samples``
+    and only the views of ``root``'s group, where given.
 
     Used as a rule parameter: Snakemake re-runs a job whose parameters changed, so editing
-    ``pretrain`` re-trains without regenerating events, and an unchanged config re-runs nothing.
+    ``pretrain`` re-trains without regenerating events, editing one view re-simulates only its
+    group, and an unchanged config re-runs nothing.
     """
     parts: dict[str, Any] = {}
     for section in STAGE_SECTIONS[stage]:
         value = config.get(section)
         if section == "samples" and sample is not None:
             value = value[sample]
+        if section == "views" and root is not None:
+            value = {view: value[view] for view in view_groups(config)[root]}
         if section == "dataset" and value:
             # shards are paired alike whatever split they end up in
             value = {k: v for k, v in value.items() if k != "splits"}

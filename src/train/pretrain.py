@@ -10,6 +10,7 @@ gloo on CPUs): every rank draws its own batches of pairs and gradients are avera
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -77,6 +78,7 @@ class Distributed:
 
     def close(self) -> None:
         if self.world > 1 and dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
 
 
@@ -167,82 +169,88 @@ def run_pretrain(config: dict, data: list[Path], out: Path, *, val: list[Path] |
 
     ``stop_after`` ends this invocation after that many epochs (a later ``resume`` continues).
     """
+    ddp = Distributed(config["pretrain"]["device"])
+    metrics = _train(config, data, Path(out), ddp, val=val, resume=resume, stop_after=stop_after)
+    # Only now, with the DDP model released, may the process group go: destroying it under a
+    # live DistributedDataParallel can hang. After an error it is left to the process exit.
+    gc.collect()
+    ddp.close()
+    return metrics
+
+
+def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: list[Path] | None,
+           resume: bool, stop_after: int | None) -> list[dict]:
     cfg = config["pretrain"]
-    out = Path(out)
-    ddp = Distributed(cfg["device"])
-    try:
-        if cfg.get("threads"):
-            torch.set_num_threads(cfg["threads"])
-        last = out / "last.pt"
-        if last.exists() and not resume:
-            raise ConfigError(f"{out} already holds a pre-training run (last.pt): pass --resume to "
-                              f"continue it or remove the directory")
-        train, val, label_names = open_data(data, val, cfg, config)
-        n_batches = batches_per_rank(train, ddp.world)
-        if cfg["max_batches"]:
-            n_batches = min(n_batches, cfg["max_batches"])
-        if n_batches == 0:
-            raise ConfigError(f"{len(train.rows)} training pairs make no full batch of "
-                              f"pretrain.batch_size = {cfg['batch_size']} per rank ({ddp.world} ranks)")
-        if ddp.main:
-            log.info("%d training pairs: %d batches of %d per epoch and rank (%d ranks)",
-                     len(train.rows), n_batches, cfg["batch_size"], ddp.world)
-        train_loader = make_loader(train, workers=cfg["workers"], rank=ddp.rank, world=ddp.world)
-        val_loader = make_loader(val, workers=cfg["workers"], rank=ddp.rank, world=ddp.world) \
-            if val is not None else None
+    if cfg.get("threads"):
+        torch.set_num_threads(cfg["threads"])
+    last = out / "last.pt"
+    if last.exists() and not resume:
+        raise ConfigError(f"{out} already holds a pre-training run (last.pt): pass --resume to "
+                          f"continue it or remove the directory")
+    train, val, label_names = open_data(data, val, cfg, config)
+    n_batches = batches_per_rank(train, ddp.world)
+    if cfg["max_batches"]:
+        n_batches = min(n_batches, cfg["max_batches"])
+    if n_batches == 0:
+        raise ConfigError(f"{len(train.rows)} training pairs make no full batch of "
+                          f"pretrain.batch_size = {cfg['batch_size']} per rank ({ddp.world} ranks)")
+    if ddp.main:
+        log.info("%d training pairs: %d batches of %d per epoch and rank (%d ranks)",
+                 len(train.rows), n_batches, cfg["batch_size"], ddp.world)
+    train_loader = make_loader(train, workers=cfg["workers"], rank=ddp.rank, world=ddp.world)
+    val_loader = make_loader(val, workers=cfg["workers"], rank=ddp.rank, world=ddp.world) \
+        if val is not None else None
 
-        torch.manual_seed(train_seed(config, "init"))
-        model = get_model(cfg["model"]).to(ddp.device)
-        optimizer, scheduler, per_batch = build_optimiser(model, cfg, n_batches)
-        metrics: list[dict] = []
-        trainer = {"best": float("inf"), "bad_epochs": 0}
-        start = 0
-        if resume and last.exists():
-            metrics, trainer, start = restore(last, model, optimizer, scheduler)
-            log.info("resuming %s after epoch %d", out, start)
-        if ddp.world > 1:
-            model = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[ddp.device.index] if ddp.device.type == "cuda" else None)
-        if ddp.main:
-            out.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    torch.manual_seed(train_seed(config, "init"))
+    model = get_model(cfg["model"]).to(ddp.device)
+    optimizer, scheduler, per_batch = build_optimiser(model, cfg, n_batches)
+    metrics: list[dict] = []
+    trainer = {"best": float("inf"), "bad_epochs": 0}
+    start = 0
+    if resume and last.exists():
+        metrics, trainer, start = restore(last, model, optimizer, scheduler)
+        log.info("resuming %s after epoch %d", out, start)
+    if ddp.world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[ddp.device.index] if ddp.device.type == "cuda" else None)
+    if ddp.main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
 
-        n_labels, dim = len(label_names), unwrap(model).model_config["head"][-1]
-        end = cfg["epochs"] if stop_after is None else min(cfg["epochs"], start + stop_after)
-        for epoch in range(start, end):
-            if cfg["patience"] and trainer["bad_epochs"] >= cfg["patience"]:
-                log.info("early stop: no better validation loss for %d epochs", cfg["patience"])
-                break
-            tick = time.perf_counter()
-            lr = optimizer.param_groups[0]["lr"]
-            stats = EpochStats(n_labels, dim, ddp.device)
-            batches = tqdm(iterate_batches(train_loader, epoch, n_batches), total=n_batches,
-                           desc=f"epoch {epoch + 1}/{cfg['epochs']}",
-                           disable=not ddp.main or None, leave=False)
-            train_epoch(model, batches, optimizer, scheduler if per_batch else None, stats, cfg,
-                        ddp.device)
-            if not per_batch:
-                scheduler.step()
-            row = {"epoch": epoch + 1, "lr": lr, **stats.summary("train", label_names, ddp)}
-            row["train_jets_per_s"] = 2 * n_batches * cfg["batch_size"] * ddp.world / (
-                time.perf_counter() - tick)
-            if val_loader is not None:
-                row.update(validate(unwrap(model), val_loader, cfg, n_labels, dim, label_names, ddp))
-            score = row.get("val_loss", row["train_loss"])
-            improved = score < trainer["best"]
-            trainer = {"best": min(score, trainer["best"]),
-                       "bad_epochs": 0 if improved else trainer["bad_epochs"] + 1}
-            row["time_s"] = time.perf_counter() - tick
-            metrics.append(row)
-            if ddp.main:
-                save_epoch(out, model, epoch + 1, optimizer, scheduler, config, metrics, trainer,
-                           improved)
-                log.info("epoch %d: %s", epoch + 1, ", ".join(
-                    f"{k}={v:.4g}" for k, v in row.items() if k.endswith(("loss", "cos_pos"))))
-            ddp.barrier()
-        return metrics
-    finally:
-        ddp.close()
+    n_labels, dim = len(label_names), unwrap(model).model_config["head"][-1]
+    end = cfg["epochs"] if stop_after is None else min(cfg["epochs"], start + stop_after)
+    for epoch in range(start, end):
+        if cfg["patience"] and trainer["bad_epochs"] >= cfg["patience"]:
+            log.info("early stop: no better validation loss for %d epochs", cfg["patience"])
+            break
+        tick = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        stats = EpochStats(n_labels, dim, ddp.device)
+        batches = tqdm(iterate_batches(train_loader, epoch, n_batches), total=n_batches,
+                       desc=f"epoch {epoch + 1}/{cfg['epochs']}",
+                       disable=not ddp.main or None, leave=False)
+        train_epoch(model, batches, optimizer, scheduler if per_batch else None, stats, cfg,
+                    ddp.device)
+        if not per_batch:
+            scheduler.step()
+        row = {"epoch": epoch + 1, "lr": lr, **stats.summary("train", label_names, ddp)}
+        row["train_jets_per_s"] = 2 * n_batches * cfg["batch_size"] * ddp.world / (
+            time.perf_counter() - tick)
+        if val_loader is not None:
+            row.update(validate(unwrap(model), val_loader, cfg, n_labels, dim, label_names, ddp))
+        score = row.get("val_loss", row["train_loss"])
+        improved = score < trainer["best"]
+        trainer = {"best": min(score, trainer["best"]),
+                   "bad_epochs": 0 if improved else trainer["bad_epochs"] + 1}
+        row["time_s"] = time.perf_counter() - tick
+        metrics.append(row)
+        if ddp.main:
+            save_epoch(out, model, epoch + 1, optimizer, scheduler, config, metrics, trainer,
+                       improved)
+            log.info("epoch %d: %s", epoch + 1, ", ".join(
+                f"{k}={v:.4g}" for k, v in row.items() if k.endswith(("loss", "cos_pos"))))
+        ddp.barrier()
+    return metrics
 
 
 def restore(path: Path, model, optimizer, scheduler) -> tuple[list[dict], dict, int]:

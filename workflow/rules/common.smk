@@ -62,7 +62,7 @@ def digest(stage):
     """Rule parameter: changes only when the config sections of ``stage`` change."""
 
     def get(wildcards):
-        return wf.stage_digest(config, stage, wildcards.get("sample"))
+        return wf.stage_digest(config, stage, wildcards.get("sample"), wildcards.get("root"))
 
     return get
 

@@ -24,7 +24,8 @@ from ..seeds import SeedManifest
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "views", help="LHE -> every view of one group (particle arrays and/or HepMC3)",
-        description=__doc__.splitlines()[0])
+        description="Shower one view group of a shard: particle arrays (--out, HDF5) and/or "
+                    "one HepMC3 file per view (--hepmc), with the seed manifest beside them.")
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--sample", required=True)
     parser.add_argument("--shard", required=True, type=int)
