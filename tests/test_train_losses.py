@@ -41,7 +41,7 @@ def reference_paper(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> float:
 @pytest.mark.parametrize("form, reference", [("simclr", reference_simclr), ("paper", reference_paper)])
 def test_nt_xent_matches_formula(form, reference, tau):
     g = torch.Generator().manual_seed(3)
-    z1, z2 = torch.randn(7, 8, generator=g, dtype=torch.float64), torch.randn(7, 8, generator=g, dtype=torch.float64)
+    z1, z2 = (torch.randn(7, 8, generator=g, dtype=torch.float64) for _ in range(2))
     z2 = z2 * 3.0  # cosine similarity: the norms must not matter
     assert float(nt_xent(z1, z2, tau=tau, form=form)) == pytest.approx(reference(z1, z2, tau), rel=1e-10)
 

@@ -24,7 +24,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def padded_jets(n_per_jet: list[int], n_max: int = 40, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def padded_jets(n_per_jet: list[int], n_max: int = 40,
+                seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Random features (B, n_max, 15), real particles first, padding zero, and the mask."""
     g = torch.Generator().manual_seed(seed)
     mask = torch.arange(n_max)[None, :] < torch.tensor(n_per_jet)[:, None]

@@ -14,7 +14,8 @@ import yaml
 from fixtures_train import tiny_config, write_pairs
 from train.checkpoint import load_checkpoint
 from train.cli import main as rs3l
-from train.data import make_loader
+from train.data import iterate_batches, make_loader
+from train.losses import nt_xent
 from train.models import get_model, load_backbone
 from train.pretrain import Distributed, open_data, run_pretrain, train_seed, validate
 
@@ -50,7 +51,8 @@ def test_two_epochs_learn_pairs_and_write_every_output(tmp_path, data):
     assert last["train_loss"] < first["train_loss"]
     assert last["val_cos_pos"] > first["val_cos_pos"]
     # Pairs stand out from the rest: at the start every jet looks alike.
-    assert last["val_cos_pos"] - last["val_cos_neg"] > before["val_cos_pos"] - before["val_cos_neg"] + 0.3
+    gap = last["val_cos_pos"] - last["val_cos_neg"]
+    assert gap > before["val_cos_pos"] - before["val_cos_neg"] + 0.3
     assert {"val_cos_pos_q", "val_cos_pos_H_bb", "val_cos_class_q_vs_H_bb"} <= set(last)
 
     run = tmp_path / "run"
@@ -63,7 +65,8 @@ def test_two_epochs_learn_pairs_and_write_every_output(tmp_path, data):
             [m["val_loss"] for m in metrics])
     best = load_checkpoint(run / "checkpoint.pt")
     assert best["epoch"] == 2 and best["model_config"]["backbone"] == "dgcnn"
-    assert load_backbone(run / "checkpoint.pt")(torch.zeros(1, 5, 15), torch.ones(1, 5, dtype=torch.bool)).shape == (1, 8)
+    backbone = load_backbone(run / "checkpoint.pt")
+    assert backbone(torch.zeros(1, 5, 15), torch.ones(1, 5, dtype=torch.bool)).shape == (1, 8)
 
 
 def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, data):
@@ -101,6 +104,11 @@ def test_cli_trains_and_refuses_to_overwrite_a_run(tmp_path, data, capsys):
     config_path.write_text(yaml.safe_dump(config))
     assert rs3l(argv + ["--resume"]) == 2
     assert "pretrain.views" in capsys.readouterr().err
+    config["pretrain"]["views"] = "all"
+    config["pretrain"]["model"]["k"] = 5
+    config_path.write_text(yaml.safe_dump(config))
+    assert rs3l(argv + ["--resume"]) == 2
+    assert "pretrain.model" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -120,3 +128,19 @@ def test_ddp_with_two_cpu_processes(tmp_path, data):
     metrics = load_checkpoint(tmp_path / "run" / "last.pt")["metrics"]
     # Both ranks trained: 2 x (batches per rank) x 2 jets per pair went through the backbone.
     assert len(metrics) == 1 and metrics[0]["val_loss"] > 0
+
+
+def test_validation_loss_is_the_configured_nt_xent_of_the_saved_model(tmp_path, data):
+    config = tiny_config(epochs=1, loss="paper", tau=0.2, max_batches=2,
+                         model={**tiny_config()["pretrain"]["model"], "head_order": "mlp_pool"})
+    metrics = run_pretrain(config, [data], tmp_path / "run")
+    model = load_backbone(tmp_path / "run" / "checkpoint.pt")
+    assert model.head.order == "mlp_pool"
+    _, val, _ = open_data([data], None, config["pretrain"], config)
+    total, pairs = 0.0, 0
+    with torch.no_grad():
+        for batch in iterate_batches(make_loader(val, workers=0), 0):
+            z1, z2 = model(batch.x1, batch.m1), model(batch.x2, batch.m2)
+            total += float(nt_xent(z1, z2, tau=0.2, form="paper")) * len(batch)
+            pairs += len(batch)
+    assert metrics[0]["val_loss"] == pytest.approx(total / pairs, rel=1e-5)

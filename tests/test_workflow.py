@@ -194,3 +194,14 @@ def test_presets_are_valid(repo_root, preset):
     config = load_config(repo_root / preset)
     wf.split_shards(config)
     assert wf.final_targets(config)
+
+
+def test_paper_preset_keeps_w_jets_out_of_pretraining(repo_root):
+    """Seed 000: the backbone sees H + QCD (50/50); W jets only fine-tune and test the OOD task."""
+    config = load_config(repo_root / "config" / "rs3l-paper.yaml")
+    splits = wf.split_shards(config)
+    assert set(splits["pretrain"]) == {"qcd", "higgs"}
+    assert len(splits["pretrain"]["qcd"]) == len(splits["pretrain"]["higgs"])
+    assert "wjets" in splits["finetune"] and "wjets" in splits["test"]
+    assert set(config["finetune"]["tasks"]) == {"h_vs_qcd", "w_vs_qcd"}
+    assert wf.root_views(config) == ["nominal", "seed", "fsr_up", "fsr_down", "herwig"]

@@ -139,8 +139,8 @@ def test_tiny_workflow_end_to_end(repo_root, tmp_path):
     data = ("results/hard/*/*.lhe.gz", "results/views/*/*/*.h5")
     before = tree_digest(tmp_path, data)
     (results / "views" / "qcd" / "0" / "nominal.h5").unlink()
-    plan = snakemake(repo_root, tmp_path, tiny, "-n", "--quiet", "rules",
-                     "results/views/qcd/0/nominal.h5")
+    plan = snakemake(repo_root, tmp_path, tiny, "results/views/qcd/0/nominal.h5", "-n",
+                     "--quiet", "rules")
     assert job_counts(plan.output) == {"simulate": 1, "total": 1}, plan.output
     redo = snakemake(repo_root, tmp_path, tiny, "--cores", "2",
                      "results/views/qcd/0/nominal.h5")

@@ -87,14 +87,19 @@ def jet_features(dataset: PairedDataset, view: str, rows: np.ndarray) -> tuple[n
     return features, mask
 
 
+def small_block(block: int, n_rows: int) -> int:
+    """``block``, or fewer rows for a small dataset so that it holds at least 20 blocks."""
+    return max(1, min(block, n_rows // 20))
+
+
 def split_blocks(rows: np.ndarray, block: int, val_fraction: float,
                  seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train rows, validation rows): whole blocks of rows drawn at random for validation.
 
-    Blocks hold ``block`` rows (contiguous reads), fewer for small datasets: there are at least
-    20 blocks, so the validation share is met to within 5 %.
+    Blocks hold ``block`` rows (contiguous reads), fewer for small datasets (see
+    :func:`small_block`), so the validation share is met to within 5 %.
     """
-    block = max(1, min(block, len(rows) // 20))
+    block = small_block(block, len(rows))
     n_blocks = -(-len(rows) // block)
     n_val = int(round(val_fraction * n_blocks))
     if val_fraction > 0 and (n_val == 0 or n_val == n_blocks):
@@ -118,15 +123,16 @@ class PairWindows(Dataset):
         self.views = list(views)
         self.batch_size = batch_size
         self.seed = seed
-        self.block = block
+        self.block = small_block(block, len(self.rows))
         self.window = window
         self.shuffle = shuffle
 
     def plan(self, epoch: int) -> list[np.ndarray]:
         """The rows of every window of ``epoch``, in batch order (a fixed plan if not shuffling).
 
-        Shuffled plans use whole blocks only (a trailing partial block is left out), so every
-        epoch has windows of the same sizes and every DDP rank the same number of batches.
+        Shuffled plans use whole blocks only (a trailing partial block, < 5 % of the rows, is
+        left out), so every epoch has windows of the same sizes and every DDP rank the same
+        number of batches.
         """
         end = len(self.rows) - len(self.rows) % self.block if self.shuffle else len(self.rows)
         blocks = [self.rows[i:i + self.block] for i in range(0, end, self.block)]
@@ -159,8 +165,8 @@ class PairWindows(Dataset):
             idx = np.sort(perm[start:start + self.batch_size])
             if len(idx) < self.batch_size and (self.shuffle or len(idx) < 2):
                 continue  # training keeps full batches only; a single pair has no negatives
-            batches.append(PairBatch(*(torch.from_numpy(a[idx]) for a in
-                                       (x1, m1, x2, m2, labels, sorted_views.astype(np.int64), sorted_rows))))
+            arrays = (x1, m1, x2, m2, labels, sorted_views.astype(np.int64), sorted_rows)
+            batches.append(PairBatch(*(torch.from_numpy(a[idx]) for a in arrays)))
         return batches
 
 

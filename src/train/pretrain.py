@@ -152,7 +152,8 @@ def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config
     if val_paths:
         val_set, val_rows = PairedDataset(val_paths), None
     else:
-        rows, val_rows = split_blocks(rows, cfg["block"], cfg["val_fraction"], train_seed(config, "split"))
+        rows, val_rows = split_blocks(rows, cfg["block"], cfg["val_fraction"],
+                                      train_seed(config, "split"))
         val_set = train_set
     train = PairWindows(train_set, rows, views, seed=seed, shuffle=True, **common)
     if val_rows is not None and len(val_rows) == 0:
@@ -256,6 +257,9 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
 def restore(path: Path, model, optimizer, scheduler) -> tuple[list[dict], dict, int]:
     """Load ``last.pt`` into the run's objects; returns (metrics, trainer state, epochs done)."""
     state = load_checkpoint(path)  # on the CPU: the optimiser moves its state to the parameters
+    if state["model_config"] != model.model_config:
+        raise ConfigError(f"pretrain.model {model.model_config} differs from the run in {path} "
+                          f"({state['model_config']}): resume with the run's config.yaml")
     model.load_state_dict(state["state_dict"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
