@@ -1,7 +1,8 @@
 """Pre-training checkpoints: one dict, written atomically, restorable bit for bit.
 
 Format (INTERFACES.md): ``{"model_config", "state_dict", "epoch", "optimizer", "scheduler",
-"rng_state", "config", "metrics"}`` plus ``"trainer"`` (early-stopping bookkeeping).
+"rng_state", "config", "metrics"}`` plus ``"trainer"`` (early-stopping bookkeeping) and, for
+masked particle modelling, ``"mpm"``.
 ``epoch`` is the number of finished epochs. Only tensors, numbers, strings, lists and dicts are
 stored, so ``torch.load(..., weights_only=True)`` reads it.
 """
@@ -46,8 +47,13 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def save_checkpoint(path: str | Path, *, model: nn.Module, epoch: int,
                     optimizer: torch.optim.Optimizer, scheduler: Any, config: dict,
-                    metrics: list[dict], trainer: dict | None = None) -> None:
-    """Write the checkpoint dict to ``path`` atomically (a crash never leaves half a file)."""
+                    metrics: list[dict], trainer: dict | None = None,
+                    extra: dict[str, Any] | None = None) -> None:
+    """Write the checkpoint dict to ``path`` atomically (a crash never leaves half a file).
+
+    ``extra`` adds entries beside the backbone's (e.g. ``"mpm"``: the masked-particle head and
+    tokeniser, which are not part of the backbone that fine-tuning loads).
+    """
     bare = unwrap(model)
     payload = {
         "model_config": bare.model_config,
@@ -59,6 +65,7 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, epoch: int,
         "config": config,
         "metrics": metrics,
         "trainer": trainer or {},
+        **(extra or {}),
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)

@@ -1,8 +1,9 @@
-"""Paired-jet loader for contrastive pre-training.
+"""Paired-jet loader for pre-training.
 
 Each batch holds ``batch_size`` nominal jets and, for each, one augmentation drawn at random
 among the allowed views, as dense padded features (B, 100, 15) with masks, computed by the
-shared :func:`resim.features.particle_features`.
+shared :func:`resim.features.particle_features`. With no augmented view (masked particle
+modelling) the batches hold the nominal jets only.
 
 Reading is organised for compressed, chunked HDF5: the rows are cut into contiguous *blocks*
 (the writer's chunk size), each epoch shuffles the blocks, and a *window* of several blocks is
@@ -61,12 +62,15 @@ def resolve_views(selection: str | Sequence[str], available: Sequence[str]) -> l
 
 @dataclass
 class PairBatch:
-    """One batch: nominal (x1, m1) and augmented (x2, m2) jets of the same pairs."""
+    """One batch: nominal (x1, m1) and augmented (x2, m2) jets of the same pairs.
+
+    x2 and m2 are None for nominal-only batches (``PairWindows`` with no augmented view).
+    """
 
     x1: torch.Tensor  # (B, N, 15) float32, zero on padding
     m1: torch.Tensor  # (B, N) bool
-    x2: torch.Tensor
-    m2: torch.Tensor
+    x2: torch.Tensor | None
+    m2: torch.Tensor | None
     labels: torch.Tensor  # (B,) int64 label codes
     views: torch.Tensor  # (B,) int64 index into the augmented-view list
     rows: torch.Tensor  # (B,) int64 rows of the paired dataset
@@ -75,7 +79,8 @@ class PairBatch:
         return len(self.labels)
 
     def to(self, device: torch.device) -> PairBatch:
-        return PairBatch(*(getattr(self, k).to(device, non_blocking=True)
+        return PairBatch(*(None if getattr(self, k) is None
+                           else getattr(self, k).to(device, non_blocking=True)
                            for k in ("x1", "m1", "x2", "m2", "labels", "views", "rows")))
 
 
@@ -112,11 +117,14 @@ def split_blocks(rows: np.ndarray, block: int, val_fraction: float,
 
 
 class PairWindows(Dataset):
-    """Windows of pair batches; item ``(epoch, w)`` is the list of batches of window ``w``."""
+    """Windows of pair batches; item ``(epoch, w)`` is the list of batches of window ``w``.
+
+    ``views`` are the augmentations a pair may draw; empty: nominal jets only (x2 = m2 = None).
+    """
 
     def __init__(self, dataset: PairedDataset, rows: np.ndarray, views: Sequence[str], *,
                  batch_size: int, seed: int, block: int, window: int, shuffle: bool):
-        if batch_size < 2:
+        if batch_size < 2 and views:
             raise ConfigError("pretrain.batch_size must be at least 2 (a pair needs negatives)")
         self.dataset = dataset
         self.rows = np.asarray(rows, dtype=np.int64)
@@ -149,11 +157,11 @@ class PairWindows(Dataset):
         epoch, w = key
         rows = self.plan(epoch)[w]
         rng = np.random.default_rng([self.seed, epoch if self.shuffle else 0, w])
-        view_index = rng.integers(len(self.views), size=len(rows))
+        view_index = rng.integers(max(len(self.views), 1), size=len(rows))
         order = np.argsort(rows, kind="stable")  # the reader wants sorted rows
         sorted_rows, sorted_views = rows[order], view_index[order]
         x1, m1 = jet_features(self.dataset, NOMINAL, sorted_rows)
-        x2, m2 = np.empty_like(x1), np.empty_like(m1)
+        x2, m2 = (np.empty_like(x1), np.empty_like(m1)) if self.views else (None, None)
         for v, view in enumerate(self.views):
             pick = sorted_views == v
             if pick.any():
@@ -166,7 +174,8 @@ class PairWindows(Dataset):
             if len(idx) < self.batch_size and (self.shuffle or len(idx) < 2):
                 continue  # training keeps full batches only; a single pair has no negatives
             arrays = (x1, m1, x2, m2, labels, sorted_views.astype(np.int64), sorted_rows)
-            batches.append(PairBatch(*(torch.from_numpy(a[idx]) for a in arrays)))
+            batches.append(PairBatch(*(None if a is None else torch.from_numpy(a[idx])
+                                       for a in arrays)))
         return batches
 
 

@@ -21,8 +21,12 @@ def write_metrics(out: Path, rows: list[dict]) -> None:
     atomic_write_text(out / "metrics.json", json.dumps(rows, indent=1) + "\n")
 
 
-def plot_curves(out: Path, rows: list[dict]) -> None:
-    """``curves.png`` (train/val loss, learning rate) and ``cosine.png`` (seed 000 Fig. 2)."""
+def plot_curves(out: Path, rows: list[dict], loss_label: str = "NT-Xent loss") -> None:
+    """``curves.png`` (train/val loss, learning rate) and ``cosine.png`` (seed 000 Fig. 2).
+
+    A run without cosine metrics (masked particle modelling) plots its train/val accuracy in
+    ``cosine.png`` instead, so every run writes the same files.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,7 +41,7 @@ def plot_curves(out: Path, rows: list[dict]) -> None:
                                          gridspec_kw={"height_ratios": [3, 1]})
     for key in ("train_loss", "val_loss"):
         ax_loss.plot(epochs, series(key), marker=".", label=key.replace("_", " "))
-    ax_loss.set_ylabel("NT-Xent loss")
+    ax_loss.set_ylabel(loss_label)
     ax_loss.legend()
     ax_lr.plot(epochs, series("lr"), color="grey")
     ax_lr.set_yscale("log")
@@ -46,6 +50,14 @@ def plot_curves(out: Path, rows: list[dict]) -> None:
     _save(fig, out / "curves.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
+    if "train_accuracy" in rows[-1]:
+        for key in ("train_accuracy", "val_accuracy"):
+            ax.plot(epochs, series(key), marker=".", label=key.replace("_", " "))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("masked-particle token accuracy")
+        ax.legend()
+        _save(fig, out / "cosine.png")
+        return
     split = "val" if "val_loss" in rows[-1] else "train"
     cos_keys = [k for k in rows[-1] if k.startswith((f"{split}_cos_pos_", f"{split}_cos_class_"))]
     for key in [f"{split}_cos_pos", f"{split}_cos_neg", *cos_keys]:

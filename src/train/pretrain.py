@@ -1,4 +1,8 @@
-"""``rs3l pretrain``: contrastive (NT-Xent) pre-training of an RS3L backbone on paired jets.
+"""``rs3l pretrain``: pre-training of an RS3L backbone, contrastive (NT-Xent) or MPM.
+
+``pretrain.objective`` picks what the loop optimises: ``contrastive`` (RS3L: NT-Xent between a
+nominal jet and one of its re-simulated views) or ``mpm`` (masked particle modelling on the
+nominal jets, :mod:`train.mpm`). Both share this loop, the loader, checkpoints, resume and DDP.
 
 Writes into ``--out``: ``last.pt`` (every epoch), ``checkpoint.pt`` (lowest validation loss),
 ``config.yaml`` (the configuration it ran with), ``metrics.csv``/``metrics.json`` and the
@@ -35,7 +39,8 @@ from .data import (PairBatch, PairWindows, batches_per_rank, iterate_batches, ma
                    resolve_views, split_blocks)
 from .losses import nt_xent
 from .metrics_log import plot_curves, write_metrics
-from .models import get_model
+from .models import get_model, resolve_model_config
+from .mpm import MaskedParticleModelling
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +90,9 @@ class Distributed:
 class EpochStats:
     """Running sums for one epoch's metrics, reducible over DDP ranks in one call."""
 
-    def __init__(self, n_labels: int, dim: int, device: torch.device):
-        self.n_labels = n_labels
+    def __init__(self, label_names: list[str], dim: int, device: torch.device):
+        self.label_names = label_names
+        n_labels = len(label_names)
         self.sums = {
             "loss": torch.zeros(2, device=device),  # sum of per-pair losses, pairs
             "neg": torch.zeros(2, device=device),  # sum of negative-pair cosines, count
@@ -109,8 +115,10 @@ class EpochStats:
         self.sums["count"].index_add_(0, labels, torch.ones_like(labels, dtype=u.dtype))
         self.sums["centre"].index_add_(0, labels, u1)
 
-    def summary(self, prefix: str, label_names: list[str], ddp: Distributed) -> dict[str, float]:
-        sums = {key: ddp.sum(value.clone()).cpu() for key, value in self.sums.items()}
+    def summary(self, prefix: str, reduce) -> dict[str, float]:
+        """Metrics named ``{prefix}_…`` from the sums, each first reduced with ``reduce``."""
+        label_names = self.label_names
+        sums = {key: reduce(value.clone()).cpu() for key, value in self.sums.items()}
         count = sums["count"]
         out = {f"{prefix}_loss": float(sums["loss"][0] / sums["loss"][1].clamp(min=1)),
                f"{prefix}_cos_pos": float(sums["pos"].sum() / count.sum().clamp(min=1)),
@@ -131,6 +139,61 @@ def contrastive_step(model: torch.nn.Module, batch: PairBatch, cfg: dict) -> tup
     return nt_xent(z1, z2, tau=cfg["tau"], form=cfg["loss"]), z1, z2
 
 
+class Contrastive:
+    """The RS3L objective: NT-Xent between each nominal jet and one of its augmentations.
+
+    An objective tells the loop which module it trains (``build``), where the backbone is in
+    it, what else the checkpoint holds, how one batch gives a loss and which metrics it logs;
+    :class:`train.mpm.MaskedParticleModelling` is the other one.
+    """
+
+    name = "contrastive"
+    jets_per_row = 2  # nominal + augmentation
+    log_keys = ("loss", "cos_pos")
+    loss_label = "NT-Xent loss"
+
+    def __init__(self, cfg: dict, label_names: list[str], dim: int):
+        self.cfg, self.label_names, self.dim = cfg, label_names, dim
+
+    def build(self, backbone: torch.nn.Module) -> torch.nn.Module:
+        return backbone
+
+    def backbone(self, model: torch.nn.Module) -> torch.nn.Module:
+        return unwrap(model)
+
+    def prepare(self, model: torch.nn.Module, train: PairWindows) -> None:
+        """Nothing to fit before training."""
+
+    def checkpoint_extra(self, model: torch.nn.Module) -> dict:
+        return {}
+
+    def restore_extra(self, model: torch.nn.Module, checkpoint: dict, path: Path) -> None:
+        if "mpm" in checkpoint:
+            raise ConfigError(f"{path} is a masked-particle-modelling run: pretrain.objective "
+                              f"contrastive cannot resume it")
+
+    def stats(self, device: torch.device) -> EpochStats:
+        return EpochStats(self.label_names, self.dim, device)
+
+    def validation_generator(self) -> None:
+        return None
+
+    def step(self, model: torch.nn.Module, batch: PairBatch, stats: EpochStats,
+             generator: None = None) -> torch.Tensor:
+        loss, z1, z2 = contrastive_step(model, batch, self.cfg)
+        stats.add(loss, z1, z2, batch.labels)
+        return loss
+
+
+def make_objective(config: dict, label_names: list[str]) -> Contrastive | MaskedParticleModelling:
+    """The objective of ``pretrain.objective``."""
+    cfg = config["pretrain"]
+    if cfg["objective"] == "mpm":
+        return MaskedParticleModelling(cfg["mpm"], kmeans_seed=train_seed(config, "kmeans"),
+                                       val_seed=train_seed(config, "mask"))
+    return Contrastive(cfg, label_names, resolve_model_config(cfg["model"])["head"][-1])
+
+
 def build_optimiser(model: torch.nn.Module, cfg: dict, steps_per_epoch: int):
     """Adam and the schedule of ``pretrain.schedule``; returns (optimizer, scheduler, per_batch)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -143,9 +206,17 @@ def build_optimiser(model: torch.nn.Module, cfg: dict, steps_per_epoch: int):
 
 
 def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config: dict):
-    """(train windows, validation windows or None, label names) from the data files and config."""
+    """(train windows, validation windows or None, label names) from the data files and config.
+
+    Masked particle modelling reads the nominal jets only (windows with no augmented view).
+    """
+    def views_of(dataset: PairedDataset) -> list[str]:
+        if cfg.get("objective") == "mpm":
+            return []
+        return resolve_views(cfg["views"], dataset.views)
+
     train_set = PairedDataset(paths)
-    views = resolve_views(cfg["views"], train_set.views)
+    views = views_of(train_set)
     seed = train_seed(config, "loader")
     common = {"batch_size": cfg["batch_size"], "block": cfg["block"], "window": cfg["window"]}
     rows = torch.arange(len(train_set)).numpy()
@@ -159,8 +230,7 @@ def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config
     if val_rows is not None and len(val_rows) == 0:
         return train, None, train_set.label_names
     val_rows = torch.arange(len(val_set)).numpy() if val_rows is None else val_rows
-    val = PairWindows(val_set, val_rows, resolve_views(cfg["views"], val_set.views), seed=seed,
-                      shuffle=False, **common)
+    val = PairWindows(val_set, val_rows, views_of(val_set), seed=seed, shuffle=False, **common)
     return train, val, train_set.label_names
 
 
@@ -202,15 +272,18 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
     val_loader = make_loader(val, workers=cfg["workers"], rank=ddp.rank, world=ddp.world) \
         if val is not None else None
 
+    objective = make_objective(config, label_names)
     torch.manual_seed(train_seed(config, "init"))
-    model = get_model(cfg["model"]).to(ddp.device)
+    model = objective.build(get_model(cfg["model"])).to(ddp.device)
     optimizer, scheduler, per_batch = build_optimiser(model, cfg, n_batches)
     metrics: list[dict] = []
     trainer = {"best": float("inf"), "bad_epochs": 0}
     start = 0
     if resume and last.exists():
-        metrics, trainer, start = restore(last, model, optimizer, scheduler)
+        metrics, trainer, start = restore(last, model, optimizer, scheduler, objective)
         log.info("resuming %s after epoch %d", out, start)
+    else:
+        objective.prepare(model, train)
     if ddp.world > 1:
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[ddp.device.index] if ddp.device.type == "cuda" else None)
@@ -218,7 +291,6 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
 
-    n_labels, dim = len(label_names), unwrap(model).model_config["head"][-1]
     end = cfg["epochs"] if stop_after is None else min(cfg["epochs"], start + stop_after)
     for epoch in range(start, end):
         if cfg["patience"] and trainer["bad_epochs"] >= cfg["patience"]:
@@ -226,19 +298,19 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
             break
         tick = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        stats = EpochStats(n_labels, dim, ddp.device)
+        stats = objective.stats(ddp.device)
         batches = tqdm(iterate_batches(train_loader, epoch, n_batches), total=n_batches,
                        desc=f"epoch {epoch + 1}/{cfg['epochs']}",
                        disable=not ddp.main or None, leave=False)
-        train_epoch(model, batches, optimizer, scheduler if per_batch else None, stats, cfg,
+        train_epoch(model, batches, optimizer, scheduler if per_batch else None, stats, objective,
                     ddp.device)
         if not per_batch:
             scheduler.step()
-        row = {"epoch": epoch + 1, "lr": lr, **stats.summary("train", label_names, ddp)}
-        row["train_jets_per_s"] = 2 * n_batches * cfg["batch_size"] * ddp.world / (
-            time.perf_counter() - tick)
+        row = {"epoch": epoch + 1, "lr": lr, **stats.summary("train", ddp.sum)}
+        row["train_jets_per_s"] = objective.jets_per_row * n_batches * cfg["batch_size"] * \
+            ddp.world / (time.perf_counter() - tick)
         if val_loader is not None:
-            row.update(validate(unwrap(model), val_loader, cfg, n_labels, dim, label_names, ddp))
+            row.update(run_validation(unwrap(model), val_loader, objective, ddp))
         score = row.get("val_loss", row["train_loss"])
         improved = score < trainer["best"]
         trainer = {"best": min(score, trainer["best"]),
@@ -247,65 +319,72 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
         metrics.append(row)
         if ddp.main:
             save_epoch(out, model, epoch + 1, optimizer, scheduler, config, metrics, trainer,
-                       improved)
+                       improved, objective)
             log.info("epoch %d: %s", epoch + 1, ", ".join(
-                f"{k}={v:.4g}" for k, v in row.items() if k.endswith(("loss", "cos_pos"))))
+                f"{k}={v:.4g}" for k, v in row.items() if k.endswith(objective.log_keys)))
         ddp.barrier()
     return metrics
 
 
-def restore(path: Path, model, optimizer, scheduler) -> tuple[list[dict], dict, int]:
+def restore(path: Path, model, optimizer, scheduler, objective) -> tuple[list[dict], dict, int]:
     """Load ``last.pt`` into the run's objects; returns (metrics, trainer state, epochs done)."""
     state = load_checkpoint(path)  # on the CPU: the optimiser moves its state to the parameters
-    if state["model_config"] != model.model_config:
-        raise ConfigError(f"pretrain.model {model.model_config} differs from the run in {path} "
-                          f"({state['model_config']}): resume with the run's config.yaml")
-    model.load_state_dict(state["state_dict"])
+    backbone = objective.backbone(model)
+    if state["model_config"] != backbone.model_config:
+        raise ConfigError(f"pretrain.model {backbone.model_config} differs from the run in "
+                          f"{path} ({state['model_config']}): resume with the run's config.yaml")
+    backbone.load_state_dict(state["state_dict"])
+    objective.restore_extra(model, state, path)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     set_rng_state(state["rng_state"])
     return state["metrics"], state["trainer"], state["epoch"]
 
 
-def train_epoch(model, batches, optimizer, batch_scheduler, stats: EpochStats, cfg: dict,
+def train_epoch(model, batches, optimizer, batch_scheduler, stats, objective,
                 device: torch.device) -> None:
     """One pass of optimiser steps over ``batches`` (a per-batch scheduler steps with them)."""
     model.train()
     for batch in batches:
         batch = batch.to(device)
-        loss, z1, z2 = contrastive_step(model, batch, cfg)
+        loss = objective.step(model, batch, stats)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if batch_scheduler is not None:
             batch_scheduler.step()
-        stats.add(loss, z1, z2, batch.labels)
         if isinstance(batches, tqdm) and not batches.disable:  # .item() waits for the GPU
             batches.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
 
 
 @torch.no_grad()
+def run_validation(model: torch.nn.Module, loader, objective, ddp: Distributed) -> dict[str, float]:
+    """Validation metrics of ``objective`` (the same fixed batches, and masks, every epoch)."""
+    model.eval()
+    stats = objective.stats(ddp.device)
+    generator = objective.validation_generator()
+    for batch in iterate_batches(loader, 0):
+        objective.step(model, batch.to(ddp.device), stats, generator)
+    return stats.summary("val", ddp.sum)
+
+
 def validate(model: torch.nn.Module, loader, cfg: dict, n_labels: int, dim: int,
              label_names: list[str], ddp: Distributed) -> dict[str, float]:
-    """Validation loss and cosine metrics (the same fixed batches every epoch)."""
-    model.eval()
-    stats = EpochStats(n_labels, dim, ddp.device)
-    for batch in iterate_batches(loader, 0):
-        batch = batch.to(ddp.device)
-        stats.add(*contrastive_step(model, batch, cfg), batch.labels)
-    return stats.summary("val", label_names, ddp)
+    """Contrastive validation loss and cosine metrics of a backbone (``n_labels`` unused)."""
+    return run_validation(model, loader, Contrastive(cfg, label_names, dim), ddp)
 
 
 def save_epoch(out: Path, model, epoch: int, optimizer, scheduler, config: dict,
-               metrics: list[dict], trainer: dict, improved: bool) -> None:
+               metrics: list[dict], trainer: dict, improved: bool, objective) -> None:
     """last.pt every epoch, checkpoint.pt when validation improved, logs and plots."""
-    kwargs = {"model": model, "epoch": epoch, "optimizer": optimizer, "scheduler": scheduler,
-              "config": config, "metrics": metrics, "trainer": trainer}
+    kwargs = {"model": objective.backbone(model), "epoch": epoch, "optimizer": optimizer,
+              "scheduler": scheduler, "config": config, "metrics": metrics, "trainer": trainer,
+              "extra": objective.checkpoint_extra(model)}
     if improved:
         save_checkpoint(out / "checkpoint.pt", **kwargs)
     save_checkpoint(out / "last.pt", **kwargs)
     write_metrics(out, metrics)
-    plot_curves(out, metrics)
+    plot_curves(out, metrics, loss_label=objective.loss_label)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -328,7 +407,8 @@ def command(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add ``rs3l pretrain``."""
-    parser = subparsers.add_parser("pretrain", help="contrastive pre-training of the backbone",
+    parser = subparsers.add_parser("pretrain", help="pre-training of the backbone "
+                                   "(contrastive or masked particle modelling)",
                                    description=__doc__.splitlines()[0])
     add_arguments(parser)
     parser.set_defaults(func=command)

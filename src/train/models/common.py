@@ -35,6 +35,14 @@ def flatten_jets(x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     return x[mask], batch[mask]
 
 
+def to_dense(x: Tensor, mask: Tensor, width: int) -> Tensor:
+    """Per-particle values ``x`` (n, C) of the real particles of ``mask`` (B, N') → (B, width, C),
+    zero on padding (``width`` ≥ N': the untrimmed width of the input)."""
+    dense = x.new_zeros(mask.shape[0], width, x.shape[1])
+    dense[:, : mask.shape[1]][mask] = x
+    return dense
+
+
 class JetHead(nn.Module):
     """Global sum pool of the particles and the MLP 128 → 64 → 32 → 32 → 8 (linear output)."""
 
@@ -49,3 +57,26 @@ class JetHead(nn.Module):
         if self.order == "mlp_pool":
             return global_add_pool(self.mlp(x), batch, size=n_jets)
         return self.mlp(global_add_pool(x, batch, size=n_jets))
+
+
+class JetBackbone(nn.Module):
+    """A per-particle encoder (``_encode``) followed by the jet head ``self.head``.
+
+    ``forward`` gives the jet representation (B, out); ``encode_particles`` the per-particle
+    encodings before the head (what masked particle modelling trains).
+    """
+
+    head: JetHead
+
+    def _encode(self, features: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(particle encodings (n, hidden), their jet index (n,), trimmed mask (B, N'))."""
+        raise NotImplementedError
+
+    def forward(self, features: Tensor, mask: Tensor) -> Tensor:
+        x, batch, mask = self._encode(features, mask)
+        return self.head(x, batch, mask.shape[0])
+
+    def encode_particles(self, features: Tensor, mask: Tensor) -> Tensor:
+        """(B, N, hidden) encodings of the particles (zero on padding), without the jet head."""
+        x, _, trimmed = self._encode(features, mask)
+        return to_dense(x, trimmed, mask.shape[1])

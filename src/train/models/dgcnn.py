@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .common import JetHead, elu_mlp, flatten_jets, trim_padding
+from .common import JetBackbone, JetHead, elu_mlp, flatten_jets, trim_padding
 from .knn import knn_table
 
 
@@ -51,7 +51,7 @@ class ProjectedEdgeConv(nn.Module):
         return F.elu(centre + self.lin.bias + neighbour_max(nbr.contiguous(), table))
 
 
-class DGCNN(nn.Module):
+class DGCNN(JetBackbone):
     """(features (B, N, F), mask (B, N) bool) → (B, out) jet representation."""
 
     def __init__(self, input_dim: int, hidden: int, embed_layers: int, edgeconv_layers: int,
@@ -62,10 +62,10 @@ class DGCNN(nn.Module):
         self.convs = nn.ModuleList(ProjectedEdgeConv(hidden) for _ in range(edgeconv_layers))
         self.head = JetHead(hidden, head, head_order)
 
-    def forward(self, features: Tensor, mask: Tensor) -> Tensor:
+    def _encode(self, features: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         features, mask = trim_padding(features, mask)
         x, batch = flatten_jets(features, mask)
         x = self.embed(x)
         for conv in self.convs:
             x = conv(x, knn_table(x, mask, batch, self.k))
-        return self.head(x, batch, mask.shape[0])
+        return x, batch, mask

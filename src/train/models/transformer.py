@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .common import JetHead, elu_mlp, flatten_jets, trim_padding
+from .common import JetBackbone, JetHead, elu_mlp, flatten_jets, trim_padding
 
 
-class ParticleTransformer(nn.Module):
+class ParticleTransformer(JetBackbone):
     """(features (B, N, F), mask (B, N) bool) → (B, out) jet representation."""
 
     def __init__(self, input_dim: int, hidden: int, embed_layers: int, layers: int, heads: int,
@@ -23,8 +23,7 @@ class ParticleTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = JetHead(hidden, head, head_order)
 
-    def forward(self, features: Tensor, mask: Tensor) -> Tensor:
+    def _encode(self, features: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         features, mask = trim_padding(features, mask)
         x = self.encoder(self.embed(features), src_key_padding_mask=~mask)
-        x, batch = flatten_jets(x, mask)
-        return self.head(x, batch, mask.shape[0])
+        return *flatten_jets(x, mask), mask
