@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
+import yaml
 
-from fixtures_train import tiny_config, write_pairs
+from fixtures_train import tiny_config
+from test_train_models import one_thread  # noqa: F401  (autouse fixture: one torch thread)
+from test_train_pretrain import data  # noqa: F401  (fixture: the tiny paired file)
 from resim.errors import ConfigError
 from train.checkpoint import load_checkpoint
 from train.data import iterate_batches, make_loader
@@ -24,19 +31,6 @@ TINY_TRANSFORMER = {"backbone": "transformer", "hidden": 16, "layers": 1, "heads
 def mpm_config(**pretrain) -> dict:
     mpm = {**TINY_MPM, **pretrain.pop("mpm", {})}
     return tiny_config(objective="mpm", mpm=mpm, **pretrain)
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return write_pairs(tmp_path_factory.mktemp("data") / "pairs.h5", 256, seed=1)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -156,20 +150,22 @@ def test_kmeans_tokeniser_is_deterministic_and_travels_in_the_checkpoint(mpm_run
                        distance.min(1).values)
 
 
-def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, data):
+def test_a_run_interrupted_after_every_epoch_ends_with_the_uninterrupted_weights(tmp_path, data):
     config = mpm_config(model=TINY_TRANSFORMER, epochs=3, schedule="one_cycle")
-    straight = run_pretrain(config, [data], tmp_path / "straight")
-    assert len(run_pretrain(config, [data], tmp_path / "resumed", stop_after=2)) == 2
-    resumed = run_pretrain(config, [data], tmp_path / "resumed", resume=True)
-    assert [r["val_loss"] for r in resumed] == [r["val_loss"] for r in straight]
-    a = load_checkpoint(tmp_path / "straight" / "last.pt")
-    b = load_checkpoint(tmp_path / "resumed" / "last.pt")
-    assert a["epoch"] == b["epoch"] == 3
-    weights_a = {**a["state_dict"], **a["mpm"]["state_dict"]}
-    weights_b = {**b["state_dict"], **b["mpm"]["state_dict"]}
-    assert weights_a.keys() == weights_b.keys()
-    for key, value in weights_a.items():
-        assert torch.equal(value, weights_b[key]), key
+    runs = {"straight": run_pretrain(config, [data], tmp_path / "straight")}
+    for _ in range(3):  # three invocations of one epoch each, each resuming the last
+        runs["resumed"] = run_pretrain(config, [data], tmp_path / "resumed", resume=True,
+                                       stop_after=1)
+    losses, weights = {}, {}
+    for name, metrics in runs.items():
+        losses[name] = [row["val_loss"] for row in metrics]
+        last = load_checkpoint(tmp_path / name / "last.pt")
+        assert last["epoch"] == 3
+        weights[name] = {**last["state_dict"], **last["mpm"]["state_dict"]}
+    assert losses["resumed"] == losses["straight"]
+    assert weights["resumed"].keys() == weights["straight"].keys()
+    assert all(torch.equal(value, weights["resumed"][key])  # head, token, tokeniser included
+               for key, value in weights["straight"].items())
     # A run of one objective cannot be resumed as the other.
     contrastive = {**config, "pretrain": {**config["pretrain"], "objective": "contrastive",
                                           "epochs": 4}}
@@ -199,3 +195,18 @@ def test_config_errors_name_the_key(data):
     config = mpm_config(mpm={"codes": 100000})
     with pytest.raises(ConfigError, match="K-means codes"):
         run_pretrain(config, [data], data.parent / "too_many_codes")
+
+
+@pytest.mark.slow
+def test_ddp_ranks_share_one_tokeniser(tmp_path, data):
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(mpm_config(epochs=1)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "train.pretrain", "--config", str(config_path), "--out", str(tmp_path / "run"),
+         str(data)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoint = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert checkpoint["metrics"][0]["val_accuracy"] > 0
+    assert checkpoint["mpm"]["state_dict"]["targets.centroids"].abs().sum() > 0

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 
 #: Stream name for training randomness (shuffling, initialisation, view assignment).
-_SEED_STREAM = "external"
+_SEED_STREAM = "train"
 
 
 # ---------------------------------------------------------------------------------------------

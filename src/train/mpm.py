@@ -169,7 +169,8 @@ class MaskedParticleModel(nn.Module):
         return {f"backbone.{k}": v for k, v in self.backbone.state_dict().items()}
 
 
-def load_masked_model(path: str | Path, map_location: str | torch.device = "cpu") -> MaskedParticleModel:
+def load_masked_model(path: str | Path,
+                      map_location: str | torch.device = "cpu") -> MaskedParticleModel:
     """The whole MPM model (backbone, mask token, head, tokeniser) of a checkpoint, eval mode."""
     checkpoint = load_checkpoint(path, map_location=map_location)
     if "mpm" not in checkpoint:
@@ -273,7 +274,7 @@ class MaskedParticleModelling:
             loss = F.cross_entropy(prediction, tokens, reduction="sum") / max(n_masked, 1)
             correct = (prediction.argmax(1) == tokens).sum()
         else:
-            loss = F.mse_loss(prediction, values, reduction="sum") / max(n_masked * values.shape[1], 1)
+            loss = F.mse_loss(prediction, values, reduction="sum") / max(values.numel(), 1)
             correct = torch.zeros((), device=loss.device)  # no tokens: no accuracy
         stats.add(loss, n_masked, correct)
         return loss

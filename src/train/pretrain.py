@@ -185,6 +185,11 @@ class Contrastive:
         return loss
 
 
+def objective_rows(cfg: dict) -> str:
+    """What one row of the training set is to ``pretrain.objective`` (for messages)."""
+    return "nominal jets" if cfg["objective"] == "mpm" else "pairs"
+
+
 def make_objective(config: dict, label_names: list[str]) -> Contrastive | MaskedParticleModelling:
     """The objective of ``pretrain.objective``."""
     cfg = config["pretrain"]
@@ -263,11 +268,11 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
     if cfg["max_batches"]:
         n_batches = min(n_batches, cfg["max_batches"])
     if n_batches == 0:
-        raise ConfigError(f"{len(train.rows)} training pairs make no full batch of "
+        raise ConfigError(f"{len(train.rows)} training {objective_rows(cfg)} make no full batch of "
                           f"pretrain.batch_size = {cfg['batch_size']} per rank ({ddp.world} ranks)")
     if ddp.main:
-        log.info("%d training pairs: %d batches of %d per epoch and rank (%d ranks)",
-                 len(train.rows), n_batches, cfg["batch_size"], ddp.world)
+        log.info("%d training rows (%s): %d batches of %d per epoch and rank (%d ranks)",
+                 len(train.rows), objective_rows(cfg), n_batches, cfg["batch_size"], ddp.world)
     train_loader = make_loader(train, workers=cfg["workers"], rank=ddp.rank, world=ddp.world)
     val_loader = make_loader(val, workers=cfg["workers"], rank=ddp.rank, world=ddp.world) \
         if val is not None else None

@@ -40,7 +40,7 @@ from . import metrics, plots, representation, tables
 log = logging.getLogger(__name__)
 
 _N2 = JET_FIELDS.index("n2")
-_SEED_STREAM = "external"
+_SEED_STREAM = "train"
 
 
 def score_views(dataset: PairedDataset, rows: np.ndarray, taggers: dict, backbone, batch_size: int,
