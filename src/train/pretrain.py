@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 def train_seed(config: dict, purpose: str) -> int:
     """The seed of one training stream ("loader", "split", "init"), derived from run.seed."""
-    return derive_seed(config["run"]["seed"], "pretrain", 0, purpose, "external")
+    return derive_seed(config["run"]["seed"], "pretrain", 0, purpose, "train")
 
 
 class Distributed:
@@ -216,7 +216,7 @@ def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config
     Masked particle modelling reads the nominal jets only (windows with no augmented view).
     """
     def views_of(dataset: PairedDataset) -> list[str]:
-        if cfg.get("objective") == "mpm":
+        if cfg["objective"] == "mpm":
             return []
         return resolve_views(cfg["views"], dataset.views)
 
