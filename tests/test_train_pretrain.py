@@ -49,10 +49,13 @@ def test_two_epochs_learn_pairs_and_write_every_output(tmp_path, data):
     first, last = metrics
     assert last["val_loss"] < first["val_loss"] < before["val_loss"]
     assert last["train_loss"] < first["train_loss"]
-    assert last["val_cos_pos"] > first["val_cos_pos"]
-    # Pairs stand out from the rest: at the start every jet looks alike.
-    gap = last["val_cos_pos"] - last["val_cos_neg"]
-    assert gap > before["val_cos_pos"] - before["val_cos_neg"] + 0.3
+    # The untrained network maps every jet alike (cosine ~0.98 for any two jets), so training
+    # spreads jets apart: the positive-pair cosine is measured against the negative pairs'.
+    def gap(m):
+        return m["val_cos_pos"] - m["val_cos_neg"]
+
+    assert gap(last) > gap(first) > gap(before)
+    assert gap(last) > gap(before) + 0.3
     assert {"val_cos_pos_q", "val_cos_pos_H_bb", "val_cos_class_q_vs_H_bb"} <= set(last)
 
     run = tmp_path / "run"
