@@ -113,8 +113,9 @@ def test_same_config_gives_identical_taggers(data):
                     data["dir"] / out)
     a, b = (np.load(data["dir"] / out / "scores.npz") for out in ("again-a", "again-b"))
     assert np.array_equal(a["scores"], b["scores"])
-    assert (data["dir"] / "again-a" / "metrics.json").read_bytes() == \
-        (data["dir"] / "again-b" / "metrics.json").read_bytes()
+    for name in ("metrics.json", "model.pt", "scores.npz"):
+        assert (data["dir"] / "again-a" / name).read_bytes() == \
+            (data["dir"] / "again-b" / name).read_bytes(), name
 
 
 def test_unknown_task_and_missing_backbone_are_config_errors(data):

@@ -67,8 +67,17 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, epoch: int,
         "trainer": trainer or {},
         **(extra or {}),
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    atomic_torch_save(payload, path)
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to ``path`` atomically and reproducibly.
+
+    Saving through a file handle, not the temporary path: torch names the archive's records
+    after the file it is given, and the random temporary name would make identical runs differ.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -40,7 +40,7 @@ from resim.features import FEATURE_NAMES, particle_features
 from resim.io import atomic_path, atomic_write_text
 from resim.seeds import derive_seed
 
-from .checkpoint import load_checkpoint
+from .checkpoint import atomic_torch_save, load_checkpoint
 from .data import NOMINAL, jet_features
 from .heads import MODES, Tagger
 from .models import get_model
@@ -373,13 +373,13 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "model.pt") as tmp:
-        torch.save({"model_config": tagger.backbone.model_config,
-                    "state_dict": {k: v.cpu() for k, v in tagger.state_dict().items()},
-                    "epoch": best["epoch"], "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "rng_state": {}, "config": config,
-                    "metrics": history, "head": section["head"], "mode": mode, "task": task_name,
-                    "train_size": len(train_set), "views": views}, tmp)
+    atomic_torch_save({
+        "model_config": tagger.backbone.model_config,
+        "state_dict": {k: v.cpu() for k, v in tagger.state_dict().items()},
+        "epoch": best["epoch"], "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(), "rng_state": {}, "config": config,
+        "metrics": history, "head": section["head"], "mode": mode, "task": task_name,
+        "train_size": len(train_set), "views": views}, out / "model.pt")
     with atomic_path(out / "scores.npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, scores=scores, target=val_set.targets.numpy(), rows=val_set.rows)

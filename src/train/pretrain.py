@@ -269,7 +269,9 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
         n_batches = min(n_batches, cfg["max_batches"])
     if n_batches == 0:
         raise ConfigError(f"{len(train.rows)} training {objective_rows(cfg)} make no full batch of "
-                          f"pretrain.batch_size = {cfg['batch_size']} per rank ({ddp.world} ranks)")
+                          f"pretrain.batch_size = {cfg['batch_size']} per rank ({ddp.world} ranks; batches are "
+                          f"drawn from whole blocks of pretrain.block rows): generate more "
+                          f"events or lower pretrain.batch_size / pretrain.block")
     if ddp.main:
         log.info("%d training rows (%s): %d batches of %d per epoch and rank (%d ranks)",
                  len(train.rows), objective_rows(cfg), n_batches, cfg["batch_size"], ddp.world)
