@@ -11,6 +11,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .errors import ResimError
 
@@ -40,3 +41,10 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
     except ResimError as err:
         print(f"{parser.prog} {args.command}: error: {err}", file=sys.stderr)
         return 2
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments naming one job of the chain: its config and its (sample, shard)."""
+    parser.add_argument("--config", required=True, type=Path, help="run configuration (config.yaml)")
+    parser.add_argument("--sample", required=True, help="a key of the config's samples")
+    parser.add_argument("--shard", required=True, type=int, help="shard number, from 0")

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 
 import h5py
+import numpy as np
+from h5py import h5d, h5p, h5s, h5t
 
 from ..errors import DatasetError
 from ..io import atomic_path
@@ -22,16 +24,30 @@ from .writer import JET_TABLE, PAIR_TABLE, create_file, set_attrs
 
 
 def _virtual(f: h5py.File, name: str, sources: list[tuple[str, h5py.Dataset]]) -> None:
-    shape0 = sum(ds.shape[0] for _, ds in sources)
+    """Concatenate ``sources`` (relative file, dataset) along axis 0 as virtual dataset ``name``.
+
+    Built with the low-level API because h5py's ``create_virtual_dataset`` offers no way to
+    turn off object time tracking: HDF5 would stamp the creation time into the file and two
+    identical merges would differ in bytes.
+    """
     first = sources[0][1]
-    layout = h5py.VirtualLayout(shape=(shape0, *first.shape[1:]), dtype=first.dtype)
+    tail = first.shape[1:]
+    vspace = h5s.create_simple((sum(ds.shape[0] for _, ds in sources), *tail))
+    dcpl = h5p.create(h5p.DATASET_CREATE)
+    dcpl.set_obj_track_times(False)
+    dcpl.set_fill_value(np.zeros(1, dtype=first.dtype))
+    dcpl.set_layout(h5d.VIRTUAL)
     start = 0
     for rel, ds in sources:
         n = ds.shape[0]
         if n:
-            layout[start:start + n] = h5py.VirtualSource(rel, name, shape=ds.shape)
+            vspace.select_hyperslab((start, *(0 for _ in tail)), (n, *tail))
+            dcpl.set_virtual(vspace, os.fsencode(rel), name.encode(), h5s.create_simple(ds.shape))
         start += n
-    f.create_virtual_dataset(name, layout, fillvalue=0)
+    vspace.select_all()
+    parent, _, leaf = name.rpartition("/")
+    group = f.require_group(parent) if parent else f
+    h5d.create(group.id, leaf.encode(), h5t.py_create(first.dtype, logical=1), vspace, dcpl=dcpl)
 
 
 def merge_files(paths: list[str | Path], out: str | Path) -> int:

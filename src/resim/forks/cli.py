@@ -15,6 +15,7 @@ import awkward as ak
 import h5py
 import numpy as np
 
+from ..cliutil import add_job_arguments
 from ..config import load_config
 from ..errors import ConfigError
 from ..io import atomic_path
@@ -26,9 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "views", help="LHE -> every view of one group (particle arrays and/or HepMC3)",
         description="Shower one view group of a shard: particle arrays (--out, HDF5) and/or "
                     "one HepMC3 file per view (--hepmc), with the seed manifest beside them.")
-    parser.add_argument("--config", required=True, type=Path)
-    parser.add_argument("--sample", required=True)
-    parser.add_argument("--shard", required=True, type=int)
+    add_job_arguments(parser)
     parser.add_argument("--lhe", required=True, type=Path)
     parser.add_argument("--view", required=True, help="root view of the group (fork: hard)")
     parser.add_argument("--out", type=Path, help="HDF5 file of particle arrays")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cliutil import add_job_arguments
 from ..config import load_config
 
 
@@ -13,9 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "hard", help="hard-scatter events of one (sample, shard) -> LHE",
         description="Generate the hard events of one shard (backend from samples.<S>.backend); "
                     "writes OUT and its statistics/seed manifest OUT without .lhe.gz + .json.")
-    parser.add_argument("--config", required=True, type=Path)
-    parser.add_argument("--sample", required=True)
-    parser.add_argument("--shard", required=True, type=int)
+    add_job_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, help="e.g. results/hard/qcd/0.lhe.gz")
     parser.set_defaults(func=run)
 
