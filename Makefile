@@ -19,7 +19,8 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 setup: $(VENV)/.installed
 
 reproduce: setup
-	$(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) --configfile config.yaml
+	# Rules call the resim / rs3l console scripts: put the venv first on PATH for every job.
+	PATH="$(abspath $(BIN)):$$PATH" snakemake --workflow-profile workflow/profiles/default --cores $(CORES) --configfile config.yaml
 
 test: setup
 	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup
