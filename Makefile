@@ -18,8 +18,8 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 
 setup: $(VENV)/.installed
 
+# Rules call the resim / rs3l console scripts: the venv goes first on PATH for every job.
 reproduce: setup
-	# Rules call the resim / rs3l console scripts: put the venv first on PATH for every job.
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --workflow-profile workflow/profiles/default --cores $(CORES) --configfile config.yaml
 
 test: setup
