@@ -120,6 +120,34 @@ def test_cutflow_closes(paired):
     assert pairing["pairs"] == len(PairedDataset(paired))
 
 
+def test_pairing_rejections_do_not_depend_on_view_order(config, paired, tmp_path):
+    """``lost`` charges the first view in order that drops a jet (the first view takes the
+    most); ``rejected`` counts, per view, the nominal jets that view drops on its own."""
+    files = [paired.parent.parent / "views" / f"{root}.h5" for root in GROUPS]
+    reordered = {**config, "views": dict(reversed(config["views"].items()))}
+    flows = []
+    for cfg, out in ((config, paired), (reordered, tmp_path / "reordered.h5")):
+        if out != paired:
+            pair_files(cfg, "higgs", 0, files, out)
+        ds = PairedDataset(out)
+        flows.append(ds.attrs["cutflow"]["pairing"])
+        first = ds.views[1]  # the first view after nominal
+        assert flows[-1]["lost"][first] == sum(flows[-1]["rejected"][first].values())
+    assert flows[0]["lost"] != flows[1]["lost"]
+    assert flows[0]["rejected"] == flows[1]["rejected"]
+    status = {}
+    for path in files:
+        with h5py.File(path) as f:
+            for view, g in f["views"].items():
+                key = g["event_id"][:] * 2048 + g["truth_index"][:]
+                status[view] = dict(zip(key.tolist(), g["status"][:].tolist()))
+    nominal = [k for k, s in status["nominal"].items() if s == 0]
+    for view, reasons in flows[0]["rejected"].items():
+        dropped = [status[view].get(k, 1) for k in nominal if status[view].get(k, 1) != 0]
+        assert sum(reasons.values()) == len(dropped) > 0, view
+        assert reasons["pt"] == dropped.count(2) and reasons["no_jet"] == dropped.count(1), view
+
+
 def test_pairs_share_event_and_parton_in_every_view(paired):
     ds = PairedDataset(paired)
     with h5py.File(paired.parent.parent / "views" / "nominal.h5") as f, \

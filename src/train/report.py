@@ -65,9 +65,13 @@ def cutflow_table(flow: dict) -> str:
     pairing = flow.get("pairing")
     if pairing:
         lost = ", ".join(f"{v}: {n}" for v, n in pairing.get("lost", {}).items())
+        rejected = ", ".join(f"{v}: {sum(reasons.values())}"
+                             for v, reasons in pairing.get("rejected", {}).items())
         text += (f"\nPairing: {pairing.get('candidates', '?')} nominal jets → "
-                 f"{pairing.get('pairs', '?')} pairs (lost because a view has no matching jet: "
-                 f"{lost or 'none'}).\n")
+                 f"{pairing.get('pairs', '?')} pairs. Lost, charged to the first view (in view "
+                 f"order) that drops the jet: {lost or 'none'}. Dropped by each view on its own "
+                 f"(no matched jet or a failed cut, whatever the other views do): "
+                 f"{rejected or 'none'}.\n")
     return text
 
 

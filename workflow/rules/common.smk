@@ -36,7 +36,7 @@ wildcard_constraints:
 
 def prepare_run():
     """At workflow start (never in dry runs): publish the effective config, check backends."""
-    text = yaml.safe_dump(config, sort_keys=True)
+    text = yaml.safe_dump(config, sort_keys=False)  # keep the view order of the config
     path = Path(CONFIG)
     if not path.exists() or path.read_text() != text:
         atomic_write_text(path, text)  # unchanged config: file untouched, nothing re-runs

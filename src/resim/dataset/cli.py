@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cliutil import add_job_arguments
 from ..config import load_config
 
 
@@ -51,18 +52,14 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="views of one group -> detector -> matched jets (HDF5)")
-    p.add_argument("--config", required=True)
-    p.add_argument("--sample", required=True)
-    p.add_argument("--shard", type=int, required=True)
+    add_job_arguments(p)
     p.add_argument("--lhe", required=True, help="hard-scatter LHE file of the shard")
     p.add_argument("--view", required=True, help="root view of the group (fork: hard)")
     p.add_argument("--out", required=True, help="results/views/S/N/ROOT.h5")
     p.set_defaults(func=_simulate)
 
     p = sub.add_parser("pair", help="view-group files of a shard -> paired HDF5")
-    p.add_argument("--config", required=True)
-    p.add_argument("--sample", required=True)
-    p.add_argument("--shard", type=int, required=True)
+    add_job_arguments(p)
     p.add_argument("--out", required=True, help="results/dataset/S/N.h5")
     p.add_argument("viewfiles", nargs="+", help="results/views/S/N/*.h5")
     p.set_defaults(func=_pair)

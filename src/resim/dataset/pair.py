@@ -5,6 +5,11 @@ when its nominal jet is selected; with ``jets.require_all_views`` (default) it s
 jet is selected in every other view too, otherwise a matched jet suffices. Rows are copied in
 bounded chunks, so memory does not grow with the shard. Label and parton come from the nominal
 view.
+
+The pairing cut-flow charges each lost candidate to the first view (in view order) that drops
+it, so that it closes; that split depends on the order (the first view takes the most). Its
+``rejected`` entry does not: per view, the candidates that view drops whatever the others do,
+by the reason it drops them (the view's status).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 from ..config import config_hash
 from ..errors import DatasetError
 from ..io import atomic_path
+from ..jets import STATUS, STATUS_CODE
 from .cutflow import check_closes
 from .provenance import versions
 from .reader import decode_attrs, open_h5
@@ -39,6 +45,22 @@ def _take(group, idx: np.ndarray, table: dict) -> dict[str, np.ndarray]:
         return {k: group[k][:0] for k in table}
     lo, hi = int(idx[0]), int(idx[-1]) + 1
     return {k: group[k][lo:hi][idx - lo] for k in table}
+
+
+def _rejections(candidates: np.ndarray, keys: np.ndarray, status: np.ndarray,
+                require_all: bool) -> dict[str, int]:
+    """How many ``candidates`` one view drops, by reason, irrespective of the other views.
+
+    ``keys`` (sorted) and ``status`` are the view's rows; a candidate without a row had no jet.
+    """
+    pos = np.searchsorted(keys, candidates)
+    found = pos < len(keys)
+    found[found] = keys[pos[found]] == candidates[found]
+    code = np.full(len(candidates), STATUS_CODE["no_jet"], dtype=np.int8)
+    code[found] = status[pos[found]]
+    if not require_all:  # a matched jet suffices
+        code = np.where(code == STATUS_CODE["no_jet"], code, STATUS_CODE["selected"])
+    return {reason: int((code == c).sum()) for c, reason in enumerate(STATUS) if c}
 
 
 def _ordered_views(config: dict, present: list[str]) -> list[str]:
@@ -68,18 +90,20 @@ def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Pat
                 where[view] = (f["views"][view], len(handles) - 1)
             group_attrs.append(attrs)
         views = _ordered_views(config, list(where))
-        keys, ok = {}, {}
+        keys, status, ok = {}, {}, {}
         for view in views:
             g = where[view][0]
             keys[view] = _keys(g["event_id"][:], g["truth_index"][:])
             if np.any(np.diff(keys[view]) <= 0):
                 raise DatasetError(f"{view_files[where[view][1]]}: view {view} rows are not "
                                    f"in (event_id, truth_index) order")
-            status = g["status"][:]
-            ok[view] = keys[view][status == 0] if (require_all or view == "nominal") else keys[view]
+            status[view] = g["status"][:]
+            ok[view] = (keys[view][status[view] == 0] if (require_all or view == "nominal")
+                        else keys[view])
         candidates = ok["nominal"]
         alive = candidates
-        cutflow = {"candidates": int(len(candidates)), "lost": {}, "pairs": 0}
+        cutflow = {"candidates": int(len(candidates)), "lost": {}, "pairs": 0, "rejected": {
+            v: _rejections(candidates, keys[v], status[v], require_all) for v in views[1:]}}
         for view in views[1:]:
             kept = np.isin(alive, ok[view])
             cutflow["lost"][view] = int((~kept).sum())
