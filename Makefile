@@ -18,9 +18,8 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 
 setup: $(VENV)/.installed
 
-# Rules call the resim / rs3l console scripts: the venv goes first on PATH for every job.
 reproduce: setup
-	PATH="$(abspath $(BIN)):$$PATH" snakemake --workflow-profile workflow/profiles/default --cores $(CORES) --configfile config.yaml
+	$(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) --configfile config.yaml
 
 test: setup
 	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup
