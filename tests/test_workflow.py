@@ -205,3 +205,16 @@ def test_paper_preset_keeps_w_jets_out_of_pretraining(repo_root):
     assert "wjets" in splits["finetune"] and "wjets" in splits["test"]
     assert set(config["finetune"]["tasks"]) == {"h_vs_qcd", "w_vs_qcd"}
     assert wf.root_views(config) == ["nominal", "seed", "fsr_up", "fsr_down", "herwig"]
+
+
+def test_console_scripts_of_the_running_python_come_first_on_path(monkeypatch):
+    import os
+    import sys
+    from pathlib import Path
+
+    from resim.workflow import expose_console_scripts
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    expose_console_scripts()
+    expose_console_scripts()  # idempotent: no growing PATH when the Snakefile is parsed again
+    assert os.environ["PATH"] == f"{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin"

@@ -14,9 +14,12 @@ task) never reaches the backbone.
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 import json
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
@@ -252,3 +255,16 @@ def stage_digest(config: dict, stage: str, sample: str | None = None,
         parts[section] = value
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def expose_console_scripts() -> None:
+    """Put the directory of the running interpreter first on PATH.
+
+    Rules call the ``resim`` / ``rs3l`` console scripts installed beside the Python that runs
+    Snakemake; started as ``.venv/bin/snakemake`` without an activated venv, they would not be
+    found otherwise. Jobs (local or sbatch, which exports the environment) inherit PATH.
+    """
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != scripts:
+        os.environ["PATH"] = os.pathsep.join([scripts, path]) if path else scripts

@@ -1,8 +1,6 @@
 # Helpers shared by every stage. The logic lives in resim.workflow (unit-tested); this file
 # only binds it to Snakemake's wildcards.
-import os
 import re
-import sys
 from pathlib import Path
 
 import yaml
@@ -21,9 +19,7 @@ from resim.io import atomic_write_text
 validate(config, source="config (config.yaml, --configfile, --config)")
 wf.split_shards(config)  # dataset.splits: every shard in exactly one split, named on error
 
-# Rules call the resim / rs3l console scripts of the environment running Snakemake, also when
-# it was started as .venv/bin/snakemake without activating the venv.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+wf.expose_console_scripts()  # jobs find resim / rs3l even from a non-activated venv
 
 #: The validated, effective config every job reads (written at workflow start).
 CONFIG = "results/config.yaml"
