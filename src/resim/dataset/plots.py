@@ -28,7 +28,8 @@ FEATURE_SAMPLE = 2000
 
 
 def _finish(fig, ax, path: Path, label: str) -> None:
-    mplhep.cms.label(data=False, ax=ax, loc=0, rlabel=label)  # data=False: "Simulation"
+    # Our own label: the CMS one would claim the experiment's simulation, this is a CMS-like card.
+    mplhep.label.exp_label(exp="resim", data=False, ax=ax, loc=0, rlabel=label)
     ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
