@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -39,3 +41,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+@contextlib.contextmanager
+def reproducible_gzip(path: str | Path, compresslevel: int = 6) -> Iterator[io.TextIOWrapper]:
+    """A text stream gzip-compressed into ``path`` with an empty name and zero time stamp.
+
+    ``gzip.open`` stores the file name and modification time in the header, so the same
+    content written twice (or under a temporary name) would give different bytes.
+    """
+    with open(path, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                          compresslevel=compresslevel) as compressed, \
+            io.TextIOWrapper(compressed, encoding="utf-8") as text:
+        yield text

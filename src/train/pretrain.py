@@ -314,21 +314,23 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
         if not per_batch:
             scheduler.step()
         row = {"epoch": epoch + 1, "lr": lr, **stats.summary("train", ddp.sum)}
-        row["train_jets_per_s"] = objective.jets_per_row * n_batches * cfg["batch_size"] * \
-            ddp.world / (time.perf_counter() - tick)
+        # Throughput goes to the log, not into metrics (the checkpoint holds them, and its
+        # bytes must depend on the config alone).
+        jets_per_s = objective.jets_per_row * n_batches * cfg["batch_size"] * ddp.world / \
+            (time.perf_counter() - tick)
         if val_loader is not None:
             row.update(run_validation(unwrap(model), val_loader, objective, ddp))
         score = row.get("val_loss", row["train_loss"])
         improved = score < trainer["best"]
         trainer = {"best": min(score, trainer["best"]),
                    "bad_epochs": 0 if improved else trainer["bad_epochs"] + 1}
-        row["time_s"] = time.perf_counter() - tick
         metrics.append(row)
         if ddp.main:
             save_epoch(out, model, epoch + 1, optimizer, scheduler, config, metrics, trainer,
                        improved, objective)
-            log.info("epoch %d: %s", epoch + 1, ", ".join(
-                f"{k}={v:.4g}" for k, v in row.items() if k.endswith(objective.log_keys)))
+            log.info("epoch %d (%.0f training jets/s, %.1f s): %s", epoch + 1, jets_per_s,
+                     time.perf_counter() - tick, ", ".join(
+                         f"{k}={v:.4g}" for k, v in row.items() if k.endswith(objective.log_keys)))
         ddp.barrier()
     return metrics
 

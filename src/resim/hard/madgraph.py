@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..backends import MADGRAPH
 from ..errors import ConfigError, GeneratorError
-from ..io import atomic_path
+from ..io import atomic_path, reproducible_gzip
 from ..seeds import SeedManifest
 from .registry import register_hard_backend
 
@@ -215,9 +215,8 @@ def lhe_stats(path: str | Path) -> dict:
 def publish_lhe(source: Path, out_path: Path) -> None:
     """Recompress ``source`` to ``out_path`` atomically, with no time stamp in the gzip header
     (MadGraph's own has one), so that the same seed gives the same bytes."""
-    with gzip.open(source, "rb") as src, atomic_path(out_path) as tmp:
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as dst:
-            shutil.copyfileobj(src, dst)
+    with gzip.open(source, "rt") as src, atomic_path(out_path) as tmp, reproducible_gzip(tmp) as dst:
+        shutil.copyfileobj(src, dst)
 
 
 def _run_script(executable: Path, script: Path, text: str, logfile: Path) -> str:
