@@ -10,7 +10,7 @@ from fixtures_engine import engine_config, hard_files  # noqa: F401 (fixture)
 from resim.errors import ConfigError, LHEError
 from resim.events import PARTICLE_FIELDS
 from resim.forks import Branch, run_views, view_groups
-from resim.forks.registry import _SHOWERS, register_shower
+from resim.forks.registry import SHOWERS, register_shower
 from resim.seeds import SeedManifest
 
 
@@ -196,7 +196,7 @@ def test_external_backend_plugs_in(hard_files):
         with pytest.raises(ConfigError, match="views.nominal.backend: 'partons_only' cannot hand"):
             next(run_views(bad, "qcd", 0, hard_files["qcd"], "nominal"))
     finally:
-        del _SHOWERS["partons_only"]
+        del SHOWERS.entries["partons_only"]
 
 
 def test_views_cli(tmp_path, hard_files):

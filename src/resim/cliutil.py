@@ -7,26 +7,20 @@ Each stage module exposes ``register(subparsers)``, which adds its sub-commands 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ResimError
+from .plugins import import_optional
 
 
 def build_parser(prog: str, description: str, modules: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:  # a real import error inside the module: let it surface
-                raise
-            continue
+    for module in import_optional(modules):
         module.register(sub)
     return parser
 

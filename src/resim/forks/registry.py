@@ -38,22 +38,19 @@ from ``manifest.seed(view, stream)`` (streams in ``resim.seeds.STREAMS``). The b
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import awkward as ak
 import numpy as np
 
-from ..errors import ConfigError
+from ..plugins import Registry
 
-_FORKS: dict[str, type] = {}
-_SHOWERS: dict[str, type] = {}
-
-#: Modules that register fork points and shower backends when imported.
-FORK_MODULES = ("resim.forks.reshower", "resim.forks.rehadronise", "resim.forks.redetect")
-SHOWER_MODULES = ("resim.showers.pythia", "resim.showers.herwig")
+#: Fork points and shower backends; the modules register them when imported.
+FORKS = Registry("fork point", ("resim.forks.reshower", "resim.forks.rehadronise",
+                                "resim.forks.redetect"))
+SHOWERS = Registry("shower backend", ("resim.showers.pythia", "resim.showers.herwig"))
+register_fork = FORKS.register
+register_shower = SHOWERS.register
 
 
 @dataclass
@@ -84,45 +81,11 @@ class Branch:
     info: dict = field(default_factory=dict)
 
 
-def _register(table: dict, kind: str) -> Callable[[str], Callable[[type], type]]:
-    def register(name: str) -> Callable[[type], type]:
-        def decorate(cls: type) -> type:
-            table[name] = cls
-            cls.registry_name = name
-            return cls
-
-        return decorate
-
-    register.__doc__ = f"Class decorator: register a {kind} under ``name``."
-    return register
-
-
-register_fork = _register(_FORKS, "fork point")
-register_shower = _register(_SHOWERS, "shower backend")
-
-
-def _load(modules: tuple[str, ...]) -> None:
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-
-
-def _lookup(table: dict, modules: tuple[str, ...], name: Any, kind: str, key: str) -> type:
-    if name not in table:
-        _load(modules)
-    if name not in table:
-        raise ConfigError(f"{key}: unknown {kind} {name!r} (known: {', '.join(sorted(table))})")
-    return table[name]
-
-
 def get_fork(name: str, key: str = "fork") -> type:
     """The fork point class registered as ``name``; ConfigError naming ``key`` otherwise."""
-    return _lookup(_FORKS, FORK_MODULES, name, "fork point", key)
+    return FORKS.get(name, key)
 
 
 def get_shower(name: str, key: str = "backend") -> type:
     """The shower backend class registered as ``name``; ConfigError naming ``key`` otherwise."""
-    return _lookup(_SHOWERS, SHOWER_MODULES, name, "shower backend", key)
+    return SHOWERS.get(name, key)
