@@ -39,13 +39,6 @@ def jets_config(config: dict) -> dict:
     return {**DEFAULT_JETS, **(config.get("jets") or {})}
 
 
-def batch_seed(detector_seed: int, event_id: np.ndarray) -> int:
-    """The detector seed of one batch: the view's seed mixed with the batch's first event."""
-    first = int(event_id[0]) if len(event_id) else 0
-    state = np.random.SeedSequence([detector_seed, first & 0xFFFFFFFF, first >> 32])
-    return int(state.generate_state(1, np.uint64)[0])
-
-
 def process_view(batch: ViewBatch, detector, seed: int, cfg: dict,
                  workdir: Path | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Detector, clustering, matching and selection of one view batch.
@@ -103,7 +96,7 @@ def simulate_group(config: dict, sample: str, shard: int, root: str, out: str | 
                 if view not in tables:
                     tables[view] = H5Appender(f.create_group(f"views/{view}"), VIEW_TABLE)
                     cutflows[view] = new_view_cutflow()
-                seed = batch_seed(manifest.seed(view, "detector"), batch.event_id)
+                seed = manifest.seed(view, "detector")
                 rows, cutflow = process_view(batch, detector, seed, cfg, workdir)
                 tables[view].append(**rows)
                 _add(cutflows[view], cutflow)

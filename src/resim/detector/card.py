@@ -101,11 +101,11 @@ class TowerGrid:
                           nphi - 1)
         return self.offset[ieta] + iphi, ieta, iphi
 
-    def random_position(self, ieta: np.ndarray, iphi: np.ndarray,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """A position drawn uniformly inside each tower (how Delphes places tower candidates)."""
+    def random_position(self, ieta: np.ndarray, iphi: np.ndarray, u: np.ndarray,
+                        v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A position uniform inside each tower (how Delphes places tower candidates), from
+        uniform numbers ``u`` (eta) and ``v`` (phi) in (0, 1)."""
         lo, hi = self.eta_edges[ieta], self.eta_edges[ieta + 1]
-        u, v = rng.random(len(ieta)), rng.random(len(ieta))
         width = 2 * np.pi / self.nphi[ieta]
         return lo + u * (hi - lo), -np.pi + (iphi + v) * width
 
@@ -181,11 +181,12 @@ def impact_parameter_resolution(which: str, pt: np.ndarray) -> np.ndarray:
     return np.sqrt(a ** 2 + (b / np.maximum(pt, 1e-3)) ** 2)
 
 
-def lognormal(rng: np.random.Generator, mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Log-normal draws with the given mean and standard deviation (Delphes' LogNormal)."""
+def lognormal(z: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Log-normal draws with the given mean and standard deviation (Delphes' LogNormal), from
+    standard normal numbers ``z``."""
     mean = np.asarray(mean, dtype=np.float64)
     ok = mean > 0
     m = np.where(ok, mean, 1.0)
     s2 = np.log1p((np.asarray(sigma) / m) ** 2)
-    draw = m * np.exp(np.sqrt(s2) * rng.standard_normal(mean.shape) - 0.5 * s2)
+    draw = m * np.exp(np.sqrt(s2) * np.broadcast_to(z, mean.shape) - 0.5 * s2)
     return np.where(ok, draw, 0.0)

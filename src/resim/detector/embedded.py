@@ -19,8 +19,11 @@ All particles of a batch are processed at once as flat numpy arrays (event index
 5. Lepton identification: tracked electrons / muons keep their PID with the card's efficiency,
    otherwise they are reported as charged hadrons (PID +-211).
 
-The random stream comes from the ``seed`` argument only, in a fixed order, so the same batch and
-seed give identical candidates.
+Randomness is per event: ``seed`` is the view's detector stream seed, each event's key is
+``resim.seeds.event_keys(seed, event index)``, and every draw is a counter-based function of
+(event key, particle index in the event or tower number, purpose) (:mod:`resim.counter_random`).
+So an event gets the same candidates whatever batch it is simulated in and whichever other
+events run beside it, while the whole batch is still processed in one set of numpy calls.
 """
 
 from __future__ import annotations
@@ -30,13 +33,20 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from ..counter_random import normal, uniform
 from ..events import CANDIDATE_FIELDS, ViewBatch
+from ..seeds import event_keys
 from . import card
 from .registry import register_detector
 
 #: pT [GeV] = C_LIGHT * B [T] * R [m] for unit charge.
 C_LIGHT = 0.299792458
 _NEUTRINOS = (12, 14, 16)
+
+# What each counter-based draw is for: never two purposes on one number.
+_TRACK, _PT, _D0, _DZ, _ID = 1, 2, 3, 4, 5
+_TOWER_E, _TOWER_ETA, _TOWER_PHI = {"ecal": 6, "hcal": 7}, {"ecal": 8, "hcal": 9}, \
+    {"ecal": 10, "hcal": 11}
 
 
 def _flat(particles: ak.Array, name: str, dtype) -> np.ndarray:
@@ -49,6 +59,8 @@ class _Particles:
     def __init__(self, particles: ak.Array):
         self.counts = np.asarray(ak.to_numpy(ak.num(particles, axis=1)), dtype=np.int64)
         self.event = np.repeat(np.arange(len(self.counts)), self.counts)
+        starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
+        self.index = np.arange(len(self.event), dtype=np.int64) - starts[self.event]
         for name in ("px", "py", "pz", "E", "vx", "vy", "vz", "charge"):
             setattr(self, name, _flat(particles, name, np.float64))
         self.abspid = np.abs(_flat(particles, "pid", np.int64))
@@ -103,11 +115,12 @@ def _calorimeter_hit(ps: _Particles, radius: np.ndarray, centre: np.ndarray
 
 
 def _eflow(calo: str, grid: card.TowerGrid, dep_event, dep_eta, dep_phi, dep_e,
-           trk_index, trk_e, trk_sigma, rng: np.random.Generator):
+           trk_index, trk_e, trk_sigma, keys: np.ndarray):
     """Towers of one calorimeter and their particle flow.
 
     Returns the neutral candidates (event, E, eta, phi) and one energy scale per track.
-    ``trk_index`` points into the deposit arrays (each track's own deposit).
+    ``trk_index`` points into the deposit arrays (each track's own deposit); ``keys`` are the
+    events' random keys (a tower's draws are keyed by its event and tower number).
     """
     tower, _, _ = grid.tower(dep_eta, dep_phi)
     keys = dep_event * grid.n_towers + tower
@@ -117,7 +130,9 @@ def _eflow(calo: str, grid: card.TowerGrid, dep_event, dep_eta, dep_phi, dep_e,
     ieta = np.searchsorted(grid.offset, tower_id, side="right") - 1
     iphi = tower_id - grid.offset[ieta]
     eta_c = grid.centre_eta(ieta)
-    e_meas = card.lognormal(rng, e_true, card.energy_resolution(calo, e_true, eta_c))
+    tower_key = keys[uniq // grid.n_towers]
+    e_meas = card.lognormal(normal(tower_key, tower_id, _TOWER_E[calo]), e_true,
+                            card.energy_resolution(calo, e_true, eta_c))
     sigma = card.energy_resolution(calo, e_meas, eta_c)
     e_min, sig_min = card.CARD["thresholds"][calo]
     passed = (e_meas > e_min) & (e_meas > sig_min * sigma)
@@ -133,7 +148,9 @@ def _eflow(calo: str, grid: card.TowerGrid, dep_event, dep_eta, dep_phi, dep_e,
     with np.errstate(divide="ignore", invalid="ignore"):
         best = (e_trk / var_trk + e_meas / sigma ** 2) / (1 / var_trk + 1 / sigma ** 2)
         tower_scale = np.where(rescale, best / e_trk, 1.0)
-    eta, phi = grid.random_position(ieta[neutral], iphi[neutral], rng)
+    eta, phi = grid.random_position(
+        ieta[neutral], iphi[neutral], uniform(tower_key[neutral], tower_id[neutral], _TOWER_ETA[calo]),
+        uniform(tower_key[neutral], tower_id[neutral], _TOWER_PHI[calo]))
     return (uniq[neutral] // grid.n_towers, excess[neutral], eta, phi), tower_scale[itrk]
 
 
@@ -146,8 +163,9 @@ class EmbeddedDetector:
 
     def simulate(self, batch: ViewBatch, seed: int, workdir: Path | None = None) -> ak.Array:
         """Particle-flow candidates (n_events x var x CANDIDATE_FIELDS) of one view batch."""
-        rng = np.random.default_rng(seed)
         ps = _Particles(batch.particles)
+        keys = event_keys(seed, batch.event_id & 0xFFFFFFFF)
+        key = keys[ps.event]
         n_events = len(ps.counts)
         sol = card.CARD["solenoid"]
         inside = (np.hypot(ps.vx, ps.vy) < sol["radius"] * 1e3) & \
@@ -159,14 +177,14 @@ class EmbeddedDetector:
 
         # tracking
         eff = card.tracking_efficiency(ps.abspid, ps.pt, ps.eta)
-        tracked = charged & (rng.random(len(ps.pt)) < eff)
+        tracked = charged & (uniform(key, ps.index, _TRACK) < eff)
         res = card.momentum_resolution(ps.abspid, ps.pt, ps.eta)
         t = np.flatnonzero(tracked)
-        pt_s = card.lognormal(rng, ps.pt[t], res[t] * ps.pt[t])
+        pt_s = card.lognormal(normal(key[t], ps.index[t], _PT), ps.pt[t], res[t] * ps.pt[t])
         scale = pt_s / ps.pt[t]
         e_trk = np.sqrt(ps.p2[t] * scale ** 2 + ps.m2[t])
-        d0, dz = self._impact_parameters(ps, t, signed[t], centre[t], pt_s, rng)
-        identified = rng.random(len(t)) < card.identification_efficiency(
+        d0, dz = self._impact_parameters(ps, t, signed[t], centre[t], pt_s, key[t])
+        identified = uniform(key[t], ps.index[t], _ID) < card.identification_efficiency(
             ps.abspid[t], ps.pt[t], ps.eta[t])
         lepton = np.isin(ps.abspid[t], (11, 13))
         pid_out = np.where(lepton & ~identified, 211 * np.sign(ps.charge[t]).astype(np.int64),
@@ -185,7 +203,7 @@ class EmbeddedDetector:
             (ev, e, eta, phi), scales = _eflow(
                 calo, grid, ps.event[dep], hit_eta[dep], hit_phi[dep],
                 ps.E[dep] * frac[dep], np.searchsorted(dep, t[in_calo]), trk_e,
-                res[t[in_calo]] * trk_e, rng)
+                res[t[in_calo]] * trk_e, keys)
             track_scale[in_calo] *= scales
             neutrals.append((ev, e, eta, phi, pid))
 
@@ -203,13 +221,13 @@ class EmbeddedDetector:
 
     @staticmethod
     def _impact_parameters(ps: _Particles, t: np.ndarray, signed: np.ndarray,
-                           centre: np.ndarray, pt_s: np.ndarray, rng: np.random.Generator):
+                           centre: np.ndarray, pt_s: np.ndarray, key: np.ndarray):
         """Smeared D0, DZ (mm) at the helix's point of closest approach to the beam line."""
         d0 = np.sign(signed) * (centre - np.abs(signed)) * 1e3
         pt = ps.pt[t]
         dz = ps.vz[t] - (ps.vx[t] * ps.px[t] + ps.vy[t] * ps.py[t]) / pt * ps.pz[t] / pt
-        d0 = d0 + rng.standard_normal(len(t)) * card.impact_parameter_resolution("d0", pt_s)
-        dz = dz + rng.standard_normal(len(t)) * card.impact_parameter_resolution("dz", pt_s)
+        d0 = d0 + normal(key, ps.index[t], _D0) * card.impact_parameter_resolution("d0", pt_s)
+        dz = dz + normal(key, ps.index[t], _DZ) * card.impact_parameter_resolution("dz", pt_s)
         return d0, dz
 
 
