@@ -23,3 +23,7 @@ class BackendMissingError(ResimError):
 
 class DatasetError(ResimError):
     """An HDF5 dataset file is missing, truncated or does not follow the schema."""
+
+
+class OutputError(ResimError):
+    """An output cannot be written where the user asked (read-only, a file in the way, ...)."""

@@ -1,4 +1,10 @@
-"""Atomic publishing: an output either exists whole or not at all."""
+"""Atomic publishing: an output either exists whole or not at all, and leaves no litter.
+
+A writer works on a hidden temporary file beside its output, ``.<name>.<pid>.tmp``, and renames
+it onto the output when it succeeds. A writer killed outright (``kill -9``, a node lost) cannot
+clean up, so the next writer of the same output removes the temporary files of writers that are
+no longer running before it starts: a rerun leaves no litter.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +12,91 @@ import contextlib
 import gzip
 import io
 import os
-import tempfile
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import OutputError
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+
+def temporary_name(path: Path, pid: int | None = None) -> Path:
+    """The hidden temporary file of ``path`` for the writer process ``pid`` (default: this one)."""
+    return path.with_name(f".{path.name}.{os.getpid() if pid is None else pid}.tmp")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files of ``path`` left by writers that no longer run.
+
+    One output has one writer at a time (the workflow guarantees it), so a temporary file whose
+    process is gone belongs to a killed writer. On a shared file system a pid of another host
+    that happens to run here keeps its file: a rare leftover, never a removed live file here.
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.tmp")
+    removed = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for sibling in path.parent.iterdir():
+            match = pattern.fullmatch(sibling.name)
+            if match and int(match.group(1)) != os.getpid() and not _running(int(match.group(1))):
+                sibling.unlink(missing_ok=True)
+                removed.append(sibling)
+    return removed
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The first of ``path``'s parents that exists and is not a directory, if any."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+def _cannot_write(path: Path, err: OSError) -> OutputError:
+    """An OSError of the file system as a one-line error naming the path the user gave (never
+    the hidden temporary name, which means nothing to the user)."""
+    blocker = _file_in_the_way(path)
+    if blocker is not None:
+        return OutputError(f"cannot write {path}: {blocker} is a file, not a directory")
+    return OutputError(f"cannot write {path}: {err.strerror or err}")
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+    """Yield an empty temporary file beside ``path``; rename it onto ``path`` only if the block
+    succeeds.
 
     The temporary file lives in the same directory, so the final rename is atomic on POSIX
-    file systems; a crash or exception leaves no file under the final name.
+    file systems; a crash or exception leaves no file under the final name. A directory that
+    cannot be made or written, or a file standing where a directory should be, is an
+    :class:`OutputError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    if path.name in ("", ".", ".."):
+        raise OutputError(f"cannot write {path}: not a file name")
+    tmp_path = temporary_name(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path)
+        # created with the umask's permissions, so the published file is readable as any other
+        with open(tmp_path, "wb"):
+            pass
+    except OSError as err:
+        raise _cannot_write(path, err) from None
     try:
         yield tmp_path
-        # mkstemp creates 0600; published results must be readable like any other file.
-        os.chmod(tmp_path, 0o666 & ~_current_umask())
-        os.replace(tmp_path, path)
+        try:
+            os.replace(tmp_path, path)
+        except OSError as err:
+            raise _cannot_write(path, err) from None
     finally:
         tmp_path.unlink(missing_ok=True)
 
