@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-FIXTURE_LHE = sorted((SHARED / "fixtures" / "lhe").glob("*.lhe*"))
+#: LHE files of other generators (tests/data/lhe/README.md), in the repository: never skipped.
+FIXTURE_LHE = sorted((REPO / "tests" / "data" / "lhe").glob("*.lhe*"))
 
 
 @pytest.fixture(scope="session")
@@ -16,6 +16,5 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def fixture_lhe_files() -> list[Path]:
-    if not FIXTURE_LHE:
-        pytest.skip("../shared/fixtures/lhe not found beside the checkout")
+    assert FIXTURE_LHE, "tests/data/lhe/ holds no LHE file"
     return FIXTURE_LHE
