@@ -8,10 +8,13 @@ import pytest
 
 from resim.detector import card, get_detector
 from resim.detector.embedded import EmbeddedDetector
+from resim.errors import ConfigError
 from resim.events import CANDIDATE_FIELDS, ViewBatch
 
-MASSES = {211: 0.13957, 11: 0.000511, 13: 0.10566, 22: 0.0, 130: 0.497611}
-CHARGES = {211: 1.0, -211: -1.0, 11: -1.0, -11: 1.0, 13: -1.0, -13: 1.0, 22: 0.0, 130: 0.0}
+MASSES = {211: 0.13957, 11: 0.000511, 13: 0.10566, 22: 0.0, 130: 0.497611, 310: 0.497611,
+          3122: 1.115683}
+CHARGES = {211: 1.0, -211: -1.0, 11: -1.0, -11: 1.0, 13: -1.0, -13: 1.0, 22: 0.0, 130: 0.0,
+           310: 0.0, 3122: 0.0}
 
 
 def gun(pid: int, pt: float, eta: float, n: int, seed: int = 0, vertex=(0.0, 0.0, 0.0),
@@ -171,15 +174,49 @@ def test_prompt_tracks_have_resolution_sized_impact_parameters(detector):
     assert abs(d0.std() / expected - 1) < 0.1 and abs(d0.mean()) < 4 * expected / np.sqrt(len(d0))
 
 
-def test_lepton_identification_efficiency(detector):
+@pytest.mark.parametrize("pid,eta,expected", [(11, 0.3, 0.95), (11, 2.0, 0.85), (-11, 1.4, 0.95),
+                                              (13, 0.3, 0.95), (-13, 2.2, 0.95)])
+def test_lepton_identification_efficiency_by_eta(detector, pid, eta, expected):
+    # delphes_card_CMS.tcl, ElectronEfficiency / MuonEfficiency: pT > 10 GeV, e 0.95 for
+    # |eta| <= 1.5 and 0.85 up to 2.5; mu 0.95 up to 2.4
     n = 4000
-    out = detector.simulate(gun(11, 50.0, 0.3, n), seed=8)
+    out = detector.simulate(gun(pid, 50.0, eta, n), seed=8)
     tracks = out[out.Charge != 0]
-    identified = int(ak.sum(np.abs(tracks.PID) == 11))
-    assert binomial_ok(identified, int(ak.sum(ak.num(tracks))), 0.85)
-    assert set(np.unique(ak.to_numpy(ak.flatten(tracks.PID)))) <= {11, -211}
+    identified = int(ak.sum(np.abs(tracks.PID) == abs(pid)))
+    assert binomial_ok(identified, int(ak.sum(ak.num(tracks))), expected)
+    assert set(np.unique(np.abs(ak.to_numpy(ak.flatten(tracks.PID))))) <= {abs(pid), 211}
+
+
+def test_soft_leptons_are_not_identified(detector):
     soft = detector.simulate(gun(13, 5.0, 0.3, 500), seed=8)  # below the 10 GeV ID threshold
     assert ak.all(np.abs(soft.PID) == 211)
+
+
+def test_impact_parameter_modes():
+    delphes_like = get_detector({"detector": {"impact_parameters": "delphes"}})
+    # prompt tracks: 0 (to rounding), as the stock card; a displaced vertex: the helix's D0 / DZ
+    prompt = delphes_like.simulate(gun(211, 1.0, 0.0, 500), seed=6)
+    assert ak.all(abs(prompt.D0) < 1e-9) and ak.all(abs(prompt.DZ) < 1e-9)
+    n = 200
+    out = delphes_like.simulate(gun(-211, 100.0, 0.0, n, vertex=(1.0, 0.0, 2.0),
+                                    phi=np.full(n, np.pi / 2)), seed=4)
+    charged = out[out.Charge != 0]
+    # 100 GeV: the helix radius is 88 m, so D0 is the straight line's within 1e-5 mm
+    assert np.allclose(ak.to_numpy(ak.flatten(charged.D0)), 1.0, atol=1e-4)
+    assert np.allclose(ak.to_numpy(ak.flatten(charged.DZ)), 2.0, atol=1e-9)
+    with pytest.raises(ConfigError, match="detector.impact_parameters: 'atlas'"):
+        get_detector({"detector": {"impact_parameters": "atlas"}})
+
+
+def test_k0s_and_lambda_share_their_energy_between_ecal_and_hcal(detector):
+    # the card's energy fractions: 0.3 ECAL (a photon candidate), 0.7 HCAL (a neutral hadron)
+    for pid in (310, 3122):
+        n = 2000
+        out = detector.simulate(gun(pid, 100.0, 0.3, n), seed=12)
+        true_e = 100.0 * np.cosh(0.3)
+        photon = ak.to_numpy(ak.sum(out.E[out.PID == 22], axis=1))
+        hadron = ak.to_numpy(ak.sum(out.E[out.PID == 0], axis=1))
+        assert abs(photon.mean() / true_e - 0.3) < 0.02 and abs(hadron.mean() / true_e - 0.7) < 0.03
 
 
 def test_same_seed_same_candidates_new_seed_new_candidates(detector):

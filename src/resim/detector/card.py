@@ -2,9 +2,10 @@
 
 Everything the embedded detector needs is here: solenoid, tracking efficiencies, momentum and
 energy resolutions, thresholds, energy fractions, tower granularity, lepton identification.
-The impact-parameter resolution is resim's own choice (the stock card does not smear D0/DZ);
-it is modelled on CMS Phase-1 tracker performance: ~10 um (d0) / ~20 um (dz) at high pT,
-~100 um / ~150 um at 1 GeV. The functions below evaluate the table on numpy arrays.
+Impact parameters come in two modes (``detector.impact_parameters``): ``delphes`` reports the
+helix's D0/DZ unsmeared, as the stock card does; ``cms`` smears them with a resolution modelled
+on CMS Phase-1 tracker performance: ~10 um (d0) / ~20 um (dz) at high pT, ~100 um / ~150 um at
+1 GeV. The functions below evaluate the table on numpy arrays.
 Units: GeV, metres (solenoid), millimetres (impact parameters), tesla.
 """
 
@@ -50,10 +51,18 @@ CARD = {
                          310: (0.3, 0.7), 3122: (0.3, 0.7),
                          12: (0.0, 0.0), 13: (0.0, 0.0), 14: (0.0, 0.0), 16: (0.0, 0.0)},
     "default_fraction": (0.0, 1.0),
-    # identification of tracked leptons: (efficiency, pT min, |eta| max); others keep PID +-211
-    "identification": {11: (0.85, 10.0, 2.5), 13: (0.95, 10.0, 2.4)},
-    # resim's impact-parameter resolution (mm): sigma = sqrt(a^2 + (b / pT)^2)
-    "impact_parameter_resolution": {"d0": (0.010, 0.100), "dz": (0.020, 0.150)},
+    # identification of tracked leptons (the card's ElectronEfficiency / MuonEfficiency), rows
+    # as the tracking table; 0 for pT <= 10 and outside the rows. Unidentified: PID +-211.
+    "identification": {
+        11: [(0.0, 1.5, 10.0, np.inf, 0.95), (1.5, 2.5, 10.0, np.inf, 0.85)],
+        13: [(0.0, 1.5, 10.0, np.inf, 0.95), (1.5, 2.4, 10.0, np.inf, 0.95)],
+    },
+    # impact-parameter resolution (mm) per detector.impact_parameters mode:
+    # sigma = sqrt(a^2 + (b / pT)^2); None: not smeared (the stock card)
+    "impact_parameter_resolution": {
+        "delphes": None,
+        "cms": {"d0": (0.010, 0.100), "dz": (0.020, 0.150)},
+    },
     "tracker_eta_max": 2.5,
     "calorimeter_eta_max": 5.0,
 }
@@ -170,14 +179,22 @@ def energy_fractions(abspid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def identification_efficiency(abspid: np.ndarray, pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    abseta = np.abs(eta)
     out = np.zeros(abspid.shape)
-    for pid, (eff, pt_min, eta_max) in CARD["identification"].items():
-        out = np.where((abspid == pid) & (pt > pt_min) & (np.abs(eta) <= eta_max), eff, out)
+    for pid, rows in CARD["identification"].items():
+        out = np.where(abspid == pid, _by_rows(rows, abseta, pt), out)
     return out
 
 
-def impact_parameter_resolution(which: str, pt: np.ndarray) -> np.ndarray:
-    a, b = CARD["impact_parameter_resolution"][which]
+IMPACT_PARAMETER_MODES = tuple(CARD["impact_parameter_resolution"])
+
+
+def impact_parameter_resolution(which: str, pt: np.ndarray, mode: str = "cms") -> np.ndarray:
+    """sigma(D0) (``which="d0"``) or sigma(DZ) in mm; 0 in the ``delphes`` mode."""
+    table = CARD["impact_parameter_resolution"][mode]
+    if table is None:
+        return np.zeros(np.shape(pt))
+    a, b = table[which]
     return np.sqrt(a ** 2 + (b / np.maximum(pt, 1e-3)) ** 2)
 
 

@@ -8,7 +8,8 @@ All particles of a batch are processed at once as flat numpy arrays (event index
    endcap at |z| = 3 m) at a bent position; neutrals fly straight. Particles produced outside the
    tracker volume and neutrinos are dropped.
 2. Tracking: efficiency by type / |eta| / pT, log-normal pT smearing (eta, phi unchanged), D0/DZ
-   from the production vertex and the helix, smeared with the card's resim resolution.
+   from the production vertex and the helix, smeared (``detector.impact_parameters: cms``, the
+   default) or not (``delphes``, as the stock card).
 3. Calorimeters: ECAL and HCAL towers on the card's grids get the card's energy fractions of
    every particle that reaches them; tower energies are smeared log-normally and thresholded.
 4. Particle flow, per tower and calorimeter (electron tracks meet ECAL towers, hadron tracks
@@ -34,6 +35,7 @@ import awkward as ak
 import numpy as np
 
 from ..counter_random import normal, uniform
+from ..errors import ConfigError
 from ..events import CANDIDATE_FIELDS, ViewBatch
 from ..seeds import event_keys
 from . import card
@@ -159,7 +161,11 @@ class EmbeddedDetector:
     """Parametric CMS-like particle flow (numbers in :mod:`resim.detector.card`)."""
 
     def __init__(self, section: dict | None = None):
-        self.section = dict(section or {})  # the card is fixed in code: no options yet
+        self.section = dict(section or {})
+        self.impact_parameters = self.section.get("impact_parameters", "cms")
+        if self.impact_parameters not in card.IMPACT_PARAMETER_MODES:
+            raise ConfigError(f"detector.impact_parameters: {self.impact_parameters!r} is not one "
+                              f"of {', '.join(card.IMPACT_PARAMETER_MODES)}")
 
     def simulate(self, batch: ViewBatch, seed: int, workdir: Path | None = None) -> ak.Array:
         """Particle-flow candidates (n_events x var x CANDIDATE_FIELDS) of one view batch."""
@@ -219,15 +225,16 @@ class EmbeddedDetector:
                 columns[name].append(value)
         return _to_events({k: np.concatenate(v) for k, v in columns.items()}, n_events)
 
-    @staticmethod
-    def _impact_parameters(ps: _Particles, t: np.ndarray, signed: np.ndarray,
+    def _impact_parameters(self, ps: _Particles, t: np.ndarray, signed: np.ndarray,
                            centre: np.ndarray, pt_s: np.ndarray, key: np.ndarray):
-        """Smeared D0, DZ (mm) at the helix's point of closest approach to the beam line."""
+        """D0, DZ (mm) at the helix's point of closest approach to the beam line, smeared with
+        the resolution of the ``impact_parameters`` mode."""
         d0 = np.sign(signed) * (centre - np.abs(signed)) * 1e3
         pt = ps.pt[t]
         dz = ps.vz[t] - (ps.vx[t] * ps.px[t] + ps.vy[t] * ps.py[t]) / pt * ps.pz[t] / pt
-        d0 = d0 + normal(key, ps.index[t], _D0) * card.impact_parameter_resolution("d0", pt_s)
-        dz = dz + normal(key, ps.index[t], _DZ) * card.impact_parameter_resolution("dz", pt_s)
+        mode = self.impact_parameters
+        d0 = d0 + normal(key, ps.index[t], _D0) * card.impact_parameter_resolution("d0", pt_s, mode)
+        dz = dz + normal(key, ps.index[t], _DZ) * card.impact_parameter_resolution("dz", pt_s, mode)
         return d0, dz
 
 
