@@ -44,7 +44,8 @@ def run(tmp_path_factory):
             model_dirs.append(str(out))
     evaluate_dir = results / "evaluate" / "h_vs_qcd"
     assert rs3l(["evaluate", "--config", str(config_path), "--task", "h_vs_qcd", "--out", str(evaluate_dir),
-                 "--backbone", str(backbone), "--test", str(files["test"]), *model_dirs]) == 0
+                 "--backbone", str(backbone), "--test", str(files["test"]), "--val", str(files["validation"]),
+                 *model_dirs]) == 0
     assert rs3l(["summary", "--config", str(config_path), "--out", str(results / "summary.md")]) == 0
     return results
 
@@ -76,6 +77,11 @@ def test_metrics_are_consistent_with_the_scores(run):
     floating = next(m for m in summary["models"] if m["name"] == "floating-0")
     assert floating["values"]["rejection@0.5"] == pytest.approx(
         metrics.rejection_at(target, scores["floating-0/nominal"], (0.5,))[0])
+    # every rejection is finite: at most the number of background test jets (a bound)
+    for model in summary["models"]:
+        for e in (0.3, 0.5, 0.7):
+            assert model["values"][f"rejection@{e:g}"] <= summary["n_background"]
+            assert len(model["bootstrap"][f"rejection@{e:g}"]) == summary["bootstrap"]
     # The toy N2 is built to separate the classes (small for two-prong jets) and to grow with the
     # smearing of each view: the baseline must show it.
     n2 = summary["models"][0]

@@ -25,30 +25,60 @@ def test_rejection_matches_analytic_roc():
     np.testing.assert_allclose(metrics.rejection_at(labels, scores), expected, rtol=1e-3)
 
 
-def test_rejection_interpolates_between_roc_points():
+def test_rejection_reads_the_step_roc_without_interpolation():
     scores = np.array([0.9, 0.6, 0.7, 0.1])
     labels = np.array([1, 1, 0, 0])
-    # ROC points (eps_S, eps_B) by threshold: 0.9 -> (0.5, 0); 0.7 -> (0.5, 0.5); 0.6 -> (1, 0.5);
-    # 0.1 -> (1, 1). At eps_S = 0.5 the best point is eps_B = 0 (rejection inf); at 0.75 mixing the
-    # working points (0.5, 0) and (1, 0.5) half and half gives eps_B = 0.25.
-    eps_b = metrics.background_efficiency_at(labels, scores, (0.25, 0.5, 0.75))
-    np.testing.assert_allclose(eps_b, [0.0, 0.0, 0.25])
-    assert np.isinf(metrics.rejection_at(labels, scores, (0.5,))[0])
+    # Thresholds from the top: 0.9 passes (1 sig, 0 bkg); 0.7 (1, 1); 0.6 (2, 1); 0.1 (2, 2).
+    # eps_S = 0.25 and 0.5 are reached at 0.9 (no background: the bound N_bkg = 2); 0.75 first at
+    # 0.6, where one of the two background jets passes (eps_B = 0.5, no mixing of working points).
+    points = metrics.working_points(labels, scores, (0.25, 0.5, 0.75))
+    assert [(p.n_pass, p.n_background, p.bound) for p in points] == [(0, 2, True), (0, 2, True),
+                                                                      (1, 2, False)]
+    np.testing.assert_allclose(metrics.rejection_at(labels, scores, (0.25, 0.5, 0.75)), [2, 2, 2])
+    np.testing.assert_allclose(metrics.background_efficiency_at(labels, scores, (0.75,)), [0.5])
 
 
-def test_all_tied_scores_give_the_random_classifier():
+def test_a_perfect_tagger_is_bounded_by_the_background_count():
+    # 250 background jets, none passing at any signal efficiency: rejection > 250, never inf.
+    labels = np.array([1] * 100 + [0] * 250)
+    scores = np.concatenate([np.linspace(0.6, 1.0, 100), np.linspace(0.0, 0.5, 250)])
+    points = metrics.working_points(labels, scores)
+    assert all(p.bound and p.n_pass == 0 and p.rejection == 250 for p in points)
+    assert np.all(np.isfinite(metrics.rejection_at(labels, scores)))
+
+
+def test_working_point_counts_match_a_hand_count():
+    # Signal at 10..19, background at 0..29 (scores = value / 100). eps_S = 0.3 of 10 signal jets:
+    # the top 3 signal (>= 0.17) let the 13 background jets 0.17..0.29 through.
+    labels = np.array([1] * 10 + [0] * 30)
+    scores = np.concatenate([np.arange(10, 20), np.arange(30)]) / 100
+    (point,) = metrics.working_points(labels, scores, (0.3,))
+    assert (point.n_pass, point.n_background) == (13, 30)
+    assert point.rejection == pytest.approx(30 / 13)
+
+
+def test_bootstrap_interval_covers_the_binomial_spread():
+    # eps_B = 0.1 exactly on 2000 background jets: the resampled rejections scatter around 10
+    # with the binomial width sqrt(0.1 * 0.9 / 2000) / 0.1**2 ~ 0.67 (the signal cut is fixed by
+    # the signal-free gap, so only the background count varies).
+    rng = np.random.default_rng(3)
+    labels = np.array([1] * 1000 + [0] * 2000)
+    bkg = np.where(np.arange(2000) < 200, 0.8, 0.2)  # 200 background jets among the signal
+    scores = np.concatenate([np.full(1000, 0.8), bkg])
+    (point,) = metrics.working_points(labels, scores, (0.5,))
+    assert point.rejection == pytest.approx(10.0)
+    weights = metrics.bootstrap_weights(len(labels), 400, rng)
+    boot = metrics.bootstrap_rejection(labels, scores, weights, (0.5,))[0]
+    assert boot.shape == (400,)
+    assert np.mean(boot) == pytest.approx(10.0, rel=0.03)
+    assert np.std(boot) == pytest.approx(0.1**-2 * np.sqrt(0.1 * 0.9 / 2000), rel=0.25)
+
+
+def test_tied_scores_are_one_cut():
+    # Every jet ties: the only cut that keeps any signal keeps everything, eps_B = 1.
     labels = np.array([1] * 30 + [0] * 70)
-    scores = np.full(100, 0.42)
-    np.testing.assert_allclose(metrics.rejection_at(labels, scores), 1.0 / np.array(metrics.EFFICIENCIES))
-    assert metrics.auc(labels, scores) == pytest.approx(0.5)
-
-
-def test_partial_ties_are_one_straight_segment():
-    # Half the signal and half the background tie at 0.5; the rest are perfectly separated.
-    labels = np.array([1, 1, 0, 0])
-    scores = np.array([0.9, 0.5, 0.5, 0.1])
-    # ROC: (0,0) -> (0.5,0) -> [tie] (1,0.5) -> (1,1). At eps_S = 0.7: eps_B = 0.2.
-    np.testing.assert_allclose(metrics.background_efficiency_at(labels, scores, (0.7,)), [0.2])
+    np.testing.assert_allclose(metrics.rejection_at(labels, np.full(100, 0.42)), [1, 1, 1])
+    assert metrics.auc(labels, np.full(100, 0.42)) == pytest.approx(0.5)
 
 
 def test_roc_needs_both_classes():
@@ -71,7 +101,7 @@ def test_n2_score_orientation_and_common_scale():
     n2 = np.concatenate([rng.uniform(0.0, 0.3, 500), rng.uniform(0.2, 0.5, 500)])  # signal: small N2
     shifted = n2 + 0.05
     shifted[3] = np.nan
-    scores, sign = metrics.n2_scores({"nominal": n2, "fsr_up": shifted}, labels)
+    scores, sign = metrics.n2_scores({"nominal": n2, "fsr_up": shifted}, n2, labels)
     assert sign == -1
     assert metrics.auc(labels, scores["nominal"]) > 0.9
     assert scores["nominal"].min() > 0 and scores["nominal"].max() == 1.0
@@ -79,8 +109,24 @@ def test_n2_score_orientation_and_common_scale():
     # A shift of every jet towards background moves every score down (same map for all views).
     finite = np.isfinite(shifted)
     assert np.all(scores["fsr_up"][finite] <= scores["nominal"][finite])
-    _, flipped = metrics.n2_scores({"nominal": -n2}, labels)
+    _, flipped = metrics.n2_scores({"nominal": -n2}, -n2, labels)
     assert flipped == 1
+
+
+def test_n2_map_comes_from_the_reference_sample_not_the_scored_one():
+    # Reference (validation): signal has small N2. Scored (test): the opposite, as if the test
+    # split were mislabelled; the orientation must still be the reference's (-N2).
+    rng = np.random.default_rng(4)
+    labels = np.concatenate([np.ones(300), np.zeros(300)])
+    reference = np.concatenate([rng.uniform(0.0, 0.3, 300), rng.uniform(0.2, 0.5, 300)])
+    test = reference[::-1].copy()
+    scores, sign = metrics.n2_scores({"nominal": test}, reference, labels)
+    assert sign == -1
+    assert metrics.auc(labels, scores["nominal"]) < 0.2
+    # The scale is the reference's CDF: a test jet at the reference median scores 0.5.
+    median = np.median(reference)
+    half, _ = metrics.n2_scores({"nominal": np.array([median])}, reference, labels)
+    assert half["nominal"][0] == pytest.approx(0.5, abs=0.01)
 
 
 def test_balanced_rows():

@@ -21,6 +21,7 @@ def test_row_names_carry_size_mode_and_view_set():
     assert tables.row_name("supervised", 1_500_000, "seed+fsr_up") == "Fully-supervised (1.5M, seed+fsr_up)"
     assert tables.row_name("n2", 0, "all") == "N2"
     assert tables.human_size(200_000) == "200k" and tables.human_size(950) == "950"
+    assert tables.human_size(3000) == "3000"  # the study's sizes are written out, as in the issue
     assert tables.view_set_label(["nominal", "seed", "fsr_up"], VIEWS) == "seed+fsr_up"
     assert tables.view_set_label(VIEWS, VIEWS) == "all"
 
@@ -30,8 +31,8 @@ def test_repetitions_become_mean_and_sample_std():
     records += [_rec("supervised", 1000, {"rejection@0.5": 9.0}), _rec("n2", 0, {"rejection@0.5": 4.0}),
                 _rec("floating", 1000, {"rejection@0.5": 99.0}, views=["nominal", "seed"])]
     rows = tables.collect_rows(records, VIEWS)
-    assert [r.name for r in rows] == ["N2", "Fine-tuned (1k, floating, all)",
-                                      "Fine-tuned (1k, floating, seed)", "Fully-supervised (1k, all)"]
+    assert [r.name for r in rows] == ["N2", "Fine-tuned (1000, floating, all)",
+                                      "Fine-tuned (1000, floating, seed)", "Fully-supervised (1000, all)"]
     mean, std = rows[1].mean_std("rejection@0.5")
     assert mean == pytest.approx(12.0) and std == pytest.approx(2.0)  # ddof = 1
     assert rows[1].n_runs == 3
@@ -63,3 +64,20 @@ def test_written_tables_bold_the_best_network_and_keep_numbers_in_csv(tmp_path):
         rows = list(csv.DictReader(fh))
     assert rows[1]["setup"] == "Fine-tuned (100, fixed, all)"
     assert float(rows[1]["wasserstein:seed_mean"]) == pytest.approx(2e-4)
+
+
+def test_rejection_cell_shows_interval_background_count_and_bound():
+    # Two repetitions; bootstrap resamples shared by index: means per resample are 10, 12, 14, 16.
+    recs = [_rec("floating", 100, {"rejection@0.5": 12.0, "n_pass@0.5": 20, "bound@0.5": 0.0}),
+            _rec("floating", 100, {"rejection@0.5": 14.0, "n_pass@0.5": 18, "bound@0.5": 0.0})]
+    recs[0]["bootstrap"] = {"rejection@0.5": [9.0, 11.0, 13.0, 15.0]}
+    recs[1]["bootstrap"] = {"rejection@0.5": [11.0, 13.0, 15.0, 17.0]}
+    (row,) = tables.collect_rows(recs, VIEWS)
+    low, high = row.interval("rejection@0.5", level=0.5)
+    assert (low, high) == pytest.approx((11.5, 14.5))  # quartiles of 10, 12, 14, 16
+    cell = row.rejection_cell("rejection@0.5")
+    assert cell.startswith("13.0 ± 1.4 (") and "19 bkg" in cell
+    # A repetition that let no background through makes the row a bound, never infinity.
+    bound = tables.collect_rows([_rec("fixed", 100, {"rejection@0.5": 250.0, "n_pass@0.5": 0,
+                                                     "bound@0.5": 1.0})], VIEWS)[0]
+    assert bound.rejection_cell("rejection@0.5") == "> 250 (0 bkg)"

@@ -33,6 +33,7 @@ rule finetune:
 rule evaluate:
     input:
         test="results/dataset/test.h5",
+        val="results/dataset/validation.h5",
         backbone=backbone_checkpoint,
         models=finetune_inputs,
     output:
@@ -110,6 +111,7 @@ rule evaluate:
     shell:
         "rs3l evaluate --config {params.config} --task {wildcards.task}"
         " --out {params.outdir} --backbone {input.backbone} --test {input.test}"
+        " --val {input.val}"
         " {params.models} > {log} 2>&1"
 
 

@@ -77,20 +77,27 @@ def score_views(dataset: PairedDataset, rows: np.ndarray, taggers: dict, backbon
 
 
 def tagger_metrics(scores: dict[str, np.ndarray], target: np.ndarray, labels: np.ndarray,
-                   label_names: list[str], balanced: np.ndarray, efficiencies: list[float]) -> dict:
-    """Rejection and AUC on nominal jets, Wasserstein per view on the balanced rows, sub-class ROCs."""
+                   label_names: list[str], balanced: np.ndarray, efficiencies: list[float],
+                   weights: np.ndarray) -> dict:
+    """Rejection (step ROC, with the background count behind it and bootstrap resamples over
+    ``weights``) and AUC on nominal jets, Wasserstein per view on the balanced rows, sub-class ROCs."""
     nominal = scores[NOMINAL]
-    rejections = metrics.rejection_at(target, nominal, efficiencies)
-    values = {f"rejection@{e:g}": r for e, r in zip(efficiencies, rejections)}
+    values = {}
+    for e, point in zip(efficiencies, metrics.working_points(target, nominal, efficiencies)):
+        values.update({f"rejection@{e:g}": point.rejection, f"n_pass@{e:g}": point.n_pass,
+                       f"bound@{e:g}": float(point.bound)})
+    values["n_background"] = float((target == 0).sum())
     values["auc"] = metrics.auc(target, nominal)
     for view, w in metrics.view_wasserstein({v: s[balanced] for v, s in scores.items()}).items():
         values[f"wasserstein:{view}"] = w
+    boot = metrics.bootstrap_rejection(target, nominal, weights, efficiencies)
     signal = target.astype(bool)
     subclass = {}
     for code in np.unique(labels[~signal]):
         sel = signal | (labels == code)
         subclass[label_names[code]] = metrics.roc(target[sel], nominal[sel])
-    return {"values": values, "roc": metrics.roc(target, nominal), "subclass_roc": subclass}
+    return {"values": values, "roc": metrics.roc(target, nominal), "subclass_roc": subclass,
+            "bootstrap": {f"rejection@{e:g}": b.tolist() for e, b in zip(efficiencies, boot)}}
 
 
 def _knn(embedding: np.ndarray, labels: np.ndarray, config: dict, rng: np.random.Generator) -> dict:
@@ -134,8 +141,16 @@ def representation_plots(out: Path, emb: dict[str, np.ndarray], target: np.ndarr
             "max_abs_pearson": {names[c]: representation.max_abs_offdiagonal(m) for c, m in corr.items()}}
 
 
+def reference_n2(config: dict, task: Task, val: list) -> tuple[np.ndarray, np.ndarray]:
+    """(nominal N2, target) of the task's validation jets: N2's orientation and scale come from
+    them, never from the test jets it is scored on."""
+    dataset = PairedDataset(val)
+    rows, target = task.select(dataset)
+    return dataset.read(NOMINAL, rows).jet[:, _N2], target
+
+
 def evaluate(config: dict, task_name: str, out: str | Path, test: list, model_dirs: list,
-             backbone_path: str | Path | None = None) -> dict:
+             backbone_path: str | Path | None = None, val: list | None = None) -> dict:
     """Evaluate the models of ``model_dirs`` on the task's jets of ``test``; write into ``out``."""
     section = config["evaluate"]
     out = Path(out)
@@ -160,15 +175,20 @@ def evaluate(config: dict, task_name: str, out: str | Path, test: list, model_di
     balanced = (metrics.balanced_rows(target, rng) if section["balance_wasserstein"]
                 else np.arange(len(rows)))
     records, knn_records, roc_curves, subclass = [], [], {}, {}
-    n2_scores, n2_sign = metrics.n2_scores(scored["n2"], target)
-    n2 = tagger_metrics(n2_scores, target, labels, dataset.label_names, balanced, efficiencies)
+    if not val:
+        raise ConfigError("rs3l evaluate: --val (the validation split) is needed to fix N2's "
+                          "orientation and scale")
+    n2_scores, n2_sign = metrics.n2_scores(scored["n2"], *reference_n2(config, task, val))
+    weights = metrics.bootstrap_weights(len(rows), section["bootstrap"], rng)
+    n2 = tagger_metrics(n2_scores, target, labels, dataset.label_names, balanced, efficiencies,
+                        weights)
     records.append({"name": "n2", "mode": "n2", "train_size": 0, "views": dataset.views,
-                    "values": n2["values"], "n2_sign": n2_sign})
+                    "values": n2["values"], "bootstrap": n2["bootstrap"], "n2_sign": n2_sign})
     for d in model_dirs:
         rec = _model_record(d)
         result = tagger_metrics(scored["scores"][d.name], target, labels, dataset.label_names, balanced,
-                                efficiencies)
-        rec["values"] = result["values"]
+                                efficiencies, weights)
+        rec.update(values=result["values"], bootstrap=result["bootstrap"])
         records.append(rec)
         knn = _knn(scored["embedding"][d.name], labels, config, rng)
         knn_records.append({**rec, "values": {"knn": knn["accuracy"]}, "knn": knn})
@@ -191,7 +211,9 @@ def evaluate(config: dict, task_name: str, out: str | Path, test: list, model_di
                               "Wasserstein distance to nominal", f"{task_name}: robustness", others))
     summary = {"task": task_name, "test_files": [str(p) for p in dataset.paths], "n_test": len(rows),
                "n_signal": int(target.sum()), "n_wasserstein": len(balanced), "views": dataset.views,
-               "n2_orientation": "-N2" if n2_sign < 0 else "+N2", "models": records, "knn": knn_records}
+               "n2_orientation": "-N2" if n2_sign < 0 else "+N2",
+               "n_background": int((target == 0).sum()), "bootstrap": section["bootstrap"],
+               "models": records, "knn": knn_records}
     if backbone is not None:
         base_knn = _knn(scored["backbone"][NOMINAL], labels, config, rng)
         stats = representation_plots(out, scored["backbone"], target, task, config, rng, seed)
@@ -208,14 +230,14 @@ def evaluate(config: dict, task_name: str, out: str | Path, test: list, model_di
 
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    # "--test DATA... MODELDIR..." (INTERFACES.md): argparse hands everything after --test to it;
-    # datasets are files and model outputs are directories, so the two lists separate cleanly.
-    paths = [Path(p) for p in [*args.test, *args.models]]
-    test = [p for p in paths if not p.is_dir()]
-    models = [p for p in paths if p.is_dir()]
+    # "--test DATA... MODELDIR..." (INTERFACES.md): argparse hands everything after the last
+    # file option to it; datasets are files and model outputs are directories, so they separate.
+    test = [Path(p) for p in args.test if not Path(p).is_dir()]
+    val = [Path(p) for p in args.val if not Path(p).is_dir()]
+    models = [Path(p) for p in [*args.test, *args.val, *args.models] if Path(p).is_dir()]
     if not models:
         raise ConfigError("rs3l evaluate: no model directory given (fine-tuning outputs <mode>-<rep>/)")
-    evaluate(config, args.task, args.out, test, models, args.backbone)
+    evaluate(config, args.task, args.out, test, models, args.backbone, val)
     return 0
 
 
@@ -225,6 +247,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_task_arguments(p)
     p.add_argument("--out", required=True, help="output directory (results/evaluate/<task>)")
     p.add_argument("--test", nargs="+", required=True, help="paired HDF5 files of held-out jets")
+    p.add_argument("--val", nargs="+", required=True, help="paired HDF5 files of the validation "
+                   "split (N2's orientation and scale)")
     p.add_argument("--backbone", help="pre-training checkpoint: adds the representation plots, its "
                    "kNN accuracy and its training curves")
     p.add_argument("models", nargs="*", help="fine-tuning output directories (<mode>-<rep>)")

@@ -6,6 +6,8 @@ All functions take plain numpy arrays so they can be checked against analytic an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.stats import wasserstein_distance
 from sklearn.metrics import roc_auc_score, roc_curve
@@ -28,26 +30,99 @@ def roc(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return tpr, fpr
 
 
+@dataclass(frozen=True)
+class WorkingPoint:
+    """The step-ROC working point for one target signal efficiency.
+
+    ``n_pass`` background jets (of ``n_background``) pass the first threshold, scanning from the
+    most signal-like score down, whose signal efficiency reaches the target. No interpolation:
+    a threshold is a cut one can apply, a point between two thresholds is not.
+    """
+
+    n_pass: int
+    n_background: int
+
+    @property
+    def bound(self) -> bool:
+        """No background jet passes: the test set only bounds the rejection from below."""
+        return self.n_pass == 0
+
+    @property
+    def rejection(self) -> float:
+        """1/ε_B; where no background passes, the bound 1/(1/N_bkg) = N_bkg (never ∞)."""
+        return self.n_background / max(self.n_pass, 1)
+
+
+def _step_counts(labels: np.ndarray, scores: np.ndarray,
+                 weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative (signal, background) weights passing each distinct threshold, high to low.
+
+    ``weights`` is (B, n): one row per resampling of the jets (a plain count is all ones).
+    Returns two (B, n_thresholds) arrays; a threshold passes every jet scoring at least it.
+    """
+    order = np.argsort(-scores, kind="stable")
+    s = scores[order]
+    ends = np.flatnonzero(np.append(s[1:] != s[:-1], True))  # last jet of each tied group
+    w = weights[:, order].astype(np.float64)
+    sig = labels[order]
+    return np.cumsum(w * sig, axis=1)[:, ends], np.cumsum(w * ~sig, axis=1)[:, ends]
+
+
+def _first_reaching(cum_sig: np.ndarray, efficiency: float) -> np.ndarray:
+    """Per row, the index of the first threshold whose signal efficiency reaches ``efficiency``."""
+    total = cum_sig[:, -1:]
+    # a relative tolerance so that 0.3 of 10 jets is reached by 3 jets despite rounding
+    return np.argmax(cum_sig >= efficiency * total * (1 - 1e-12), axis=1)
+
+
+def working_points(labels: np.ndarray, scores: np.ndarray,
+                   efficiencies: tuple[float, ...] | np.ndarray = EFFICIENCIES) -> list[WorkingPoint]:
+    """The step-ROC working point at each signal efficiency (see :class:`WorkingPoint`)."""
+    labels = np.asarray(labels).astype(bool)
+    if labels.all() or not labels.any():
+        raise ValueError("a ROC curve needs both signal and background jets")
+    scores = np.asarray(scores, dtype=np.float64)
+    cum_sig, cum_bkg = _step_counts(labels, scores, np.ones((1, len(scores))))
+    n_bkg = int((~labels).sum())
+    return [WorkingPoint(int(round(cum_bkg[0, _first_reaching(cum_sig, e)[0]])), n_bkg)
+            for e in efficiencies]
+
+
 def background_efficiency_at(labels: np.ndarray, scores: np.ndarray,
                              efficiencies: tuple[float, ...] | np.ndarray = EFFICIENCIES) -> np.ndarray:
-    """Background efficiency ε_B at each signal efficiency ε_S, interpolated linearly on the ROC.
-
-    Linear interpolation between two ROC points is the working point a randomised threshold
-    between them achieves. Where the curve is flat in ε_S (several thresholds with the same
-    signal efficiency), the smallest ε_B, the best achievable one, is taken.
-    """
-    tpr, fpr = roc(labels, scores)
-    # fpr is non-decreasing along the curve, so the first point of each tpr value has the least fpr.
-    tpr_unique, first = np.unique(tpr, return_index=True)
-    return np.interp(np.asarray(efficiencies, dtype=np.float64), tpr_unique, fpr[first])
+    """Background efficiency ε_B at each signal efficiency, read from the step ROC."""
+    return np.array([p.n_pass / p.n_background for p in working_points(labels, scores, efficiencies)])
 
 
 def rejection_at(labels: np.ndarray, scores: np.ndarray,
                  efficiencies: tuple[float, ...] | np.ndarray = EFFICIENCIES) -> np.ndarray:
-    """Background rejection 1/ε_B at each signal efficiency; ``inf`` where no background passes."""
-    eps_b = background_efficiency_at(labels, scores, efficiencies)
-    with np.errstate(divide="ignore"):
-        return 1.0 / eps_b
+    """Background rejection 1/ε_B at each signal efficiency; the bound N_bkg where none passes."""
+    return np.array([p.rejection for p in working_points(labels, scores, efficiencies)])
+
+
+def bootstrap_weights(n: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_resamples, n) multiplicities of the jets in resamplings with replacement.
+
+    Drawn once per evaluation and shared by every model, so that the models' resampled values
+    can be averaged over repetitions resample by resample.
+    """
+    out = np.zeros((n_resamples, n), dtype=np.uint16)
+    for b in range(n_resamples):
+        out[b] = np.bincount(rng.integers(n, size=n), minlength=n)
+    return out
+
+
+def bootstrap_rejection(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray,
+                        efficiencies: tuple[float, ...] | np.ndarray = EFFICIENCIES) -> np.ndarray:
+    """(n_efficiencies, B) rejections of the resampled test sets ``weights`` (bounds as N_bkg)."""
+    labels = np.asarray(labels).astype(bool)
+    cum_sig, cum_bkg = _step_counts(labels, np.asarray(scores, dtype=np.float64), weights)
+    rows = np.arange(len(weights))
+    out = []
+    for e in efficiencies:
+        passing = cum_bkg[rows, _first_reaching(cum_sig, e)]
+        out.append(cum_bkg[:, -1] / np.maximum(passing, 1))
+    return np.array(out)
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -79,22 +154,24 @@ def balanced_rows(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.sort(keep)
 
 
-def n2_scores(n2_by_view: dict[str, np.ndarray], labels: np.ndarray,
-              reference: str = "nominal") -> tuple[dict[str, np.ndarray], int]:
+def n2_scores(n2_by_view: dict[str, np.ndarray], reference_n2: np.ndarray,
+              reference_labels: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
     """Turn the N2 observable into a [0, 1] tagger score, the same map for every view.
 
+    The map is fixed on a reference sample that is not the one scored (the validation split's
+    nominal jets), so that neither the orientation nor the scale is tuned on the test jets.
     Orientation: ``-N2`` (two-prong jets have small N2) unless ``+N2`` discriminates better on
-    the reference view; the sign is returned (-1 or +1). Scale: the empirical CDF of the
-    reference view's mixed (signal + background) sample, applied to every view, so the score
-    is the fraction of reference jets less signal-like, and Wasserstein distances between views
-    are on the same [0, 1] scale as the networks' sigmoid outputs. Non-finite N2 (jets too small
-    to define it) count as the least signal-like value.
+    the reference; the sign is returned (-1 or +1). Scale: the empirical CDF of the reference's
+    mixed (signal + background) sample, so the score is the fraction of reference jets less
+    signal-like and Wasserstein distances between views are on the same [0, 1] scale as the
+    networks' sigmoid outputs. Non-finite N2 (jets too small to define it) count as the least
+    signal-like value.
     """
-    raw = {v: np.asarray(x, dtype=np.float64) for v, x in n2_by_view.items()}
-    sign = -1 if auc(labels, _oriented(raw[reference], -1)) >= 0.5 else 1
-    oriented = {v: _oriented(x, sign) for v, x in raw.items()}
-    ecdf = np.sort(oriented[reference])
-    return {v: np.searchsorted(ecdf, x, side="right") / len(ecdf) for v, x in oriented.items()}, sign
+    reference = np.asarray(reference_n2, dtype=np.float64)
+    sign = -1 if auc(reference_labels, _oriented(reference, -1)) >= 0.5 else 1
+    ecdf = np.sort(_oriented(reference, sign))
+    return {v: np.searchsorted(ecdf, _oriented(np.asarray(x, dtype=np.float64), sign), side="right")
+            / len(ecdf) for v, x in n2_by_view.items()}, sign
 
 
 def _oriented(n2: np.ndarray, sign: int) -> np.ndarray:

@@ -26,9 +26,10 @@ MODE_ORDER = ("n2", "fixed", "floating", "supervised")
 
 
 def human_size(n: int) -> str:
-    """A training-set size as the seed writes it: 3M, 1.5M, 200k, 950."""
-    for unit, scale in (("M", 1e6), ("k", 1e3)):
-        if n >= scale:
+    """A training-set size as the seed writes it: 3M, 1.5M, 200k, 3000, 950."""
+    # (unit, size from which it is used, its value): four-digit sizes are written out
+    for unit, start, scale in (("M", 1e6, 1e6), ("k", 1e4, 1e3)):
+        if n >= start:
             value = n / scale
             return f"{value:.0f}{unit}" if value >= 10 or value == round(value) else f"{value:.1f}{unit}"
     return str(n)
@@ -53,13 +54,18 @@ def row_name(mode: str, train_size: int, views_label: str) -> str:
 
 @dataclass
 class Row:
-    """One table row: a setup and, per column, the values of its repetitions."""
+    """One table row: a setup and, per column, the values of its repetitions.
+
+    ``bootstrap`` holds, per column, each repetition's values on the shared resamplings of the
+    test jets (the same resampling index in every model), see :meth:`interval`.
+    """
 
     name: str
     mode: str
     train_size: int
     views: str
     values: dict[str, list[float]] = field(default_factory=dict)
+    bootstrap: dict[str, list[list[float]]] = field(default_factory=dict)
 
     @property
     def n_runs(self) -> int:
@@ -73,9 +79,43 @@ class Row:
             return math.inf, math.nan
         return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan
 
+    def interval(self, column: str, level: float = 0.68) -> tuple[float, float]:
+        """Central ``level`` interval of the mean over repetitions, resampling the test jets.
+
+        Each resampling's mean over the repetitions is one draw of the row's value had the test
+        set been another; NaN when no resamples were stored.
+        """
+        samples = self.bootstrap.get(column)
+        if not samples or not samples[0]:
+            return math.nan, math.nan
+        means = np.mean(np.asarray(samples, dtype=np.float64), axis=0)
+        low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+        return float(low), float(high)
+
+    def rejection_cell(self, column: str) -> str:
+        """``mean ± std`` over repetitions, then the bootstrap interval and the mean number of
+        background jets passing; a bound ``> N`` where a repetition let no background through."""
+        efficiency = column.split("@")[1]
+        mean, std = self.mean_std(column)
+        n_pass = self.mean_std(f"n_pass@{efficiency}")[0]
+        bound = self.mean_std(f"bound@{efficiency}")[0]
+        if not math.isnan(bound) and bound > 0:
+            return f"> {mean:.0f} ({n_pass:.2g} bkg)"
+        text = format_rejection(mean, std)
+        low, high = self.interval(column)
+        details = [] if math.isnan(low) else [f"{_rej(low)}–{_rej(high)}"]
+        if not math.isnan(n_pass):
+            details.append(f"{n_pass:.3g} bkg")
+        return f"{text} ({'; '.join(details)})" if details else text
+
+
+def _rej(value: float) -> str:
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
 
 def collect_rows(records: list[dict], all_views: Sequence[str]) -> list[Row]:
-    """Group per-model records (``mode``, ``train_size``, ``views``, ``values``) into table rows."""
+    """Group per-model records (``mode``, ``train_size``, ``views``, ``values``, optionally
+    ``bootstrap``) into table rows."""
     rows: dict[tuple, Row] = {}
     for rec in records:
         label = view_set_label(rec.get("views", all_views), all_views)
@@ -84,6 +124,8 @@ def collect_rows(records: list[dict], all_views: Sequence[str]) -> list[Row]:
             rows[key] = Row(row_name(rec["mode"], rec.get("train_size", 0), label), *key)
         for column, value in rec["values"].items():
             rows[key].values.setdefault(column, []).append(float(value))
+        for column, samples in (rec.get("bootstrap") or {}).items():
+            rows[key].bootstrap.setdefault(column, []).append(samples)
     return sorted(rows.values(), key=lambda r: (MODE_ORDER.index(r.mode), r.train_size, r.views))
 
 
@@ -134,8 +176,8 @@ def _bold_best(cells: list[list[str]], rows: list[Row], columns: list[str], best
 
 def markdown(rows: list[Row], columns: list[str], headers: list[str], first: str, fmt,
              best: str | None = None, caption: str = "") -> str:
-    """A Markdown table: one line per row, one formatted ``mean ± std`` cell per column."""
-    cells = [[fmt(*r.mean_std(c)) for c in columns] for r in rows]
+    """A Markdown table: one line per row, one cell ``fmt(row, column)`` per column."""
+    cells = [[fmt(r, c) for c in columns] for r in rows]
     if best:
         _bold_best(cells, rows, columns, best)
     lines = [f"| {first} | " + " | ".join(headers) + " |", "|---" * (len(headers) + 1) + "|"]
@@ -145,25 +187,28 @@ def markdown(rows: list[Row], columns: list[str], headers: list[str], first: str
 
 
 def to_csv(rows: list[Row], columns: list[str]) -> str:
-    """CSV with, per column, ``<column>_mean`` and ``<column>_std`` (plus setup and run count)."""
+    """CSV with, per column, ``<column>_mean`` and ``<column>_std`` and, for columns with
+    bootstrap resamples, ``<column>_ci_low``/``_ci_high`` (plus setup and run count)."""
+    boot = [c for c in columns if any(r.bootstrap.get(c) for r in rows)]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["setup", "mode", "train_size", "views", "n_runs"]
-                    + [f"{c}_{s}" for c in columns for s in ("mean", "std")])
+                    + [f"{c}_{s}" for c in columns for s in ("mean", "std")]
+                    + [f"{c}_ci_{s}" for c in boot for s in ("low", "high")])
     for r in rows:
-        values = []
-        for c in columns:
-            values += [f"{x:.6g}" for x in r.mean_std(c)]
+        values = [f"{x:.6g}" for c in columns for x in r.mean_std(c)]
+        values += [f"{x:.6g}" for c in boot for x in r.interval(c)]
         writer.writerow([r.name, r.mode, r.train_size, r.views, r.n_runs] + values)
     return buf.getvalue()
 
 
 def write_table(out_stem: str | Path, rows: list[Row], columns: list[str], headers: list[str],
-                first: str, fmt, best: str | None, caption: str) -> list[Path]:
-    """Write ``<stem>.csv`` and ``<stem>.md``; return both paths."""
+                first: str, fmt, best: str | None, caption: str,
+                csv_extra: Sequence[str] = ()) -> list[Path]:
+    """Write ``<stem>.csv`` (``columns`` and ``csv_extra``) and ``<stem>.md``; return both paths."""
     stem = Path(out_stem)
     csv_path, md_path = stem.with_suffix(".csv"), stem.with_suffix(".md")
-    atomic_write_text(csv_path, to_csv(rows, columns))
+    atomic_write_text(csv_path, to_csv(rows, [*columns, *csv_extra]))
     atomic_write_text(md_path, markdown(rows, columns, headers, first, fmt, best, caption))
     return [csv_path, md_path]
 
@@ -181,17 +226,20 @@ def write_tables(outdir: str | Path, task: str, records: list[dict], all_views: 
     others = [v for v in all_views if v != "nominal"]
     written = write_table(
         outdir / "rejection", rows, eff_cols, [f"{e:g}" for e in efficiencies], "Signal efficiency",
-        format_rejection, "max",
-        f"Background rejection 1/ε_B at fixed signal efficiency, nominal test jets ({task}); "
-        "mean ± std over repetitions.")
+        Row.rejection_cell, "max",
+        f"Background rejection 1/ε_B at fixed signal efficiency, nominal test jets ({task}), read "
+        "from the step ROC: mean ± std over repetitions (68 % bootstrap interval over the test "
+        "jets; mean number of background jets passing). '> N' is a bound: no background jet "
+        "passed, the test set has N.",
+        [f"{k}@{e:g}" for k in ("n_pass", "bound") for e in efficiencies] + ["n_background"])
     written += write_table(
         outdir / "wasserstein", rows, [f"wasserstein:{v}" for v in others], others, "Training setup",
-        format_scientific, "min",
+        lambda r, c: format_scientific(*r.mean_std(c)), "min",
         f"1-D Wasserstein distance between the score distributions on nominal jets and on each "
         f"other view ({task}); lower is more robust.")
     written += write_table(
         outdir / "knn", collect_rows(list(knn_records), all_views), ["knn"], ["accuracy"],
-        "Representation", format_percent, "max",
+        "Representation", lambda r, c: format_percent(*r.mean_std(c)), "max",
         f"kNN classification accuracy of the task's label classes in each model's normalised "
         f"representation ({task}).")
     return written
