@@ -2,7 +2,9 @@
 
 The JSON schema lives in the package (``resim/data/config.schema.yaml``) so that the CLI and the
 Snakemake workflow (``workflow/schemas/config.schema.yaml`` links to it) validate alike.
-An unknown key or a bad value is a :class:`ConfigError` naming the key's full path.
+An unknown key or a bad value is a :class:`ConfigError` naming the key's full path; so is what
+the schema cannot express (:mod:`resim.config_checks`: unknown processes and backends, an empty
+``pt_range``, settings Pythia refuses).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .config_checks import problems
 from .errors import ConfigError
 
 SCHEMA_FILE = "config.schema.yaml"
@@ -45,10 +48,19 @@ def validate(config: dict, source: str = "config") -> dict:
 
     extended = jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
     errors = sorted(extended(load_schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"  {_key_path(e)}: {e.message}" for e in errors[:10]]
-        raise ConfigError(f"{source} is not valid:\n" + "\n".join(lines))
+    _raise_invalid(source, [f"{_key_path(e)}: {e.message}" for e in errors])
+    # What the schema cannot say (known processes and backends, Pythia's settings): only on a
+    # config of the schema's shape.
+    _raise_invalid(source, problems(config))
     return config
+
+
+def _raise_invalid(source: str, lines: list[str]) -> None:
+    """One problem: one line; several: one line each (the first ten)."""
+    if len(lines) == 1:
+        raise ConfigError(f"{source} is not valid: {lines[0]}")
+    if lines:
+        raise ConfigError(f"{source} is not valid:\n" + "\n".join(f"  {line}" for line in lines[:10]))
 
 
 def load_config(path: str | Path) -> dict:

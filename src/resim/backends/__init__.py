@@ -86,10 +86,34 @@ def selected(config: dict) -> Iterator[tuple[ExternalProgram, str]]:
         yield DELPHES, "detector.backend"
 
 
+def unknown_backends(config: dict) -> list[str]:
+    """One message per backend name that no module registers, naming its config key."""
+    from ..detector.registry import DETECTORS
+    from ..errors import ConfigError
+    from ..forks.registry import SHOWERS
+    from ..hard.registry import BACKENDS
+
+    chosen = [(BACKENDS, f"samples.{sample}.backend", spec.get("backend", "embedded"))
+              for sample, spec in (config.get("samples") or {}).items()]
+    chosen += [(SHOWERS, f"views.{view}.backend", spec.get("backend", "pythia"))
+               for view, spec in (config.get("views") or {}).items()]
+    chosen.append((DETECTORS, "detector.backend",
+                   (config.get("detector") or {}).get("backend", "embedded")))
+    messages = []
+    for registry, key, name in chosen:
+        try:
+            registry.get(name, key)
+        except ConfigError as err:
+            messages.append(str(err))
+    return messages
+
+
 def check(config: dict) -> list[str]:
-    """One message per selected external program that is not installed (empty: all present)."""
+    """One message per backend name that is unknown, and per selected external program that is
+    not installed (empty: all present)."""
     keys: dict[ExternalProgram, list[str]] = {}
     for program, key in selected(config):
         keys.setdefault(program, []).append(key)
-    return [program.missing_message(", ".join(program_keys))
-            for program, program_keys in keys.items() if program.locate() is None]
+    return unknown_backends(config) + [program.missing_message(", ".join(program_keys))
+                                       for program, program_keys in keys.items()
+                                       if program.locate() is None]

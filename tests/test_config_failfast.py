@@ -1,0 +1,115 @@
+"""Fail fast: what a config gets wrong that no job needs to run to see stops validation (every
+command, and ``snakemake -n`` at parse time), naming the key that holds it."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from resim.backends import check
+from resim.cli import main
+from resim.config import load_config, validate
+from resim.errors import ConfigError
+from test_workflow_snakemake import snakemake
+
+#: (where the mistake is written, the mistake, what the error must say, starting with the key).
+SAMPLE_CASES = [
+    ("samples.qcd.process", "zjets",
+     "samples.qcd.process: unknown process 'zjets' for the embedded backend (known: "),
+    ("samples.mg", {"process": "zjets", "backend": "madgraph"},
+     "samples.mg.process: 'zjets' has no MadGraph definition"),
+    ("samples.w", {"process": "wz_qq_nunu", "backend": "pythi"},
+     "samples.w.backend: unknown hard-scatter backend 'pythi' (known: embedded, madgraph)"),
+    ("samples.higgs.pt_range", [600.0, 400.0], "samples.higgs.pt_range: [600.0, 400.0] selects nothing"),
+    ("samples.z", {"process": "zjet_nunu", "pt_range": [500.0, 500.0]},
+     "samples.z.pt_range: [500.0, 500.0] selects nothing"),
+    ("samples.higgs.yields", {"qq": 1.0}, "samples.higgs.yields: unknown channels ['qq']"),
+    ("samples.qcd.settings", ["PhaseSpace:pTHatMinn = 5"],
+     "samples.qcd.settings: Pythia refuses 'PhaseSpace:pTHatMinn = 5'"),
+]
+VIEW_CASES = [
+    ("views.seed", {"fork": "hard", "backend": "herwg"},
+     "views.seed.backend: unknown shower backend 'herwg' (known: herwig, pythia)"),
+    ("shower.settings", {"TimeShower:renormMultFactor": 2},
+     "shower.settings: Pythia refuses 'TimeShower:renormMultFactor = 2'"),
+    ("views.nominal.settings", {"TimeShower:renormMultFac": 1.0e9},  # Pythia's range: 0.1-10
+     "views.nominal.settings: Pythia refuses 'TimeShower:renormMultFac = 1000000000.0'"),
+    ("views.rehad.settings", ["StringZ:aLund = 0.5", "StringZ:aLundd = 0.5"],
+     "views.rehad.settings: Pythia refuses 'StringZ:aLundd = 0.5'"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(repo_root) -> dict:
+    return yaml.safe_load((repo_root / "config" / "tiny.yaml").read_text())
+
+
+def with_changes(config: dict, changes) -> dict:
+    """A copy of ``config`` with each dotted key set to its value (missing sections created)."""
+    config = copy.deepcopy(config)
+    for key, value, _ in changes:
+        *parents, last = key.split(".")
+        node = config
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[last] = copy.deepcopy(value)
+    return config
+
+
+@pytest.mark.parametrize("case", SAMPLE_CASES + VIEW_CASES, ids=lambda case: case[0])
+def test_each_mistake_is_one_line_naming_its_key(tiny, case):
+    with pytest.raises(ConfigError) as error:
+        validate(with_changes(tiny, [case]), source="my.yaml")
+    assert str(error.value).startswith(f"my.yaml is not valid: {case[2]}")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("cases", [SAMPLE_CASES, VIEW_CASES], ids=["samples", "shower and views"])
+def test_dry_run_fails_naming_every_key(repo_root, tmp_path, tiny, cases):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(with_changes(tiny, cases)))
+    result = snakemake(repo_root, tmp_path, str(config), "-n")
+    assert result.returncode != 0
+    for _, _, words in cases:
+        assert words in result.output
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("key, value", [
+    ("samples.qcd.pt_range", [400.0, None]),                       # no upper bound
+    ("samples.mg", {"process": "my_own", "backend": "madgraph",     # MadGraph lines given
+                    "madgraph": {"process": "generate p p > z j"}}),
+    ("views.hw", {"fork": "hard", "backend": "herwig",              # Herwig's, not Pythia's
+                  "settings": {"/Herwig/Shower/AlphaQCD:AlphaIn": 0.118}}),
+    ("views.bs", {"fork": "beamspot", "parent": "nominal",          # a plug-in fork's own
+                  "settings": {"sigma_z_mm": 35.0}}),
+    ("views.rehad.settings", {"StringZ:aLund": 0.5, "15:offIfAny": [11, 13]}),
+])
+def test_what_is_right_passes(tiny, key, value):
+    validate(with_changes(tiny, [(key, value, None)]))
+
+
+def test_shipped_configs_pass(repo_root):
+    for path in [repo_root / "config.yaml", *sorted((repo_root / "config").glob("*.yaml"))]:
+        load_config(path)
+
+
+def test_all_mistakes_are_listed_together(tiny):
+    with pytest.raises(ConfigError) as error:
+        validate(with_changes(tiny, VIEW_CASES))
+    lines = str(error.value).splitlines()[1:]
+    assert len(lines) == len(VIEW_CASES)
+    for line, (_, _, words) in zip(lines, VIEW_CASES):
+        assert line.strip().startswith(words)
+
+
+def test_check_backends_names_unknown_backends(tmp_path, tiny, capsys):
+    config = with_changes(tiny, [SAMPLE_CASES[2], VIEW_CASES[0]])
+    assert check(config) == [SAMPLE_CASES[2][2], VIEW_CASES[0][2]]  # no program selected
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(with_changes(tiny, [VIEW_CASES[0]])))
+    assert main(["check-backends", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and VIEW_CASES[0][2] in err
