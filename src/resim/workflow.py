@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .forks import view_groups
+from .forks import view_order
 
 #: Dataset splits, in the order the workflow builds them.
 SPLITS = ("pretrain", "finetune", "validation", "test")
@@ -35,7 +35,7 @@ MODES = ("fixed", "floating", "supervised")
 #: a rule parameter); downstream stages follow because their inputs become newer.
 STAGE_SECTIONS = {
     "hard": ("run", "samples"),
-    "simulate": ("run", "samples", "shower", "views", "detector", "jets"),
+    "simulate": ("run", "samples", "shower", "views", "detector", "jets", "dataset"),
     "pair": ("run", "views", "jets", "dataset"),
     "pretrain": ("pretrain",),
     "finetune": ("finetune",),
@@ -49,17 +49,13 @@ _RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
 # views
 
 
-def root_views(config: dict) -> list[str]:
-    """Views that start a group (no parent): one ``simulate`` job per (sample, shard, root).
+def views(config: dict) -> list[str]:
+    """The views in the order one ``simulate`` job per (sample, shard) runs them.
 
-    The groups themselves come from :func:`resim.forks.view_groups`, the engine's own reading
-    of the config, so the workflow and ``resim simulate`` always agree on them.
+    The order (and every check on it) is the engine's own, :func:`resim.forks.view_order`, so
+    the workflow and ``resim simulate`` always agree; a bad order fails at ``snakemake -n``.
     """
-    roots = list(view_groups(config))
-    if "nominal" not in roots:
-        raise ConfigError("views.nominal: the nominal view must be a root (the pairing anchor), "
-                          "not a fork of another view")
-    return roots
+    return view_order(config)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,8 +162,8 @@ def hard_path(sample: str, shard: int) -> str:
     return f"results/hard/{sample}/{shard}.lhe.gz"
 
 
-def view_path(sample: str, shard: int, root: str) -> str:
-    return f"results/views/{sample}/{shard}/{root}.h5"
+def view_path(sample: str, shard: int) -> str:
+    return f"results/views/{sample}/{shard}.h5"
 
 
 def pair_path(sample: str, shard: int) -> str:
@@ -179,8 +175,8 @@ def split_path(split: str) -> str:
 
 
 def view_files(config: dict, sample: str, shard: int) -> list[str]:
-    """The view-group files ``resim pair`` combines for one (sample, shard)."""
-    return [view_path(sample, shard, root) for root in root_views(config)]
+    """The view files ``resim pair`` combines for one (sample, shard): one, every view."""
+    return [view_path(sample, shard)]
 
 
 def pair_files(config: dict, split: str) -> list[str]:
@@ -233,22 +229,18 @@ def final_targets(config: dict) -> list[str]:
 # re-run triggers
 
 
-def stage_digest(config: dict, stage: str, sample: str | None = None,
-                 root: str | None = None) -> str:
+def stage_digest(config: dict, stage: str, sample: str | None = None) -> str:
     """A digest of the config sections ``stage`` reads: only ``sample``'s entry of ``samples``
-    and only the views of ``root``'s group, where given.
+    where given.
 
     Used as a rule parameter: Snakemake re-runs a job whose parameters changed, so editing
-    ``pretrain`` re-trains without regenerating events, editing one view re-simulates only its
-    group, and an unchanged config re-runs nothing.
+    ``pretrain`` re-trains without regenerating events, and an unchanged config re-runs nothing.
     """
     parts: dict[str, Any] = {}
     for section in STAGE_SECTIONS[stage]:
         value = config.get(section)
         if section == "samples" and sample is not None:
             value = value[sample]
-        if section == "views" and root is not None:
-            value = {view: value[view] for view in view_groups(config)[root]}
         if section == "dataset" and value:
             # shards are paired alike whatever split they end up in
             value = {k: v for k, v in value.items() if k != "splits"}

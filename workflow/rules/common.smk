@@ -18,6 +18,7 @@ from resim.io import atomic_write_text
 # validate alike) fills defaults; an unknown key or a bad value stops here, naming the key.
 validate(config, source="config (config.yaml, --configfile, --config)")
 wf.split_shards(config)  # dataset.splits: every shard in exactly one split, named on error
+wf.views(config)  # views and dataset.view_order: forks, parents and the order, named on error
 
 wf.expose_console_scripts()  # jobs find resim / rs3l even from a non-activated venv
 
@@ -28,7 +29,6 @@ CONFIG = "results/config.yaml"
 wildcard_constraints:
     sample="|".join(map(re.escape, config["samples"])),
     shard=r"\d+",
-    root="|".join(map(re.escape, wf.root_views(config))),
     split="|".join(wf.SPLITS),
     task=r"[A-Za-z0-9_]+",
     mode="|".join(wf.MODES),
@@ -64,7 +64,7 @@ def digest(stage):
     """Rule parameter: changes only when the config sections of ``stage`` change."""
 
     def get(wildcards):
-        return wf.stage_digest(config, stage, wildcards.get("sample"), wildcards.get("root"))
+        return wf.stage_digest(config, stage, wildcards.get("sample"))
 
     return get
 
@@ -80,9 +80,8 @@ def hard_env(wildcards):
 
 
 def simulate_env(wildcards):
-    # One env per job: Herwig 7's env for a Herwig group, Delphes' for a Delphes detector.
-    group = wf.view_groups(config)[wildcards.root]
-    if any(config["views"][v].get("backend") == "herwig" for v in group):
+    # One env per job: Herwig 7's env when a view uses it, Delphes' for a Delphes detector.
+    if any(spec.get("backend") == "herwig" for spec in config["views"].values()):
         return env_for("herwig")
     if config.get("detector", {}).get("backend") == "delphes":
         return env_for("delphes")

@@ -1,17 +1,18 @@
-# Re-simulation: one job per (sample, shard, root view). A root view is a hard fork; the
-# shower/hadron forks under it run in the same job, because they restart from its parton-level
-# or hadron-level record in memory. Output: jets of every view of the group, with cut-flows.
+# Re-simulation: one job per (sample, shard) runs every view in dataset.view_order; forks restart
+# from their parent's parton- or hadron-level record in memory, and with jets.require_all_views
+# each view simulates only the events still holding an object every earlier view selected (the
+# cascade). Output: the matched jets of every view, with cut-flows.
 
 
 rule simulate:
     input:
         lhe="results/hard/{sample}/{shard}.lhe.gz",
     output:
-        "results/views/{sample}/{shard}/{root}.h5",
+        "results/views/{sample}/{shard}.h5",
     log:
-        "logs/simulate/{sample}/{shard}/{root}.log",
+        "logs/simulate/{sample}/{shard}.log",
     benchmark:
-        "results/benchmarks/simulate/{sample}/{shard}/{root}.tsv"
+        "results/benchmarks/simulate/{sample}/{shard}.tsv"
     params:
         config=CONFIG,
         digest=digest("simulate"),
@@ -22,5 +23,4 @@ rule simulate:
         simulate_env
     shell:
         "resim simulate --config {params.config} --sample {wildcards.sample}"
-        " --shard {wildcards.shard} --lhe {input.lhe} --view {wildcards.root}"
-        " --out {output} > {log} 2>&1"
+        " --shard {wildcards.shard} --lhe {input.lhe} --out {output} > {log} 2>&1"

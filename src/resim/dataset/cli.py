@@ -10,10 +10,10 @@ from ..config import load_config
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .simulate import run_group
+    from .simulate import simulate_shard
 
-    cutflows = run_group(load_config(args.config), args.sample, args.shard, args.lhe, args.view,
-                         args.out, Path(args.out).parent)
+    cutflows = simulate_shard(load_config(args.config), args.sample, args.shard, args.lhe,
+                              args.out, Path(args.out).parent)
     for view, flow in cutflows.items():
         print(f"{view}: {flow}")
     return 0
@@ -51,17 +51,17 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("simulate", help="views of one group -> detector -> matched jets (HDF5)")
+    p = sub.add_parser("simulate", help="every view of one shard -> detector -> matched jets (HDF5)")
     add_job_arguments(p)
     p.add_argument("--lhe", required=True, help="hard-scatter LHE file of the shard")
-    p.add_argument("--view", required=True, help="root view of the group (fork: hard)")
-    p.add_argument("--out", required=True, help="results/views/S/N/ROOT.h5")
+    p.add_argument("--out", required=True, help="results/views/S/N.h5")
     p.set_defaults(func=_simulate)
 
-    p = sub.add_parser("pair", help="view-group files of a shard -> paired HDF5")
+    p = sub.add_parser("pair", help="view files of a shard -> paired HDF5")
     add_job_arguments(p)
     p.add_argument("--out", required=True, help="results/dataset/S/N.h5")
-    p.add_argument("viewfiles", nargs="+", help="results/views/S/N/*.h5")
+    p.add_argument("viewfiles", nargs="+", help="results/views/S/N.h5 (or several files whose "
+                   "views together make up the shard)")
     p.set_defaults(func=_pair)
 
     p = sub.add_parser("merge", help="paired shards -> one merged file (HDF5 virtual datasets)")

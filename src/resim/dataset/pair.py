@@ -6,10 +6,11 @@ jet is selected in every other view too, otherwise a matched jet suffices. Rows 
 bounded chunks, so memory does not grow with the shard. Label and parton come from the nominal
 view.
 
-The pairing cut-flow charges each lost candidate to the first view (in view order) that drops
-it, so that it closes; that split depends on the order (the first view takes the most). Its
-``rejected`` entry does not: per view, the candidates that view drops whatever the others do,
-by the reason it drops them (the view's status).
+The pairing cut-flow charges each lost candidate to the first view (in ``dataset.view_order``)
+that drops it, so that it closes; that split depends on the order (the first view takes the
+most). Its ``rejected`` entry does not: per view, the candidates that view drops whatever the
+others do, by the reason it drops them (the view's status), and ``skipped`` for candidates of
+events the view never simulated (the cascade: an earlier view had already lost them).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from ..config import config_hash
 from ..errors import DatasetError
+from ..forks import view_order
 from ..io import atomic_path
 from ..jets import STATUS, STATUS_CODE
 from .cutflow import check_closes
@@ -33,10 +35,13 @@ from .writer import JET_TABLE, PAIR_TABLE, H5Appender, create_file, set_attrs
 COPY_ROWS = 2048
 
 
+KEY_STRIDE = 2048
+
+
 def _keys(event_id: np.ndarray, truth_index: np.ndarray) -> np.ndarray:
     if np.any(event_id >= 1 << 52):
         raise DatasetError("event_id too large to key pairs")
-    return event_id.astype(np.int64) * 2048 + truth_index.astype(np.int64)
+    return event_id.astype(np.int64) * KEY_STRIDE + truth_index.astype(np.int64)
 
 
 def _take(group, idx: np.ndarray, table: dict) -> dict[str, np.ndarray]:
@@ -48,10 +53,11 @@ def _take(group, idx: np.ndarray, table: dict) -> dict[str, np.ndarray]:
 
 
 def _rejections(candidates: np.ndarray, keys: np.ndarray, status: np.ndarray,
-                require_all: bool) -> dict[str, int]:
+                require_all: bool, skipped: np.ndarray) -> dict[str, int]:
     """How many ``candidates`` one view drops, by reason, irrespective of the other views.
 
-    ``keys`` (sorted) and ``status`` are the view's rows; a candidate without a row had no jet.
+    ``keys`` (sorted) and ``status`` are the view's rows; a candidate without a row had no jet,
+    unless its event is among the view's ``skipped`` event ids.
     """
     pos = np.searchsorted(keys, candidates)
     found = pos < len(keys)
@@ -60,15 +66,17 @@ def _rejections(candidates: np.ndarray, keys: np.ndarray, status: np.ndarray,
     code[found] = status[pos[found]]
     if not require_all:  # a matched jet suffices
         code = np.where(code == STATUS_CODE["no_jet"], code, STATUS_CODE["selected"])
-    return {reason: int((code == c).sum()) for c, reason in enumerate(STATUS) if c}
+    not_run = ~found & np.isin(candidates // KEY_STRIDE, skipped)
+    counts = {reason: int((code[~not_run] == c).sum()) for c, reason in enumerate(STATUS) if c}
+    return {**counts, "skipped": int(not_run.sum())}
 
 
 def _ordered_views(config: dict, present: list[str]) -> list[str]:
-    order = [v for v in config["views"] if v in present]
-    order += sorted(set(present) - set(order))
-    if "nominal" not in order:
-        raise DatasetError("no view-group file holds the nominal view")
-    return ["nominal"] + [v for v in order if v != "nominal"]
+    """The views present, in the configured view order (nominal first)."""
+    if "nominal" not in present:
+        raise DatasetError("no view file holds the nominal view")
+    order = [v for v in view_order(config) if v in present]
+    return order + sorted(set(present) - set(order))
 
 
 def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Path],
@@ -90,7 +98,7 @@ def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Pat
                 where[view] = (f["views"][view], len(handles) - 1)
             group_attrs.append(attrs)
         views = _ordered_views(config, list(where))
-        keys, status, ok = {}, {}, {}
+        keys, status, ok, skipped = {}, {}, {}, {}
         for view in views:
             g = where[view][0]
             keys[view] = _keys(g["event_id"][:], g["truth_index"][:])
@@ -98,12 +106,15 @@ def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Pat
                 raise DatasetError(f"{view_files[where[view][1]]}: view {view} rows are not "
                                    f"in (event_id, truth_index) order")
             status[view] = g["status"][:]
+            skipped[view] = (g["skipped_event_id"][:] if "skipped_event_id" in g
+                             else np.zeros(0, np.int64))
             ok[view] = (keys[view][status[view] == 0] if (require_all or view == "nominal")
                         else keys[view])
         candidates = ok["nominal"]
         alive = candidates
         cutflow = {"candidates": int(len(candidates)), "lost": {}, "pairs": 0, "rejected": {
-            v: _rejections(candidates, keys[v], status[v], require_all) for v in views[1:]}}
+            v: _rejections(candidates, keys[v], status[v], require_all, skipped[v])
+            for v in views[1:]}}
         for view in views[1:]:
             kept = np.isin(alive, ok[view])
             cutflow["lost"][view] = int((~kept).sum())

@@ -1,16 +1,24 @@
-"""``resim simulate``: the views of one view group -> detector -> jets -> matched jet tables.
+"""``resim simulate``: every view of one shard -> detector -> jets -> matched jet tables.
 
-Output (one file per (sample, shard, root view)): ``/views/<view>/`` holds one row per matched
-jet-like truth object, in event then truth order, with its selection ``status`` (0 = selected,
-see ``resim.jets.STATUS``), ``event_id``, ``truth_index``, ``label``, ``parton`` and the schema's
-jet arrays; root attributes hold the per-view cut-flows, seeds and provenance. Events stream
-through in batches, rows are appended as they come: memory does not grow with the shard.
+Output (one file per (sample, shard)): ``/views/<view>/`` holds one row per matched jet-like
+truth object of the events that view simulated, in event then truth order, with its selection
+``status`` (0 = selected, see ``resim.jets.STATUS``), ``event_id``, ``truth_index``, ``label``,
+``parton`` and the schema's jet arrays, plus ``skipped_event_id`` (the events the view did not
+simulate); root attributes hold the per-view cut-flows, seeds and provenance. Events stream
+through in batches of ``run.batch_size``: memory does not grow with the shard.
+
+The cascade (``jets.require_all_views: true``): a pair needs its jet selected in every view, so
+the views run in ``dataset.view_order`` and each one simulates only the events that still hold
+an object selected in every view before it. Every random stream is per event, so the skipped
+events are the only difference from simulating everything: the objects that survive every view,
+and so the paired file, are the same. With ``require_all_views: false`` every view simulates
+every event.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +27,8 @@ from .. import jets as jetlib
 from ..config import config_hash
 from ..detector import get_detector
 from ..events import ViewBatch
+from ..forks import ViewChain
+from ..forks.registry import Branch, LHEBatch
 from ..io import atomic_path
 from ..matching import match
 from ..seeds import SeedManifest
@@ -43,13 +53,13 @@ def process_view(batch: ViewBatch, detector, seed: int, cfg: dict,
                  workdir: Path | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Detector, clustering, matching and selection of one view batch.
 
-    Returns the VIEW_TABLE rows of the matched objects and the batch's cut-flow.
+    Returns the VIEW_TABLE rows of the matched objects and the batch's cut-flow (``events``
+    and ``skipped`` are the caller's: it knows which events the view was given).
     """
     candidates = detector.simulate(batch, seed, workdir)
     jets, index = jetlib.cluster(candidates, cfg["R"], cfg["cluster_pt_min"])
     m = match(batch.truth, jets, cfg["R"])
     cutflow = new_view_cutflow()
-    cutflow["events"] = len(batch)
     cutflow["failed_events"] = int(batch.info.get("failed", 0))  # their objects: no_jet
     cutflow["ignored"] = m["ignored"]
     cutflow["objects"] = len(m["jet"])
@@ -76,49 +86,135 @@ def _add(total: dict, part: dict) -> None:
             total[key] += value
 
 
-def simulate_group(config: dict, sample: str, shard: int, root: str, out: str | Path,
-                   batches: Iterable[dict[str, ViewBatch]], workdir: Path | None = None,
-                   manifest: SeedManifest | None = None) -> dict:
-    """Run detector + jets over streamed view batches and publish the view-group file atomically.
+#: Objects are keyed within a batch as position * KEY_STRIDE + truth index.
+KEY_STRIDE = 1 << 16
 
-    ``batches`` yields {view: ViewBatch} for every view of the group, for the same events
-    (``resim.forks.run_views``); ``manifest`` collects every seed used (the file records it).
-    Returns the per-view cut-flows.
-    """
+
+def _selected_keys(rows: dict[str, np.ndarray], positions: np.ndarray,
+                   event_id: np.ndarray) -> np.ndarray:
+    """Batch keys of the rows' selected objects (rows of the events at ``positions``)."""
+    ok = rows["status"] == 0
+    position = positions[np.searchsorted(event_id[positions], rows["event_id"][ok])]
+    return position.astype(np.int64) * KEY_STRIDE + rows["truth_index"][ok]
+
+
+class _Cascade:
+    """Which events of a batch each view still has to simulate."""
+
+    def __init__(self, n_events: int, enabled: bool):
+        self.all = np.arange(n_events)
+        self.enabled = enabled
+        self.alive: np.ndarray | None = None  # keys of objects selected in every view so far
+
+    def positions(self) -> np.ndarray:
+        if not self.enabled or self.alive is None:
+            return self.all
+        return np.unique(self.alive // KEY_STRIDE)
+
+    def keep(self, selected: np.ndarray) -> None:
+        self.alive = selected if self.alive is None else np.intersect1d(self.alive, selected)
+
+
+def _parent_branch(branches: dict, parent: str | None, positions: np.ndarray) -> Branch | None:
+    if parent is None:
+        return None
+    parent_positions, branch = branches[parent]
+    if len(parent_positions) == len(positions):
+        return branch
+    return branch.take(np.searchsorted(parent_positions, positions))
+
+
+class _ViewFile:
+    """The view file being written: one table per view, its skipped events and cut-flow."""
+
+    def __init__(self, f, views: list[str]):
+        self.f, self.views = f, views
+        self.tables = {v: H5Appender(f.create_group(f"views/{v}"), VIEW_TABLE) for v in views}
+        self.skipped = {v: H5Appender(f[f"views/{v}"], {"skipped_event_id": ((), np.int64)})
+                        for v in views}
+        self.cutflows = {v: new_view_cutflow() for v in views}
+
+    def add(self, view: str, rows: dict, flow: dict, event_id: np.ndarray,
+            positions: np.ndarray) -> None:
+        """A view's rows for the events at ``positions`` of a batch of ``event_id``s."""
+        self.tables[view].append(**rows)
+        self.skipped[view].append(skipped_event_id=np.delete(event_id, positions))
+        flow["events"], flow["skipped"] = len(event_id), len(event_id) - len(positions)
+        _add(self.cutflows[view], flow)
+
+    def close(self, config: dict, sample: str, shard: int, out, manifest: SeedManifest,
+              cascade: bool) -> dict:
+        for view, cutflow in self.cutflows.items():
+            check_closes(cutflow, f"{out} view {view}")
+        set_attrs(self.f, {"kind": "view-group", "sample": sample, "shard": int(shard),
+                           "views": self.views, "cascade": cascade,
+                           "cutflow": self.cutflows, "seeds": manifest.to_dict(),
+                           "view_settings": {v: config["views"].get(v, {}) for v in self.views},
+                           "jets": jets_config(config), "detector": config.get("detector", {}),
+                           "config_hash": config_hash(config), "versions": versions()})
+        return self.cutflows
+
+
+def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: str | Path,
+                   workdir: Path | None = None, events: range | None = None,
+                   cascade: bool | None = None) -> dict:
+    """Every view of the shard's events (``events``: a range of them) -> detector -> jets,
+    published atomically as ``out``; returns the per-view cut-flows. ``cascade`` (default
+    ``jets.require_all_views``): each view simulates only events with objects left to pair."""
+    cfg = jets_config(config)
+    cascade = cfg["require_all_views"] if cascade is None else cascade
+    detector = get_detector(config)
+    manifest = SeedManifest(int(config["run"]["seed"]), sample, int(shard))
+    total = len(events) if events is not None else int(config["run"]["events_per_shard"])
+    done = 0
+    with ViewChain(config, sample, shard, lhe, manifest) as chain, \
+            atomic_path(out) as tmp, create_file(tmp) as f:
+        view_file = _ViewFile(f, chain.order)
+        for batch in chain.batches(int(config["run"]["batch_size"]), events):
+            alive = _Cascade(len(batch), cascade)
+            branches: dict[str, tuple[np.ndarray, Branch]] = {}
+            for view in chain.order:
+                positions = alive.positions()
+                rows, flow = _simulate_view(chain, view, batch, positions, branches, detector,
+                                            manifest.seed(view, "detector"), cfg, workdir)
+                view_file.add(view, rows, flow, batch.event_id, positions)
+                alive.keep(_selected_keys(rows, positions, batch.event_id))
+            done += len(batch)
+            log.info("%s/%s: %d/%d events (simulated per view: %s)", sample, shard, done, total,
+                     ", ".join(f"{v} {len(branches[v][0]) if v in branches else 0}"
+                               for v in chain.order))
+        return view_file.close(config, sample, shard, out, manifest, cascade)
+
+
+def _simulate_view(chain: ViewChain, view: str, batch: LHEBatch, positions: np.ndarray,
+                   branches: dict, detector, seed: int, cfg: dict, workdir: Path | None
+                   ) -> tuple[dict, dict]:
+    """One view of the events at ``positions`` of ``batch``: its rows and cut-flow."""
+    if len(positions) == 0:
+        return {k: np.zeros((0, *shape), dtype) for k, (shape, dtype) in VIEW_TABLE.items()}, \
+            new_view_cutflow()
+    events = batch if len(positions) == len(batch) else batch.take(positions)
+    branch = chain.run(view, events, _parent_branch(branches, chain.specs[view].get("parent"),
+                                                    positions))
+    branches[view] = (positions, branch)
+    return process_view(chain.view_batch(view, events, branch), detector, seed, cfg, workdir)
+
+
+def simulate_views(config: dict, sample: str, shard: int, out: str | Path,
+                   batches: Iterable[dict[str, ViewBatch]], workdir: Path | None = None) -> dict:
+    """Detector + jets over ready-made view batches (every view of every event, no cascade),
+    published atomically as ``out``; returns the per-view cut-flows. For views made elsewhere
+    (a generator run outside resim, tests, benchmarks)."""
     cfg = jets_config(config)
     detector = get_detector(config)
-    manifest = manifest or SeedManifest(int(config["run"]["seed"]), sample, shard)
-    cutflows: dict[str, dict] = {}
+    manifest = SeedManifest(int(config["run"]["seed"]), sample, int(shard))
     with atomic_path(out) as tmp, create_file(tmp) as f:
-        tables: dict[str, H5Appender] = {}
+        view_file = None
         for group in batches:
+            view_file = view_file or _ViewFile(f, list(group))
             for view, batch in group.items():
-                if view not in tables:
-                    tables[view] = H5Appender(f.create_group(f"views/{view}"), VIEW_TABLE)
-                    cutflows[view] = new_view_cutflow()
-                seed = manifest.seed(view, "detector")
-                rows, cutflow = process_view(batch, detector, seed, cfg, workdir)
-                tables[view].append(**rows)
-                _add(cutflows[view], cutflow)
-            log.info("%s/%s/%s: %d events", sample, shard, root,
-                     next(iter(cutflows.values()))["events"] if cutflows else 0)
-        for view, cutflow in cutflows.items():
-            check_closes(cutflow, f"{out} view {view}")
-        set_attrs(f, {"kind": "view-group", "sample": sample, "shard": int(shard), "root": root,
-                      "views": list(cutflows), "cutflow": cutflows, "seeds": manifest.to_dict(),
-                      "view_settings": {v: config["views"].get(v, {}) for v in cutflows},
-                      "jets": cfg, "detector": config.get("detector", {}),
-                      "config_hash": config_hash(config), "versions": versions()})
-    return cutflows
-
-
-def run_group(config: dict, sample: str, shard: int, lhe: str | Path, root: str,
-              out: str | Path, workdir: Path | None = None) -> dict:
-    """``simulate_group`` on the engine's streamed views of ``lhe`` (``resim.forks.run_views``)."""
-    from ..forks import run_views
-
-    batch_size = int((config.get("dataset") or {}).get("batch_size", 100))
-    manifest = SeedManifest(int(config["run"]["seed"]), sample, shard)
-    views: Iterator[dict[str, ViewBatch]] = run_views(config, sample, shard, lhe, root,
-                                                      batch_size=batch_size, manifest=manifest)
-    return simulate_group(config, sample, shard, root, out, views, workdir, manifest)
+                rows, flow = process_view(batch, detector, manifest.seed(view, "detector"), cfg,
+                                          workdir)
+                view_file.add(view, rows, flow, batch.event_id, np.arange(len(batch)))
+        view_file = view_file or _ViewFile(f, [])
+        return view_file.close(config, sample, shard, out, manifest, cascade=False)

@@ -117,11 +117,11 @@ def _calorimeter_hit(ps: _Particles, radius: np.ndarray, centre: np.ndarray
 
 
 def _eflow(calo: str, grid: card.TowerGrid, dep_event, dep_eta, dep_phi, dep_e,
-           trk_index, trk_e, trk_sigma, keys: np.ndarray):
+           trk_index, trk_e, trk_sigma, event_key: np.ndarray):
     """Towers of one calorimeter and their particle flow.
 
     Returns the neutral candidates (event, E, eta, phi) and one energy scale per track.
-    ``trk_index`` points into the deposit arrays (each track's own deposit); ``keys`` are the
+    ``trk_index`` points into the deposit arrays (each track's own deposit); ``event_key`` are the
     events' random keys (a tower's draws are keyed by its event and tower number).
     """
     tower, _, _ = grid.tower(dep_eta, dep_phi)
@@ -132,7 +132,7 @@ def _eflow(calo: str, grid: card.TowerGrid, dep_event, dep_eta, dep_phi, dep_e,
     ieta = np.searchsorted(grid.offset, tower_id, side="right") - 1
     iphi = tower_id - grid.offset[ieta]
     eta_c = grid.centre_eta(ieta)
-    tower_key = keys[uniq // grid.n_towers]
+    tower_key = event_key[uniq // grid.n_towers]
     e_meas = card.lognormal(normal(tower_key, tower_id, _TOWER_E[calo]), e_true,
                             card.energy_resolution(calo, e_true, eta_c))
     sigma = card.energy_resolution(calo, e_meas, eta_c)

@@ -1,16 +1,24 @@
-"""Views of hard events: fork the simulation chain and run every view of a group in step.
+"""Views of hard events: fork the simulation chain and run the views of a shard in order.
 
-A *view group* is a root view (fork "hard": it showers the LHE file itself) and every view that
-forks from it, directly or through other views (``parent`` in the view's config). A group runs
-as one job: the root showers a batch of events, each child forks from its parent's result for
-the same events, and :func:`run_views` yields the views of each batch together.
+Every view of a shard runs in one process, in the *view order* (``dataset.view_order``; by
+default the config's order with every parent before its children). A ``hard`` view showers the
+LHE file itself; a ``shower`` or ``hadron`` view forks from its parent's result for the same
+events. Every stochastic step draws from a random stream of its own per event (``resim.seeds``),
+so a view may simulate any subset of the shard's events and each event still comes out the same:
+that is what lets the dataset stage skip, view by view, the events nothing is left to pair in
+(the cascade, ``resim.dataset.simulate``).
+
+:class:`ViewChain` is the engine's interface: open one fork per view, hand out the shard's
+events in batches, run one view on any subset of a batch. :func:`run_views` runs every view on
+every event (``resim views``, HepMC3 export, tests).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import awkward as ak
@@ -22,7 +30,12 @@ from ..lhe import iter_events, truth_array
 from ..seeds import SeedManifest
 from .registry import Branch, LHEBatch, get_fork, register_fork, register_shower
 
-__all__ = ["view_groups", "run_views", "register_fork", "register_shower", "Branch", "LHEBatch"]
+__all__ = ["view_order", "ViewChain", "run_views", "register_fork", "register_shower", "Branch",
+           "LHEBatch"]
+
+log = logging.getLogger(__name__)
+
+ORDER_KEY = "dataset.view_order"
 
 
 def _check_view(views: dict, name: str) -> None:
@@ -41,59 +54,63 @@ def _check_view(views: dict, name: str) -> None:
                           f"(known: {', '.join(views)})")
 
 
-def view_groups(config: dict) -> dict[str, list[str]]:
-    """Root view -> [root, *descendants] (parents before children, config order otherwise)."""
+def _parents_first(views: dict) -> list[str]:
+    """The config's view order, each view moved after its parent (a stable topological sort)."""
+    order: list[str] = []
+    pending = list(views)
+    while pending:
+        ready = [v for v in pending if views[v].get("parent") in (None, *order)]
+        if not ready:
+            raise ConfigError(f"views: {', '.join(pending)}: their parents form a cycle")
+        order.append(ready[0])
+        pending.remove(ready[0])
+    return order
+
+
+def view_order(config: dict) -> list[str]:
+    """The order the views of a shard run in, checked: every view once, ``nominal`` first (it
+    defines the candidates every other view must keep), each fork after its parent.
+
+    ``dataset.view_order`` names it; null means the config's order, parents first.
+    """
     views = config.get("views") or {}
     for name in views:
         _check_view(views, name)
-    children: dict[str, list[str]] = {name: [] for name in views}
-    for name, spec in views.items():
-        if spec.get("parent") is not None:
-            children[spec["parent"]].append(name)
-    groups = {}
-    for name, spec in views.items():
-        if spec.get("parent") is None:
-            order, queue = [], [name]
-            while queue:
-                view = queue.pop(0)
-                order.append(view)
-                queue.extend(children[view])
-            groups[name] = order
-    grouped = set(itertools.chain.from_iterable(groups.values()))
-    if grouped != set(views):
-        raise ConfigError(f"views: {', '.join(sorted(set(views) - grouped))}: their parents "
-                          f"form a cycle")
-    return groups
+    if "nominal" not in views or views["nominal"].get("parent") is not None:
+        raise ConfigError("views.nominal: the nominal view must be a root (the pairing anchor), "
+                          "not a fork of another view")
+    default = _parents_first(views)
+    order = (config.get("dataset") or {}).get("view_order")
+    if order is None:
+        return ["nominal"] + [v for v in default if v != "nominal"]
+    order = list(order)
+    unknown = [v for v in order if v not in views]
+    if unknown:
+        raise ConfigError(f"{ORDER_KEY}: unknown view {unknown[0]!r} (views: {', '.join(views)})")
+    twice = sorted({v for v in order if order.count(v) > 1})
+    if twice:
+        raise ConfigError(f"{ORDER_KEY}: view {twice[0]!r} is named more than once")
+    missing = [v for v in views if v not in order]
+    if missing:
+        raise ConfigError(f"{ORDER_KEY}: leaves out view(s) {', '.join(missing)}")
+    if order[0] != "nominal":
+        raise ConfigError(f"{ORDER_KEY}: must start with nominal (the pairing anchor), "
+                          f"not {order[0]!r}")
+    for position, view in enumerate(order):
+        parent = views[view].get("parent")
+        if parent is not None and order.index(parent) > position:
+            raise ConfigError(f"{ORDER_KEY}: {view!r} comes before its parent {parent!r}")
+    return order
 
 
-def _needs_partons(config: dict, group: list[str]) -> dict[str, bool]:
+def _needs_partons(views: dict, order: list[str]) -> dict[str, bool]:
     """Which views must keep their parton-level events (a descendant re-hadronises them)."""
-    views = config["views"]
-    keep = {view: False for view in group}
-    for view in reversed(group):  # children come after their parents in a group
+    keep = {view: False for view in order}
+    for view in reversed(order):  # children come after their parents
         parent = views[view].get("parent")
         if parent is not None and (keep[view] or get_fork(views[view]["fork"]).needs == "partons"):
             keep[parent] = True
     return keep
-
-
-def _batches(lhe_path: Path, shard: int, batch_size: int) -> Iterator[LHEBatch]:
-    events = iter_events(lhe_path)
-    while chunk := list(itertools.islice(events, batch_size)):
-        ids = make_event_id(shard, np.array([e.index for e in chunk], dtype=np.int64))
-        yield LHEBatch(chunk, ids, truth_array(chunk))
-
-
-def _view_batch(sample: str, shard: int, view: str, spec: dict, batch: LHEBatch,
-                branch: Branch, seeds: dict) -> ViewBatch:
-    truth = batch.truth
-    if branch.first_split is not None:
-        truth = truth_with_first_split(truth, branch.first_split)
-    failed = branch.failed
-    info = {"fork": spec["fork"], "parent": spec.get("parent"), **branch.info, "seeds": seeds,
-            "events": len(batch), "failed": int(failed.sum()),
-            "failed_event_ids": batch.event_id[failed].tolist()}
-    return ViewBatch(sample, shard, view, batch.event_id, branch.particles, truth, info)
 
 
 def truth_with_first_split(truth: ak.Array, first_split: ak.Array) -> ak.Array:
@@ -101,48 +118,112 @@ def truth_with_first_split(truth: ak.Array, first_split: ak.Array) -> ak.Array:
     return ak.with_field(truth, first_split, "first_split")
 
 
-def run_views(config: dict, sample: str, shard: int, lhe_path: str | Path, root: str,
-              batch_size: int = 100, manifest: SeedManifest | None = None
-              ) -> Iterator[dict[str, ViewBatch]]:
-    """Every view of ``root``'s group for the same events, ``batch_size`` events at a time.
+class ViewChain:
+    """One fork per view of a shard, opened on its LHE file (a context manager).
 
-    Yields ``{view: ViewBatch}`` per batch, in the group's order (root first). Seeds derive
-    from (``run.seed``, sample, shard, view, stream) and are recorded in ``manifest`` (pass one
-    to write it beside the outputs) and in each batch's ``info["seeds"]``. A malformed LHE
-    file raises :class:`LHEError` at the first bad event; nothing is yielded for it.
+    ``batches`` hands out the shard's events; ``run`` runs one view on a batch or any subset
+    of it (events in file order), given its parent's branch for the same events.
     """
-    if sample not in (config.get("samples") or {}):
-        raise ConfigError(f"samples.{sample}: unknown sample "
-                          f"(known: {', '.join(sorted(config.get('samples') or {}))})")
-    groups = view_groups(config)
-    if root not in groups:
-        views = config.get("views") or {}
-        what = "is not a root view (it has a parent)" if root in views else "is not a view"
-        raise ConfigError(f"views.{root}: {what}; root views: {', '.join(groups)}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    manifest = manifest or SeedManifest(int(config["run"]["seed"]), sample, int(shard))
-    views = config["views"]
-    keep = _needs_partons(config, groups[root])
-    forks = {}
-    try:
-        for view in groups[root]:
-            cls = get_fork(views[view]["fork"], f"views.{view}.fork")
-            forks[view] = cls(config, view, views[view], manifest, keep[view])
-            forks[view].open(Path(lhe_path))
-        for batch in _batches(Path(lhe_path), int(shard), batch_size):
+
+    def __init__(self, config: dict, sample: str, shard: int, lhe_path: str | Path,
+                 manifest: SeedManifest | None = None, views: Iterable[str] | None = None):
+        if sample not in (config.get("samples") or {}):
+            raise ConfigError(f"samples.{sample}: unknown sample "
+                              f"(known: {', '.join(sorted(config.get('samples') or {}))})")
+        self.config, self.sample, self.shard = config, sample, int(shard)
+        self.lhe_path = Path(lhe_path)
+        self.manifest = manifest or SeedManifest(int(config["run"]["seed"]), sample, self.shard)
+        self.specs = config["views"]
+        order = view_order(config)
+        if views is not None:
+            wanted = set(self._with_ancestors(views))
+            order = [v for v in order if v in wanted]
+        self.order = order
+        self.forks: dict = {}
+
+    def _with_ancestors(self, views: Iterable[str]) -> list[str]:
+        out = []
+        for view in views:
+            if view not in self.specs:
+                raise ConfigError(f"views.{view}: not a view (views: {', '.join(self.specs)})")
+            while view is not None:
+                out.append(view)
+                view = self.specs[view].get("parent")
+        return out
+
+    def __enter__(self) -> ViewChain:
+        keep = _needs_partons(self.specs, self.order)
+        try:
+            for view in self.order:
+                cls = get_fork(self.specs[view]["fork"], f"views.{view}.fork")
+                self.forks[view] = cls(self.config, view, self.specs[view], self.manifest,
+                                       keep[view])
+                self.forks[view].open(self.lhe_path)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for fork in self.forks.values():
+            fork.close()
+        self.forks = {}
+
+    def batches(self, batch_size: int, events: range | None = None) -> Iterator[LHEBatch]:
+        """The shard's hard events, ``batch_size`` at a time (``events``: only those indices,
+        a range of the file's events: a shard may be run in parts)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        stream = iter_events(self.lhe_path)
+        if events is not None:
+            stream = itertools.islice(stream, events.start, events.stop)
+        while chunk := list(itertools.islice(stream, batch_size)):
+            ids = make_event_id(self.shard, np.array([e.index for e in chunk], dtype=np.int64))
+            yield LHEBatch(chunk, ids, truth_array(chunk))
+
+    def run(self, view: str, batch: LHEBatch, parent: Branch | None) -> Branch:
+        """View ``view`` of ``batch``'s events; ``parent``: the parent view's branch for them."""
+        start = time.process_time()
+        branch = self.forks[view].fork(batch, parent)
+        log.debug("%s/%d view %s: %d events in %.3f s CPU", self.sample, self.shard, view,
+                  len(batch), time.process_time() - start)
+        return branch
+
+    def view_batch(self, view: str, batch: LHEBatch, branch: Branch) -> ViewBatch:
+        """What the detector takes: the branch's particles with the batch's truth objects."""
+        truth = batch.truth
+        if branch.first_split is not None:
+            truth = truth_with_first_split(truth, branch.first_split)
+        failed = branch.failed
+        spec = self.specs[view]
+        info = {"fork": spec["fork"], "parent": spec.get("parent"), **branch.info,
+                "seeds": dict(self.manifest.seeds.get(view, {})), "events": len(batch),
+                "failed": int(failed.sum()), "failed_event_ids": batch.event_id[failed].tolist()}
+        return ViewBatch(self.sample, self.shard, view, batch.event_id, branch.particles, truth,
+                         info)
+
+
+def run_views(config: dict, sample: str, shard: int, lhe_path: str | Path,
+              views: Iterable[str] | str | None = None, batch_size: int = 100,
+              manifest: SeedManifest | None = None, events: range | None = None
+              ) -> Iterator[dict[str, ViewBatch]]:
+    """Every view (or ``views`` and their ancestors) on every event, ``batch_size`` at a time.
+
+    Yields ``{view: ViewBatch}`` per batch, in view order. Seeds are recorded in ``manifest``
+    (pass one to write it beside the outputs) and in each batch's ``info["seeds"]``. A malformed
+    LHE file raises :class:`LHEError` at the first bad event; nothing is yielded for it.
+    """
+    if isinstance(views, str):
+        views = [views]
+    with ViewChain(config, sample, shard, lhe_path, manifest, views) as chain:
+        for batch in chain.batches(batch_size, events):
             branches: dict[str, Branch] = {}
             out = {}
-            for view, fork in forks.items():
-                parent = views[view].get("parent")
-                start, cpu = time.perf_counter(), time.process_time()
-                branches[view] = fork.fork(batch, branches.get(parent))
-                # this view's own cost (its parent's work is not in it)
-                branches[view].info["seconds"] = time.perf_counter() - start
-                branches[view].info["cpu_seconds"] = time.process_time() - cpu
-                out[view] = _view_batch(sample, int(shard), view, views[view], batch,
-                                        branches[view], dict(manifest.seeds.get(view, {})))
+            for view in chain.order:
+                branches[view] = chain.run(view, batch,
+                                           branches.get(chain.specs[view].get("parent")))
+                out[view] = chain.view_batch(view, batch, branches[view])
             yield out
-    finally:
-        for fork in forks.values():
-            fork.close()

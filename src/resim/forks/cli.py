@@ -1,6 +1,6 @@
-"""``resim views``: shower one view group of a shard (engine debugging, HepMC3 export).
+"""``resim views``: shower the views of a shard (engine debugging, HepMC3 export).
 
-Writes the final-state particles of every view of the group (``--out``, HDF5: one group per
+Writes the final-state particles of every view (or of ``--view`` and its ancestors) (``--out``, HDF5: one group per
 view holding the awkward buffers of ``particles`` and ``truth`` and the ``event_id``s) and/or
 one HepMC3 file per view (``--hepmc OUTDIR``), plus the job's seed manifest beside them.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 import awkward as ak
@@ -21,18 +22,24 @@ from ..errors import ConfigError
 from ..io import atomic_path
 from ..seeds import SeedManifest
 
+log = logging.getLogger(__name__)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "views", help="LHE -> every view of one group (particle arrays and/or HepMC3)",
-        description="Shower one view group of a shard: particle arrays (--out, HDF5) and/or "
-                    "one HepMC3 file per view (--hepmc), with the seed manifest beside them.")
+        "views", help="LHE -> the views of a shard (particle arrays and/or HepMC3)",
+        description="Shower every view of a shard (or --view and its ancestors): particle "
+                    "arrays (--out, HDF5) and/or one HepMC3 file per view (--hepmc), with the "
+                    "seed manifest beside them. Every event of the file runs in every view.")
     add_job_arguments(parser)
-    parser.add_argument("--lhe", required=True, type=Path)
-    parser.add_argument("--view", required=True, help="root view of the group (fork: hard)")
+    parser.add_argument("--lhe", required=True, type=Path, help="hard-scatter LHE file of the shard")
+    parser.add_argument("--view", action="append", dest="views", metavar="VIEW",
+                        help="only this view and its ancestors (repeatable; default: every view)")
     parser.add_argument("--out", type=Path, help="HDF5 file of particle arrays")
     parser.add_argument("--hepmc", type=Path, metavar="OUTDIR", help="one <view>.hepmc3 per view")
-    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="events simulated together (default run.batch_size; results do not "
+                             "depend on it)")
     parser.set_defaults(func=run)
 
 
@@ -66,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
     from ..hepmc import HepMC3Writer
-    from . import run_views, view_groups
+    from . import ViewChain, run_views
 
     if args.out is None and args.hepmc is None:
         raise ConfigError("resim views: give --out FILE and/or --hepmc OUTDIR")
@@ -77,11 +84,15 @@ def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         writers = {}
         if args.hepmc is not None:
-            group = view_groups(config).get(args.view, [args.view])
+            order = ViewChain(config, args.sample, args.shard, args.lhe, views=args.views).order
             writers = {v: stack.enter_context(HepMC3Writer(args.hepmc / f"{v}.hepmc3"))
-                       for v in group}
-        for views in run_views(config, args.sample, args.shard, args.lhe, args.view,
+                       for v in order}
+        done = 0
+        for views in run_views(config, args.sample, args.shard, args.lhe, args.views,
                                batch_size=batch_size, manifest=manifest):
+            done += len(next(iter(views.values())))
+            log.info("%s/%s: %d events showered in %s", args.sample, args.shard, done,
+                     ", ".join(views))
             for view, batch in views.items():
                 if view in writers:
                     writers[view].write(batch)

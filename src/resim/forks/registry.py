@@ -17,7 +17,14 @@ Fork point protocol (``@register_fork(name)``)::
 
 ``fork`` returns the view's :class:`Branch` for the batch's events, in order, one entry per
 event (a failed event: ``failed[i]`` True and no particles). ``keep_partons`` is True when a
-descendant view needs parton-level events: the branch must then carry them (``partons``).
+descendant view needs parton-level events: the branch must then carry them (``partons``, a
+list with ``take(positions)``, e.g. ``resim.showers.pythia.PartonEvents``).
+
+A batch may hold any subset of the file's events, in file order (the cascade skips events that
+have nothing left to pair): a fork's result for an event must not depend on which other events
+it ran with. Hence every random draw is per event: seed event ``e.index`` of a batch from
+``resim.seeds.event_seeds(manifest.seed(view, stream), index)`` (or draw counter-based numbers
+from ``resim.seeds.event_keys``).
 
 Shower backend protocol (``@register_shower(name)``; "pythia" is built in, "herwig" lives in
 ``resim/showers/herwig.py``)::
@@ -31,8 +38,11 @@ Shower backend protocol (``@register_shower(name)``; "pythia" is built in, "herw
         def close(self): ...
 
 ``batch`` is the :class:`LHEBatch` (its ``events`` already read and checked by
-:mod:`resim.lhe`), so a backend can check that it stays in step with the file. Seeds come
-from ``manifest.seed(view, stream)`` (streams in ``resim.seeds.STREAMS``). The branch's
+:mod:`resim.lhe`; a subset of the file in file order), so a backend can skip the events in
+between and check that it stays in step with the file. Stream seeds come from
+``manifest.seed(view, stream)`` (streams in ``resim.seeds.STREAMS``), per-event seeds from
+them as above; a program that takes one seed per run gets one per fixed block of events
+(``resim.seeds.block_seed``). The branch's
 ``info`` dict goes into ``ViewBatch.info`` (settings, versions, failure counts).
 """
 
@@ -64,6 +74,12 @@ class LHEBatch:
     def __len__(self) -> int:
         return len(self.events)
 
+    def take(self, positions: np.ndarray) -> LHEBatch:
+        """The events at ``positions`` (increasing) of this batch."""
+        positions = np.asarray(positions, dtype=np.int64)
+        return LHEBatch([self.events[i] for i in positions], self.event_id[positions],
+                        self.truth[positions])
+
 
 @dataclass
 class Branch:
@@ -79,6 +95,14 @@ class Branch:
     first_split: ak.Array | None = None
     partons: list | None = None
     info: dict = field(default_factory=dict)
+
+    def take(self, positions: np.ndarray) -> Branch:
+        """The branch of the events at ``positions`` (increasing) of its batch."""
+        positions = np.asarray(positions, dtype=np.int64)
+        return Branch(self.particles[positions], self.failed[positions],
+                      None if self.first_split is None else self.first_split[positions],
+                      None if self.partons is None else self.partons.take(positions),
+                      dict(self.info))
 
 
 def get_fork(name: str, key: str = "fork") -> type:

@@ -9,8 +9,8 @@ hadronisation settings on top of its parent's.
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ..seeds import SeedManifest
-from ..showers.pythia import Hadroniser, event_seeds, settings_lines, view_settings
+from ..seeds import SeedManifest, event_seeds
+from ..showers.pythia import Hadroniser, settings_lines, view_settings
 from ..showers.records import final_state
 from .registry import Branch, LHEBatch, register_fork
 

@@ -1,8 +1,11 @@
 """Pythia 8 as a shower backend ("pythia"), and the re-hadronisation machinery.
 
 Views of the ``hard`` fork each run one Pythia reading the same LHE file (``Beams:frameType =
-4``): instances fed the same file stay in step, and each takes its settings and seed from its
-view. ``Pythia.nextBatch`` hands back whole batches as awkward arrays.
+4``), with the view's settings. ``Pythia.nextBatch`` hands back whole batches as awkward arrays;
+a user hook (:class:`_SeedEachEvent`) runs at the start of every event inside it: it skips the
+LHE events the batch leaves out (``LHAeventSkip``, no showering) and re-seeds the generator
+with the event's own seed, so an event's shower and hadronisation do not depend on the events
+before it (measured: the same particles bit for bit with batches of 100, of 2, or skipping).
 
 Re-hadronisation (the ``shower`` fork) needs a different way out, because ``nextBatch`` calls
 ``next()`` itself. A :class:`Hadroniser` is a Pythia with every level off
@@ -27,7 +30,7 @@ import pythia8mc
 from ..errors import GeneratorError
 from ..forks.registry import Branch, LHEBatch, register_shower
 from ..hard.pythia import new_pythia, pythia_version
-from ..seeds import PYTHIA_SEED_MAX, SeedManifest
+from ..seeds import SeedManifest, event_seeds
 from .records import ChargeTable, final_state, first_splits
 
 log = logging.getLogger(__name__)
@@ -58,10 +61,17 @@ def setting_line(key: str, value: object) -> str:
     return f"{key} = {value}"
 
 
+#: Particles with c*tau > 10 mm (K0S, Lambda, Sigma, Xi, Omega) are left to the detector, as
+#: CMS and Delphes productions do: the detector's K0S/Lambda energy fractions then act, and their
+#: decay products do not become displaced tracks. ``shower.settings`` can override this.
+STABLE_LONG_LIVED = ("ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 10")
+
+
 def view_settings(config: dict, spec: dict) -> list[str]:
-    """Pythia settings of a view: the ``shower`` section, then the view's own ``settings``."""
+    """Pythia settings of a view: the tune, long-lived particles left stable, the ``shower``
+    section, then the view's own ``settings``."""
     shower = config.get("shower") or {}
-    settings = list(TUNES[shower.get("tune", "CP5")])
+    settings = [*TUNES[shower.get("tune", "CP5")], *STABLE_LONG_LIVED]
     settings.append(setting_line("PartonLevel:ISR", bool(shower.get("isr", False))))
     settings.append(setting_line("PartonLevel:MPI", bool(shower.get("mpi", True))))
     settings.extend(settings_lines(shower.get("settings")))
@@ -85,13 +95,6 @@ def _last_values(settings: list[str]) -> set[str]:
     return set(last.values())
 
 
-def event_seeds(base: int, indices: np.ndarray) -> list[int]:
-    """One Pythia seed per event, from the view's stream seed and the event's index in the
-    file: a view's result for an event does not depend on batching or on other events."""
-    return [int(np.random.SeedSequence([base, int(i)]).generate_state(1, np.uint64)[0]
-                % PYTHIA_SEED_MAX) + 1 for i in indices]
-
-
 class PartonEvents(list):
     """Saved parton-level events. Pythia's records point into their generator's particle data,
     so the list keeps that generator alive (restoring an orphaned record crashes)."""
@@ -99,6 +102,24 @@ class PartonEvents(list):
     def __init__(self, events: list, owner: pythia8mc.Pythia):
         super().__init__(events)
         self.owner = owner
+
+    def take(self, positions: np.ndarray) -> PartonEvents:
+        return PartonEvents([self[i] for i in positions], self.owner)
+
+
+class _SeedEachEvent(pythia8mc.UserHooks):
+    """At the start of each ``next()``: skip the LHE events left out, seed this event."""
+
+    def __init__(self):
+        super().__init__()
+        self.pythia = None
+        self.queue: list[tuple[int, int]] = []  # (events to skip first, seed), last one next
+
+    def onBeginEvent(self) -> None:  # noqa: N802 (Pythia's name)
+        skip, seed = self.queue.pop()
+        if skip:
+            self.pythia.LHAeventSkip(skip)
+        self.pythia.rndm.init(seed)
 
 
 class _RestoreAndHadronise(pythia8mc.UserHooks):
@@ -118,7 +139,7 @@ class _RestoreAndHadronise(pythia8mc.UserHooks):
         # back at this instance, decays draw from the parent's random stream (irreproducible).
         event.init("", self.pythia.particleData)
         event.restorePtrs()
-        self.pythia.rndm.init(seed)
+        self.pythia.rndm.init(int(seed))
         self.ok.append(bool(self.pythia.forceHadronLevel(False)))
 
 
@@ -136,7 +157,7 @@ class Hadroniser:
         self._hook.pythia = self.pythia
         self.charge = ChargeTable(self.pythia.particleData)
 
-    def hadronise(self, saved: list, seeds: list[int]) -> tuple[ak.Array, np.ndarray]:
+    def hadronise(self, saved: list, seeds: np.ndarray) -> tuple[ak.Array, np.ndarray]:
         """Records (``nextBatch`` layout, None where ``saved`` is None or hadronisation failed)
         and the mask of events whose hadronisation failed (junctions and the like)."""
         todo = [i for i, event in enumerate(saved) if event is not None]
@@ -194,6 +215,8 @@ class PythiaShower:
         self.hadronise_seed = manifest.seed(view, "hadronise") if keep_partons else None
         self.hadroniser = Hadroniser(self.settings, f"views.{view}") if keep_partons else None
         self.pythia = None
+        self._hook = _SeedEachEvent()
+        self._next_index = 0  # the LHE event Pythia reads next
 
     @property
     def info(self) -> dict:
@@ -205,13 +228,30 @@ class PythiaShower:
                     "Random:setSeed = on", f"Random:seed = {self.seed}", *self.settings]
         if self.keep_partons:
             settings.append("HadronLevel:all = off")
-        self.pythia = new_pythia(settings, f"views.{self.view} (LHE file {lhe_path})")
+        self.pythia = new_pythia(settings, f"views.{self.view} (LHE file {lhe_path})",
+                                 user_hooks=self._hook)
+        self._hook.pythia = self.pythia
+        self._next_index = 0
         self.charge = ChargeTable(self.pythia.particleData)
+
+    def _queue(self, batch: LHEBatch) -> np.ndarray:
+        """Tell the hook, per event of ``batch``, how many LHE events to skip before it and
+        its seed; returns the events' indices."""
+        index = np.array([e.index for e in batch.events], dtype=np.int64)
+        skip = np.diff(index, prepend=self._next_index - 1) - 1
+        if len(index) and skip.min() < 0:
+            raise GeneratorError(f"view {self.view}: events must come in file order (event "
+                                 f"{index[np.argmin(skip)]} after {self._next_index - 1})")
+        self._hook.queue = list(zip(skip.tolist(), event_seeds(self.seed, index).tolist()))[::-1]
+        if len(index):
+            self._next_index = int(index[-1]) + 1
+        return index
 
     def shower(self, batch: LHEBatch) -> Branch:
         if self.pythia is None:
             raise RuntimeError("PythiaShower.open() must come before shower()")
         n = len(batch)
+        index = self._queue(batch)
         if self.keep_partons:
             saved, id1, id2 = [], np.zeros(n, np.int64), np.zeros(n, np.int64)
             for i in range(n):
@@ -224,7 +264,7 @@ class PythiaShower:
             ok = np.array([s is not None for s in saved], dtype=bool)
             _check_in_step(self.pythia, batch, id1, id2, ok, self.view)
             records, hadron_failed = self.hadroniser.hadronise(
-                saved, event_seeds(self.hadronise_seed, [e.index for e in batch.events]))
+                saved, event_seeds(self.hadronise_seed, index))
             particles, failed = final_state(records, self.hadroniser.charge)
             extra = {"shower_failed": int((~ok).sum()), "hadronise_failed": int(hadron_failed.sum())}
         else:
