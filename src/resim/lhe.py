@@ -13,9 +13,12 @@ final decay products as ``daughters``, and taus.
 from __future__ import annotations
 
 import gzip
+import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 import awkward as ak
 import numpy as np
@@ -52,13 +55,40 @@ class LHEEvent:
         return (int(ids[0]), int(ids[1])) if len(ids) == 2 else (0, 0)
 
 
-def _open_text(path: Path):
+#: Bytes (decompressed) read to tell an LHE file from anything else: the root tag is near the top.
+_SNIFF_BYTES = 1 << 16
+_GZIP_MAGIC = b"\x1f\x8b"
+#: What reading a corrupt or truncated gzip stream raises (zlib.error is no OSError).
+_GZIP_ERRORS = (EOFError, OSError, zlib.error)
+
+
+def _sniff(path: Path) -> bool:
+    """Check that ``path`` starts like an LHE file; returns whether it is gzip-compressed."""
     try:
         with open(path, "rb") as raw:
-            magic = raw.read(2)
+            gzipped = raw.read(2) == _GZIP_MAGIC
     except FileNotFoundError:
-        raise LHEError(f"{path}: LHE file does not exist") from None
-    if magic == b"\x1f\x8b":
+        raise LHEError(f"{path}: LHE file not found (it does not exist)") from None
+    except IsADirectoryError:
+        raise LHEError(f"{path}: a directory, not an LHE file") from None
+    except OSError as err:
+        raise LHEError(f"{path}: cannot read the LHE file: {err.strerror or err}") from None
+    try:
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as stream:
+            head = stream.read(_SNIFF_BYTES)
+    except _GZIP_ERRORS as err:
+        raise LHEError(f"{path}: not an LHE file: broken gzip data ({err})") from None
+    if not head.strip():
+        raise LHEError(f"{path}: not an LHE file: the file is empty")
+    if b"\0" in head:
+        raise LHEError(f"{path}: not an LHE file: binary data")
+    if b"<LesHouchesEvents" not in head:
+        raise LHEError(f"{path}: not an LHE file (no <LesHouchesEvents> tag at its start)")
+    return gzipped
+
+
+def _open_text(path: Path):
+    if _sniff(path):
         return gzip.open(path, "rt", errors="replace")
     return open(path, errors="replace")
 
@@ -75,7 +105,7 @@ class _Lines:
     def __next__(self) -> str:
         try:
             line = next(self.handle)
-        except (EOFError, gzip.BadGzipFile, OSError) as err:
+        except _GZIP_ERRORS as err:
             raise LHEError(f"{self.path}: compressed stream broken after line {self.number} "
                            f"(truncated file?): {err}") from None
         self.number += 1
@@ -172,6 +202,89 @@ def iter_events(path: str | Path) -> Iterator[LHEEvent]:
             raise _fail(path, f"after event {index - 1}" if index else "header",
                         f"truncated: no closing </LesHouchesEvents> (file ends at line "
                         f"{lines.number})")
+
+
+#: The element resim's hard stage writes into an LHE file's <header>: the job that made it.
+PROVENANCE_TAG = "resim"
+_ATTRIBUTE = re.compile(r'([A-Za-z_]+)\s*=\s*"([^"]*)"')
+
+
+def provenance_block(sample: str, shard: int, config_hash: str) -> str:
+    """The header line naming the (sample, shard) a file was generated for, and the config."""
+    return (f"<{PROVENANCE_TAG} sample={quoteattr(sample)} shard=\"{int(shard)}\" "
+            f"config_hash={quoteattr(config_hash)}></{PROVENANCE_TAG}>\n")
+
+
+@dataclass
+class LHEHead:
+    """What :func:`check_lhe` learnt from the top of a file, up to its first event."""
+
+    path: Path
+    version: str
+    beams: tuple[int, int]  # IDBMUP: 2212 2212 at the LHC, 11 -11 at an e+e- collider
+    energies: tuple[float, float]  # EBMUP, GeV
+    provenance: dict[str, str] | None  # resim's <resim sample shard config_hash>, if written
+
+
+def _beams(path: Path, line: str, number: int) -> tuple[tuple[int, int], tuple[float, float]]:
+    fields = line.split()
+    try:
+        return (int(fields[0]), int(fields[1])), (float(fields[2]), float(fields[3]))
+    except (ValueError, IndexError):
+        raise _fail(path, f"<init>, line {number}",
+                    f"beam line needs IDBMUP1 IDBMUP2 EBMUP1 EBMUP2, got {line.strip()!r}") from None
+
+
+def check_lhe(path: str | Path, sample: str | None = None, shard: int | None = None) -> LHEHead:
+    """Check, before any generator opens it, that ``path`` is an LHE file with events.
+
+    Reads the header, ``<init>`` and the first event's tag only (the events are checked as they
+    stream, :func:`iter_events`). A missing, empty, binary, corrupt or foreign file, a file
+    without ``<init>`` or without events is an :class:`LHEError` naming it. When ``sample`` and
+    ``shard`` are given and resim's hard stage wrote the file, it must have been written for them.
+    """
+    path = Path(path)
+    version = provenance = beams = None
+    with _open_text(path) as handle:
+        lines = _Lines(path, handle)
+        in_init = False
+        for line in lines:
+            text = line.strip()
+            if version is None:
+                if text.startswith("<LesHouchesEvents"):
+                    version = dict(_ATTRIBUTE.findall(text)).get("version", "?")
+            elif text.startswith(f"<{PROVENANCE_TAG} "):
+                provenance = dict(_ATTRIBUTE.findall(text))
+            elif text.startswith("<init"):
+                in_init = True
+            elif in_init and beams is None and text and not text.startswith(("#", "<")):
+                beams = _beams(path, text, lines.number)
+            elif text.startswith("<event"):
+                break
+            elif text.startswith("</LesHouchesEvents"):
+                raise LHEError(f"{path}: the LHE file holds no events")
+        else:
+            if version is not None and beams is not None:
+                raise LHEError(f"{path}: the LHE file holds no events (and has no closing "
+                               f"</LesHouchesEvents>: truncated?)")
+    if version is None:
+        raise LHEError(f"{path}: not an LHE file (no <LesHouchesEvents> tag)")
+    if beams is None:
+        raise LHEError(f"{path}: not a valid LHE file: no <init> block with the beams before "
+                       f"the first event")
+    head = LHEHead(path, version, *beams, provenance)
+    _check_origin(head, sample, shard)
+    return head
+
+
+def _check_origin(head: LHEHead, sample: str | None, shard: int | None) -> None:
+    """A file resim generated for one (sample, shard) must not feed another's job."""
+    if head.provenance is None or sample is None:
+        return
+    made_for = (head.provenance.get("sample"), head.provenance.get("shard"))
+    if made_for != (sample, str(int(shard))):
+        raise LHEError(f"{head.path}: resim hard wrote it for sample {made_for[0]!r} shard "
+                       f"{made_for[1]}, but this job is sample {sample!r} shard {int(shard)}")
 
 
 def _descendants(event: LHEEvent, i: int) -> list[int]:

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pythia8mc
 
+from ..config import config_hash
 from ..errors import ConfigError, GeneratorError
 from ..io import atomic_path, reproducible_gzip
+from ..lhe import provenance_block
 from ..seeds import SeedManifest
 from .processes import PROCESSES, Channel, Process, channel_schedule
 from .registry import register_hard_backend
@@ -188,7 +190,8 @@ def generate_embedded(config: dict, sample: str, shard: int, out_path: str | Pat
             with reproducible_gzip(tmp) as lhe, open(body) as events:
                 lhe.write('<LesHouchesEvents version="3.0">\n<header>\n'
                           f"<!-- resim embedded hard scatter: sample {sample}, shard {shard}, "
-                          f"{process.description}, Pythia {pythia_version()} -->\n</header>\n")
+                          f"{process.description}, Pythia {pythia_version()} -->\n"
+                          f"{provenance_block(sample, shard, config_hash(config))}</header>\n")
                 lhe.write(_init_block(channels))
                 for chunk in iter(lambda: events.read(1 << 20), ""):
                     lhe.write(chunk)
