@@ -2,10 +2,11 @@
 
 The merged file holds no jet data: each dataset is a virtual concatenation of the shards'
 datasets (source paths stored relative to the merged file, so a results tree can move as a
-whole). Its attributes are the first shard's, with ``sample`` joining the shards' samples
-("higgs+qcd"), ``shard`` -1, ``sources`` (the shard files, relative) and ``cutflow`` per
-source. The reader checks that every source exists: HDF5 would silently read a missing source
-as zeros.
+whole). Its attributes are the first shard's, with ``kind`` "merged", ``sample`` joining the
+shards' samples ("higgs+qcd"), ``shard`` -1, ``sources`` (the shard files, relative) and
+``cutflow`` per source. The reader checks that every source exists: HDF5 would silently read a
+missing source as zeros. The shards must be paired files, each given once, made with one
+configuration.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from h5py import h5d, h5p, h5s, h5t
 
 from ..errors import DatasetError
 from ..io import atomic_path
-from .reader import PairedDataset, open_h5
+from .provenance import require_distinct, require_kind, require_one_each, require_same_config
+from .reader import PairedDataset, decode_attrs, open_h5
 from .writer import JET_TABLE, PAIR_TABLE, create_file, set_attrs
 
 
@@ -55,6 +57,14 @@ def merge_files(paths: list[str | Path], out: str | Path) -> int:
     out = Path(out)
     if not paths:
         raise DatasetError(f"{out}: nothing to merge")
+    require_distinct(paths)
+    shard_attrs = []
+    for path in paths:
+        with open_h5(path) as f:
+            shard_attrs.append(decode_attrs(f.attrs))
+        require_kind(path, shard_attrs[-1], ("paired",), "resim merge")
+    require_one_each(paths, shard_attrs)
+    require_same_config(paths, shard_attrs)
     ds = PairedDataset(paths)  # validates every shard and that their views agree
     rel = [os.path.relpath(Path(p).resolve(), out.resolve().parent) for p in paths]
     handles = [open_h5(p) for p in paths]
@@ -67,7 +77,7 @@ def merge_files(paths: list[str | Path], out: str | Path) -> int:
                     _virtual(f, name, [(r, h[name]) for r, h in zip(rel, handles)])
                 attrs = {k: v for k, v in ds.file_attrs[0].items() if k != "n_pairs"}
                 samples = sorted({str(a.get("sample")) for a in ds.file_attrs})
-                attrs.update({"sources": rel, "shard": -1, "sample": "+".join(samples),
+                attrs.update({"kind": "merged", "sources": rel, "shard": -1, "sample": "+".join(samples),
                               "cutflow": {r: a.get("cutflow") for r, a in zip(rel, ds.file_attrs)}})
                 set_attrs(f, attrs)
     finally:

@@ -26,7 +26,7 @@ from ..forks import view_order
 from ..io import atomic_path
 from ..jets import STATUS, STATUS_CODE
 from .cutflow import check_closes
-from .provenance import versions
+from .provenance import require_distinct, require_job, require_kind, versions
 from .reader import decode_attrs, open_h5
 from .schema import LABELS, SCHEMA_VERSION
 from .simulate import jets_config
@@ -85,12 +85,13 @@ def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Pat
     require_all = jets_config(config)["require_all_views"]
     handles, where, group_attrs = [], {}, []
     try:
+        require_distinct(view_files)
         for path in view_files:
             f = open_h5(path)
             handles.append(f)
             attrs = decode_attrs(f.attrs)
-            if attrs.get("kind") != "view-group":
-                raise DatasetError(f"{path}: not a view-group file written by resim simulate")
+            require_kind(path, attrs, ("view-group",), "resim pair")
+            require_job(path, attrs, sample, shard)
             for view in attrs["views"]:
                 if view in where:
                     raise DatasetError(f"{path}: view {view!r} already in "

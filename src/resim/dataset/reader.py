@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from ..errors import DatasetError
+from .provenance import require_kind
 from .schema import CONSTITUENT_FIELDS, JET_FIELDS, PARTON_FIELDS, SCHEMA_VERSION
 
 #: Root attributes stored as JSON strings.
@@ -62,6 +63,7 @@ class Jets:
 
 def _check_layout(path: Path, f: h5py.File) -> dict:
     attrs = decode_attrs(f.attrs)
+    require_kind(path, attrs, ("paired", "merged"), "the paired-dataset reader")
     if attrs.get("schema_version") != SCHEMA_VERSION:
         raise DatasetError(f"{path}: schema_version {attrs.get('schema_version')!r}, "
                            f"this reader needs {SCHEMA_VERSION}")
