@@ -17,7 +17,9 @@ from train.cli import main as rs3l
 from train.data import iterate_batches, make_loader
 from train.losses import nt_xent
 from train.models import get_model, load_backbone
-from train.pretrain import Distributed, open_data, run_pretrain, train_seed, validate
+from train.contrastive import Contrastive, collapse_warning
+from train.distributed import Distributed
+from train.pretrain import open_data, run_pretrain, run_validation, train_seed
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +39,8 @@ def untrained_metrics(config, data) -> dict:
     _, val, names = open_data([data], None, config["pretrain"], config)
     torch.manual_seed(train_seed(config, "init"))
     model = get_model(config["pretrain"]["model"])
-    return validate(model, make_loader(val, workers=0), config["pretrain"], len(names), 8, names,
-                    Distributed("cpu"))
+    return run_validation(model, make_loader(val, workers=0), Contrastive(config["pretrain"], names, 8),
+                          Distributed("cpu"))
 
 
 def test_two_epochs_learn_pairs_and_write_every_output(tmp_path, data):
@@ -57,6 +59,12 @@ def test_two_epochs_learn_pairs_and_write_every_output(tmp_path, data):
     assert gap(last) > gap(first) > gap(before)
     assert gap(last) > gap(before) + 0.3
     assert {"val_cos_pos_q", "val_cos_pos_H_bb", "val_cos_class_q_vs_H_bb"} <= set(last)
+    # Wang & Isola: the untrained network puts every jet near one point (uniformity ~0, and a
+    # trivial alignment ~0); training spreads jets over the sphere (uniformity falls towards
+    # -4 for d = 8) while positive pairs stay closer than negative ones (|u - v|^2 = 2 - 2 cos).
+    assert last["val_uniformity"] < before["val_uniformity"] - 0.3
+    assert last["val_alignment"] < 2 - 2 * last["val_cos_neg"]
+    assert collapse_warning(before, 0.05) is not None  # untrained: every jet alike
 
     run = tmp_path / "run"
     for name in ("checkpoint.pt", "last.pt", "config.yaml", "metrics.csv", "metrics.json",
@@ -147,3 +155,25 @@ def test_validation_loss_is_the_configured_nt_xent_of_the_saved_model(tmp_path, 
             total += float(nt_xent(z1, z2, tau=0.2, form="paper")) * len(batch)
             pairs += len(batch)
     assert metrics[0]["val_loss"] == pytest.approx(total / pairs, rel=1e-5)
+
+
+def test_alignment_and_uniformity_match_their_definitions():
+    torch.manual_seed(0)
+    z1, z2 = torch.randn(6, 8), torch.randn(6, 8)
+    stats = Contrastive({"tau": 0.1, "loss": "simclr"}, ["q", "H_bb"], 8).stats(torch.device("cpu"))
+    stats.add(torch.tensor(1.0), z1, z2, torch.tensor([0, 1, 0, 1, 0, 1]))
+    out = stats.summary("val", lambda t: t)
+    u1 = torch.nn.functional.normalize(z1, dim=1)
+    u2 = torch.nn.functional.normalize(z2, dim=1)
+    u = torch.cat([u1, u2])
+    assert out["val_alignment"] == pytest.approx(float(((u1 - u2) ** 2).sum(1).mean()), rel=1e-5)
+    d2 = torch.cdist(u, u) ** 2
+    off = ~torch.eye(12, dtype=torch.bool)
+    assert out["val_uniformity"] == pytest.approx(float(torch.log(torch.exp(-2 * d2[off]).mean())), rel=1e-4)
+
+
+def test_collapse_warning_when_negative_pairs_are_as_aligned_as_positive_ones():
+    # The default run of the issue: 0.96 positive vs 0.92 negative is a warning at gap 0.05.
+    assert "0.920" in collapse_warning({"epoch": 3, "val_cos_pos": 0.96, "val_cos_neg": 0.92}, 0.05)
+    assert collapse_warning({"epoch": 3, "val_cos_pos": 0.8, "val_cos_neg": 0.1}, 0.05) is None
+    assert collapse_warning({"epoch": 1, "train_loss": 2.0, "train_accuracy": 0.1}, 0.05) is None

@@ -16,16 +16,12 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import os
 import sys
 import time
-from itertools import combinations
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 import yaml
-from torch.nn import functional as F
 from tqdm import tqdm
 
 from resim.config import load_config
@@ -35,9 +31,9 @@ from resim.io import atomic_write_text
 from resim.seeds import derive_seed
 
 from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state, unwrap
-from .data import (PairBatch, PairWindows, batches_per_rank, iterate_batches, make_loader,
-                   resolve_views, split_blocks)
-from .losses import nt_xent
+from .contrastive import Contrastive, collapse_warning
+from .data import PairWindows, batches_per_rank, iterate_batches, make_loader, resolve_views, split_blocks
+from .distributed import Distributed
 from .metrics_log import plot_curves, write_metrics
 from .models import get_model, resolve_model_config
 from .mpm import MaskedParticleModelling
@@ -48,141 +44,6 @@ log = logging.getLogger(__name__)
 def train_seed(config: dict, purpose: str) -> int:
     """The seed of one training stream ("loader", "split", "init"), derived from run.seed."""
     return derive_seed(config["run"]["seed"], "pretrain", 0, purpose, "train")
-
-
-class Distributed:
-    """Rank, world size and device; set up from torchrun's environment when it is present."""
-
-    def __init__(self, device: str):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
-        if use_cuda and not torch.cuda.is_available():
-            raise ConfigError("pretrain.device is 'cuda' but torch sees no CUDA device")
-        if use_cuda:
-            local = int(os.environ.get("LOCAL_RANK", "0"))
-            torch.cuda.set_device(local)
-            self.device = torch.device("cuda", local)
-        else:
-            self.device = torch.device("cpu")
-        if self.world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if use_cuda else "gloo")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def sum(self, tensor: torch.Tensor) -> torch.Tensor:
-        if self.world > 1:
-            dist.all_reduce(tensor)
-        return tensor
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            dist.barrier()
-
-    def close(self) -> None:
-        if self.world > 1 and dist.is_initialized():
-            dist.barrier()
-            dist.destroy_process_group()
-
-
-class EpochStats:
-    """Running sums for one epoch's metrics, reducible over DDP ranks in one call."""
-
-    def __init__(self, label_names: list[str], dim: int, device: torch.device):
-        self.label_names = label_names
-        n_labels = len(label_names)
-        self.sums = {
-            "loss": torch.zeros(2, device=device),  # sum of per-pair losses, pairs
-            "neg": torch.zeros(2, device=device),  # sum of negative-pair cosines, count
-            "pos": torch.zeros(n_labels, device=device),
-            "count": torch.zeros(n_labels, device=device),
-            "centre": torch.zeros(n_labels, dim, device=device),  # sum of unit nominal vectors
-        }
-
-    @torch.no_grad()
-    def add(self, loss: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor, labels: torch.Tensor) -> None:
-        n = len(labels)
-        u1, u2 = F.normalize(z1.float(), dim=1), F.normalize(z2.float(), dim=1)
-        u = torch.cat([u1, u2])
-        cos = u @ u.T
-        self.sums["loss"] += torch.stack([loss.detach() * n, torch.tensor(float(n), device=cos.device)])
-        eye = torch.eye(n, dtype=torch.bool, device=u.device)
-        pairs = torch.cat([torch.cat([eye, eye], 1)] * 2)  # the jet itself and its partner
-        self.sums["neg"] += torch.stack([cos[~pairs].sum(), (~pairs).sum().to(cos.dtype)])
-        self.sums["pos"].index_add_(0, labels, (u1 * u2).sum(1))
-        self.sums["count"].index_add_(0, labels, torch.ones_like(labels, dtype=u.dtype))
-        self.sums["centre"].index_add_(0, labels, u1)
-
-    def summary(self, prefix: str, reduce) -> dict[str, float]:
-        """Metrics named ``{prefix}_…`` from the sums, each first reduced with ``reduce``."""
-        label_names = self.label_names
-        sums = {key: reduce(value.clone()).cpu() for key, value in self.sums.items()}
-        count = sums["count"]
-        out = {f"{prefix}_loss": float(sums["loss"][0] / sums["loss"][1].clamp(min=1)),
-               f"{prefix}_cos_pos": float(sums["pos"].sum() / count.sum().clamp(min=1)),
-               f"{prefix}_cos_neg": float(sums["neg"][0] / sums["neg"][1].clamp(min=1))}
-        present = [int(c) for c in torch.nonzero(count).flatten()]
-        for c in present:
-            out[f"{prefix}_cos_pos_{label_names[c]}"] = float(sums["pos"][c] / count[c])
-        for a, b in combinations(present, 2):
-            cos = F.cosine_similarity(sums["centre"][a], sums["centre"][b], dim=0)
-            out[f"{prefix}_cos_class_{label_names[a]}_vs_{label_names[b]}"] = float(cos)
-        return out
-
-
-def contrastive_step(model: torch.nn.Module, batch: PairBatch, cfg: dict) -> tuple:
-    """Loss and representations of one batch: both views in one forward pass."""
-    z = model(torch.cat([batch.x1, batch.x2]), torch.cat([batch.m1, batch.m2]))
-    z1, z2 = z.split(len(batch))
-    return nt_xent(z1, z2, tau=cfg["tau"], form=cfg["loss"]), z1, z2
-
-
-class Contrastive:
-    """The RS3L objective: NT-Xent between each nominal jet and one of its augmentations.
-
-    An objective tells the loop which module it trains (``build``), where the backbone is in
-    it, what else the checkpoint holds, how one batch gives a loss and which metrics it logs;
-    :class:`train.mpm.MaskedParticleModelling` is the other one.
-    """
-
-    name = "contrastive"
-    jets_per_row = 2  # nominal + augmentation
-    log_keys = ("loss", "cos_pos")
-    loss_label = "NT-Xent loss"
-
-    def __init__(self, cfg: dict, label_names: list[str], dim: int):
-        self.cfg, self.label_names, self.dim = cfg, label_names, dim
-
-    def build(self, backbone: torch.nn.Module) -> torch.nn.Module:
-        return backbone
-
-    def backbone(self, model: torch.nn.Module) -> torch.nn.Module:
-        return unwrap(model)
-
-    def prepare(self, model: torch.nn.Module, train: PairWindows) -> None:
-        """Nothing to fit before training."""
-
-    def checkpoint_extra(self, model: torch.nn.Module) -> dict:
-        return {}
-
-    def restore_extra(self, model: torch.nn.Module, checkpoint: dict, path: Path) -> None:
-        if "mpm" in checkpoint:
-            raise ConfigError(f"{path} is a masked-particle-modelling run: pretrain.objective "
-                              f"contrastive cannot resume it")
-
-    def stats(self, device: torch.device) -> EpochStats:
-        return EpochStats(self.label_names, self.dim, device)
-
-    def validation_generator(self) -> None:
-        return None
-
-    def step(self, model: torch.nn.Module, batch: PairBatch, stats: EpochStats,
-             generator: None = None) -> torch.Tensor:
-        loss, z1, z2 = contrastive_step(model, batch, self.cfg)
-        stats.add(loss, z1, z2, batch.labels)
-        return loss
 
 
 def objective_rows(cfg: dict) -> str:
@@ -325,6 +186,9 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
         trainer = {"best": min(score, trainer["best"]),
                    "bad_epochs": 0 if improved else trainer["bad_epochs"] + 1}
         metrics.append(row)
+        warning = collapse_warning(row, cfg["collapse_gap"])
+        if warning and ddp.main:
+            log.warning(warning)
         if ddp.main:
             save_epoch(out, model, epoch + 1, optimizer, scheduler, config, metrics, trainer,
                        improved, objective)
@@ -375,12 +239,6 @@ def run_validation(model: torch.nn.Module, loader, objective, ddp: Distributed) 
     for batch in iterate_batches(loader, 0):
         objective.step(model, batch.to(ddp.device), stats, generator)
     return stats.summary("val", ddp.sum)
-
-
-def validate(model: torch.nn.Module, loader, cfg: dict, n_labels: int, dim: int,
-             label_names: list[str], ddp: Distributed) -> dict[str, float]:
-    """Contrastive validation loss and cosine metrics of a backbone (``n_labels`` unused)."""
-    return run_validation(model, loader, Contrastive(cfg, label_names, dim), ddp)
 
 
 def save_epoch(out: Path, model, epoch: int, optimizer, scheduler, config: dict,

@@ -21,6 +21,7 @@ from resim.errors import DatasetError
 from resim.io import atomic_write_text
 from resim.workflow import SPLITS, backbone
 
+from .contrastive import collapse_warning
 from .evaluate.tables import collect_rows
 
 
@@ -99,7 +100,7 @@ def dataset_section(results: Path) -> list[str]:
     return out + [""]
 
 
-def pretrain_section(results: Path, name: str) -> list[str]:
+def pretrain_section(results: Path, name: str, collapse_gap: float) -> list[str]:
     run = results / "train" / name
     out = ["## Pre-training", ""]
     metrics_path = run / "metrics.json"
@@ -107,10 +108,14 @@ def pretrain_section(results: Path, name: str) -> list[str]:
         return out + [f"Missing: {metrics_path}", ""]
     history = json.loads(metrics_path.read_text())
     best = min(history, key=lambda r: r.get("val_loss", math.inf))
-    keys = ("epoch", "train_loss", "val_loss", "val_cos_pos", "val_cos_neg")
+    keys = ("epoch", "train_loss", "val_loss", "val_cos_pos", "val_cos_neg", "val_alignment",
+            "val_uniformity")
     shown = ", ".join(f"{k} = {best[k]:.4g}" if isinstance(best[k], float) else f"{k} = {best[k]}"
                       for k in keys if k in best)
     out.append(f"Backbone `{name}`: {len(history)} epochs; best validation loss at {shown}")
+    warning = collapse_warning(best, collapse_gap)
+    if warning:
+        out += ["", f"> **Warning**: {warning}"]
     out += ["", f"![training curves](train/{name}/curves.png) ![pair cosine vs epoch (seed 000 Fig. 2)]"
             f"(train/{name}/cosine.png)", ""]
     return out
@@ -193,7 +198,7 @@ def summary(config: dict, out: str | Path, results: str | Path | None = None) ->
     lines = [f"# resim run `{config['run'].get('name', 'default')}`", "",
              f"Config hash `{config_hash(config)}`, global seed {config['run']['seed']}.", ""]
     lines += dataset_section(results)
-    lines += pretrain_section(results, backbone(config))
+    lines += pretrain_section(results, backbone(config), config["pretrain"]["collapse_gap"])
     for task in (config.get("finetune") or {}).get("tasks") or {}:
         lines += task_section(results, task)
     text = "\n".join(lines).rstrip() + "\n"
