@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from resim.errors import OutputError
-from resim.io import atomic_path, atomic_write_text, temporary_name
+from resim.io import atomic_path, atomic_write_text, scratch_file, temporary_name
 
 
 def _dead_pid() -> int:
@@ -97,3 +97,15 @@ def test_a_killed_writer_then_a_rerun_leaves_no_litter(tmp_path):
     assert len(_litter(tmp_path)) == 1 and not out.exists()
     atomic_write_text(out, "whole")
     assert _litter(tmp_path) == [] and out.read_text() == "whole"
+
+
+def test_a_killed_writers_scratch_file_goes_too(tmp_path):
+    out = tmp_path / "0.lhe.gz"
+    stale = scratch_file(out, "body")
+    stale.rename(stale.with_name(f".0.lhe.gz.body.{_dead_pid()}.tmp"))
+    body = scratch_file(out, "body")
+    assert _litter(tmp_path) == [body.name]
+    body.unlink()
+    with pytest.raises(OutputError, match=f"cannot write {tmp_path / 'f' / 'x'}: "):
+        (tmp_path / "f").write_text("")
+        scratch_file(tmp_path / "f" / "x", "body")

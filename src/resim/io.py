@@ -69,6 +69,23 @@ def _cannot_write(path: Path, err: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {err.strerror or err}")
 
 
+def _new_temporary(path: Path, base: Path) -> Path:
+    """Create the empty temporary file of ``base`` (``path``, or a scratch name beside it),
+    after removing those of killed writers; errors name the output ``path``."""
+    if path.name in ("", ".", ".."):
+        raise OutputError(f"cannot write {path}: not a file name")
+    tmp_path = temporary_name(base)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(base)
+        # created with the umask's permissions, so the published file is readable as any other
+        with open(tmp_path, "wb"):
+            pass
+    except OSError as err:
+        raise _cannot_write(path, err) from None
+    return tmp_path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield an empty temporary file beside ``path``; rename it onto ``path`` only if the block
@@ -80,17 +97,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     :class:`OutputError` naming ``path``.
     """
     path = Path(path)
-    if path.name in ("", ".", ".."):
-        raise OutputError(f"cannot write {path}: not a file name")
-    tmp_path = temporary_name(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(path)
-        # created with the umask's permissions, so the published file is readable as any other
-        with open(tmp_path, "wb"):
-            pass
-    except OSError as err:
-        raise _cannot_write(path, err) from None
+    tmp_path = _new_temporary(path, path)
     try:
         yield tmp_path
         try:
@@ -99,6 +106,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             raise _cannot_write(path, err) from None
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def scratch_file(path: str | Path, what: str) -> Path:
+    """An empty hidden file beside the output ``path`` (``.<name>.<what>.<pid>.tmp``) for data a
+    writer gathers before it can publish; the caller removes it. Errors as :func:`atomic_path`;
+    a killed writer's scratch file goes when the next one starts."""
+    path = Path(path)
+    return _new_temporary(path, path.with_name(f"{path.name}.{what}"))
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pythia8mc
 
 from ..config import config_hash
 from ..errors import ConfigError, GeneratorError
-from ..io import atomic_path, reproducible_gzip
+from ..io import atomic_path, reproducible_gzip, scratch_file
 from ..lhe import provenance_block
 from ..seeds import SeedManifest
 from .processes import PROCESSES, Channel, Process, channel_schedule
@@ -154,11 +153,8 @@ def generate_embedded(config: dict, sample: str, shard: int, out_path: str | Pat
         generators.append((pythia, writer, {"tried": 0, "accepted": 0, "settings": settings}))
 
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     # Events go to a scratch file first: <init> (cross-sections) can only be written at the end.
-    with tempfile.NamedTemporaryFile("w", dir=out_path.parent, prefix=f".{out_path.name}.",
-                                     suffix=".body", delete=False) as scratch:
-        body = Path(scratch.name)
+    body = scratch_file(out_path, "body")
     try:
         with open(body, "w") as events:
             for index, k in enumerate(channel_schedule(weights, n_events)):
