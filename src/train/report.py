@@ -212,7 +212,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("summary", help="one-page Markdown summary of a run")
+    p = subparsers.add_parser("summary", help="one-page Markdown summary of a run",
+                              description="One Markdown page from what the stages wrote under the "
+                              "results directory: dataset sizes and cut-flows, pre-training, every "
+                              "task's tables and plots; anything missing is listed as missing.")
     p.add_argument("--config", required=True, help="run configuration (config.yaml)")
     p.add_argument("--out", required=True, help="output Markdown file (results/summary.md)")
     p.add_argument("--results", help="results directory (default: the folder of --out)")

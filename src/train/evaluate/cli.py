@@ -243,7 +243,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evaluate", help="score test jets with fine-tuned models; write the "
-                              "seed's tables and plots")
+                              "seed's tables and plots",
+                              description="Score the held-out jets with every fine-tuned model of "
+                              "a task (and the backbone) and write the seed's tables "
+                              "(rejection, Wasserstein, kNN), metrics.json, scores.npz and plots "
+                              "into OUT.")
     add_task_arguments(p)
     p.add_argument("--out", required=True, help="output directory (results/evaluate/<task>)")
     p.add_argument("--test", nargs="+", required=True, help="paired HDF5 files of held-out jets")
