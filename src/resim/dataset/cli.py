@@ -51,29 +51,43 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("simulate", help="every view of one shard -> detector -> matched jets (HDF5)")
+    p = sub.add_parser("simulate", help="every view of one shard -> detector -> matched jets (HDF5)",
+                       description="Shower the shard's LHE events in every view, run the "
+                       "detector, cluster jets, match them to the truth objects and apply the "
+                       "selection; writes one view file (HDF5, read by resim pair) and prints "
+                       "each view's cut-flow.")
     add_job_arguments(p)
     p.add_argument("--lhe", required=True, help="hard-scatter LHE file of the shard")
     p.add_argument("--out", required=True, help="results/views/S/N.h5")
     p.set_defaults(func=_simulate)
 
-    p = sub.add_parser("pair", help="view files of a shard -> paired HDF5")
+    p = sub.add_parser("pair", help="view files of a shard -> paired HDF5",
+                       description="Pair the jets of one truth object across every view of the "
+                       "shard (schema: resim/dataset/schema.py); the view files must hold this "
+                       "sample and shard, each view once.")
     add_job_arguments(p)
     p.add_argument("--out", required=True, help="results/dataset/S/N.h5")
     p.add_argument("viewfiles", nargs="+", help="results/views/S/N.h5 (or several files whose "
                    "views together make up the shard)")
     p.set_defaults(func=_pair)
 
-    p = sub.add_parser("merge", help="paired shards -> one merged file (HDF5 virtual datasets)")
+    p = sub.add_parser("merge", help="paired shards -> one merged file (HDF5 virtual datasets)",
+                       description="Present paired shards as one file without copying their "
+                       "jets (HDF5 virtual datasets, sources relative to OUT); each shard once, "
+                       "all made with one configuration.")
     p.add_argument("--out", required=True, help="results/dataset/SPLIT.h5")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="paired files (results/dataset/S/N.h5)")
     p.set_defaults(func=_merge)
 
-    p = sub.add_parser("plots", help="validation plots of paired files")
-    p.add_argument("--outdir", required=True)
-    p.add_argument("files", nargs="+")
+    p = sub.add_parser("plots", help="validation plots of paired files",
+                       description="Histograms per view of jet mass, pT, multiplicity, N2 and the "
+                       "15 input features of each paired or merged file; prints the PNG paths.")
+    p.add_argument("--outdir", required=True, help="directory for the PNG files")
+    p.add_argument("files", nargs="+", help="paired or merged files")
     p.set_defaults(func=_plots)
 
-    p = sub.add_parser("inspect", help="summary of a paired file: views, labels, cut-flow")
-    p.add_argument("file")
+    p = sub.add_parser("inspect", help="summary of a paired file: views, labels, cut-flow",
+                       description="Print what a paired or merged file holds: pairs, views, "
+                       "labels, cut-flows, config hash and package versions.")
+    p.add_argument("file", help="paired or merged file")
     p.set_defaults(func=_inspect)
