@@ -74,9 +74,10 @@ BLOCKS = readme_blocks(README.read_text())
 SECTIONS = list(dict.fromkeys(b.section for b in BLOCKS if b.kind))
 
 
-def test_the_convention_is_in_use():
-    kinds = {b.kind for b in BLOCKS}
-    assert {"run", "module", "pytest", "config"} <= kinds
+def test_every_python_and_yaml_example_is_marked():
+    unmarked = [f"README.md:{b.line}" for b in BLOCKS if b.lang in ("python", "yaml") and not b.kind]
+    assert not unmarked, f"mark these blocks (see tests/test_readme.py): {unmarked}"
+    assert {"run", "module", "pytest", "config"} <= {b.kind for b in BLOCKS}
     # a marker that does not match the pattern would silently skip its block
     assert not [line for line in README.read_text().splitlines()
                 if line.startswith("<!-- test") and not MARK.match(line.strip())]
