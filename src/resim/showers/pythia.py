@@ -2,7 +2,7 @@
 
 Views of the ``hard`` fork each run one Pythia reading the same LHE file (``Beams:frameType =
 4``), with the view's settings. ``Pythia.nextBatch`` hands back whole batches as awkward arrays;
-a user hook (:class:`_SeedEachEvent`) runs at the start of every event inside it: it skips the
+a user hook (:class:`_EachEvent`) runs at the start of every event inside it: it skips the
 LHE events the batch leaves out (``LHAeventSkip``, no showering) and re-seeds the generator
 with the event's own seed, so an event's shower and hadronisation do not depend on the events
 before it (measured: the same particles bit for bit with batches of 100, of 2, or skipping).
@@ -107,19 +107,32 @@ class PartonEvents(list):
         return PartonEvents([self[i] for i in positions], self.owner)
 
 
-class _SeedEachEvent(pythia8mc.UserHooks):
-    """At the start of each ``next()``: skip the LHE events left out, seed this event."""
+class _EachEvent(pythia8mc.UserHooks):
+    """At the start of each ``next()``: skip the LHE events left out, seed this event. With
+    ``keep_partons``, also copy the parton-level event (after showers, MPI, beam remnants and
+    colour reconnection, before hadronisation) for the view's ``shower`` forks."""
 
-    def __init__(self):
+    def __init__(self, keep_partons: bool):
         super().__init__()
         self.pythia = None
+        self.keep_partons = keep_partons
         self.queue: list[tuple[int, int]] = []  # (events to skip first, seed), last one next
+        self.saved: list = []  # one per event begun
 
-    def onBeginEvent(self) -> None:  # noqa: N802 (Pythia's name)
+    def onBeginEvent(self) -> None:  # noqa: N802 (Pythia's names)
         skip, seed = self.queue.pop()
         if skip:
             self.pythia.LHAeventSkip(skip)
         self.pythia.rndm.init(seed)
+        self.saved.append(None)
+
+    def canVetoPartonLevel(self) -> bool:  # noqa: N802
+        return self.keep_partons
+
+    def doVetoPartonLevel(self, event) -> bool:  # noqa: N802
+        # the last call of an event wins: Pythia redoes the parton level if hadronisation fails
+        self.saved[-1] = pythia8mc.Event(event)
+        return False
 
 
 class _RestoreAndHadronise(pythia8mc.UserHooks):
@@ -212,22 +225,18 @@ class PythiaShower:
             log.warning("views.%s: Vincia with ISR off does not radiate off partons colour-"
                         "connected to the beams (initial-final antennae belong to its ISR)", view)
         self.seed = manifest.seed(view, "shower")
-        self.hadronise_seed = manifest.seed(view, "hadronise") if keep_partons else None
-        self.hadroniser = Hadroniser(self.settings, f"views.{view}") if keep_partons else None
         self.pythia = None
-        self._hook = _SeedEachEvent()
+        self._hook = _EachEvent(keep_partons)
         self._next_index = 0  # the LHE event Pythia reads next
 
     @property
     def info(self) -> dict:
         return {"backend": "pythia", "settings": self.settings, "seed": self.seed,
-                "hadronise_seed": self.hadronise_seed, "versions": {"pythia8mc": pythia_version()}}
+                "versions": {"pythia8mc": pythia_version()}}
 
     def open(self, lhe_path) -> None:
         settings = ["Beams:frameType = 4", f"Beams:LHEF = {lhe_path}", "Next:numberCount = 0",
                     "Random:setSeed = on", f"Random:seed = {self.seed}", *self.settings]
-        if self.keep_partons:
-            settings.append("HadronLevel:all = off")
         self.pythia = new_pythia(settings, f"views.{self.view} (LHE file {lhe_path})",
                                  user_hooks=self._hook)
         self._hook.pythia = self.pythia
@@ -243,6 +252,7 @@ class PythiaShower:
             raise GeneratorError(f"view {self.view}: events must come in file order (event "
                                  f"{index[np.argmin(skip)]} after {self._next_index - 1})")
         self._hook.queue = list(zip(skip.tolist(), event_seeds(self.seed, index).tolist()))[::-1]
+        self._hook.saved = []
         if len(index):
             self._next_index = int(index[-1]) + 1
         return index
@@ -250,32 +260,18 @@ class PythiaShower:
     def shower(self, batch: LHEBatch) -> Branch:
         if self.pythia is None:
             raise RuntimeError("PythiaShower.open() must come before shower()")
-        n = len(batch)
-        index = self._queue(batch)
+        self._queue(batch)
+        records = self.pythia.nextBatch(len(batch), "none")
+        ok = ~ak.to_numpy(ak.is_none(records, axis=0))
+        id1 = ak.to_numpy(ak.fill_none(records.info.id1, 0)).astype(np.int64)
+        id2 = ak.to_numpy(ak.fill_none(records.info.id2, 0)).astype(np.int64)
+        _check_in_step(self.pythia, batch, id1, id2, ok, self.view)
+        particles, failed = final_state(records, self.charge)
+        saved = None
         if self.keep_partons:
-            saved, id1, id2 = [], np.zeros(n, np.int64), np.zeros(n, np.int64)
-            for i in range(n):
-                good = self.pythia.next()
-                saved.append(pythia8mc.Event(self.pythia.event) if good else None)
-                if good:
-                    info = self.pythia.infoPython()  # a snapshot, not a live view
-                    id1[i], id2[i] = info.id1(), info.id2()
-            saved = PartonEvents(saved, owner=self.pythia)
-            ok = np.array([s is not None for s in saved], dtype=bool)
-            _check_in_step(self.pythia, batch, id1, id2, ok, self.view)
-            records, hadron_failed = self.hadroniser.hadronise(
-                saved, event_seeds(self.hadronise_seed, index))
-            particles, failed = final_state(records, self.hadroniser.charge)
-            extra = {"shower_failed": int((~ok).sum()), "hadronise_failed": int(hadron_failed.sum())}
-        else:
-            saved = None
-            records = self.pythia.nextBatch(n, "none")
-            ok = ~ak.to_numpy(ak.is_none(records, axis=0))
-            id1 = ak.to_numpy(ak.fill_none(records.info.id1, 0)).astype(np.int64)
-            id2 = ak.to_numpy(ak.fill_none(records.info.id2, 0)).astype(np.int64)
-            _check_in_step(self.pythia, batch, id1, id2, ok, self.view)
-            particles, failed = final_state(records, self.charge)
-            extra = {"shower_failed": int((~ok).sum())}
+            saved = PartonEvents([event if good else None
+                                  for event, good in zip(self._hook.saved, ok)], self.pythia)
+        extra = {"shower_failed": int((~ok).sum())}
         split = first_splits(records, batch.truth)
         return Branch(particles, failed, split, saved, {**self.info, **extra})
 
