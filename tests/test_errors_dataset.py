@@ -84,7 +84,8 @@ def test_inspect_of_a_view_file_is_one_line(tmp_path, capsys):
     path = view_file(tmp_path / "v.h5")
     code, lines = run_cli(["inspect", path], capsys)
     assert code == 2 and len(lines) == 1
-    assert lines[0].startswith(f"resim inspect: error: {path}: a view file written by resim simulate")
+    assert lines[0].startswith(f"resim inspect: error: {path}: a view file written by "
+                               f"resim simulate")
 
 
 def _pair(tmp_path, capsys, files, sample="qcd", shard=0):

@@ -231,8 +231,8 @@ def _beams(path: Path, line: str, number: int) -> tuple[tuple[int, int], tuple[f
     try:
         return (int(fields[0]), int(fields[1])), (float(fields[2]), float(fields[3]))
     except (ValueError, IndexError):
-        raise _fail(path, f"<init>, line {number}",
-                    f"beam line needs IDBMUP1 IDBMUP2 EBMUP1 EBMUP2, got {line.strip()!r}") from None
+        raise _fail(path, f"<init>, line {number}", f"beam line needs IDBMUP1 IDBMUP2 EBMUP1 "
+                    f"EBMUP2, got {line.strip()!r}") from None
 
 
 def check_lhe(path: str | Path, sample: str | None = None, shard: int | None = None) -> LHEHead:

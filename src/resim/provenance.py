@@ -15,13 +15,13 @@ from .lhe import LHEHead, check_lhe
 
 
 def check_shard(config: dict, sample: str, shard: int) -> None:
-    """``sample`` is a key of ``samples`` and ``shard`` lies in ``0 .. samples.<sample>.shards - 1``."""
+    """``sample`` is a key of ``samples``; ``shard`` is in ``0 .. samples.<sample>.shards - 1``."""
     samples = config.get("samples") or {}
     if sample not in samples:
         raise ConfigError(f"samples.{sample}: unknown sample (known: {', '.join(sorted(samples))})")
     shards = samples[sample].get("shards")
     if shards is not None and not 0 <= int(shard) < int(shards):
-        raise ConfigError(f"shard {shard} is outside sample {sample!r}'s range: "
+        raise ConfigError(f"shard {shard} is outside the range of sample {sample!r}: "
                           f"samples.{sample}.shards = {int(shards)} (shards 0..{int(shards) - 1})")
 
 

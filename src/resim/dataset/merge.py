@@ -77,7 +77,8 @@ def merge_files(paths: list[str | Path], out: str | Path) -> int:
                     _virtual(f, name, [(r, h[name]) for r, h in zip(rel, handles)])
                 attrs = {k: v for k, v in ds.file_attrs[0].items() if k != "n_pairs"}
                 samples = sorted({str(a.get("sample")) for a in ds.file_attrs})
-                attrs.update({"kind": "merged", "sources": rel, "shard": -1, "sample": "+".join(samples),
+                attrs.update({"kind": "merged", "sources": rel, "shard": -1,
+                              "sample": "+".join(samples),
                               "cutflow": {r: a.get("cutflow") for r, a in zip(rel, ds.file_attrs)}})
                 set_attrs(f, attrs)
     finally:
