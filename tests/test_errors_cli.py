@@ -31,12 +31,16 @@ def _config(tmp_path, text=GOOD_CONFIG):
     ("missing", "config file {path} does not exist"),
     ("directory", "{path}: Is a directory"),
     ("yaml", "config file {path} is not valid YAML"),
+    ("binary", "config file {path} is not a text file (binary data)"),
     ("schema", "{path} is not valid: run.events_per_shard: 0 is less than the minimum of 1; "
                "samples.qcd.shards: 'two' is not of type 'integer'"),
 ])
 def test_a_bad_config_is_one_line(tmp_path, capsys, case, words):
     path = {"missing": tmp_path / "nope.yaml", "directory": tmp_path}.get(case)
-    if case == "yaml":
+    if case == "binary":
+        path = tmp_path / "config.yaml"
+        path.write_bytes(bytes(range(128, 256)))
+    elif case == "yaml":
         path = _config(tmp_path, "run: {seed: 1\n  views: [\n")
     elif case == "schema":
         path = _config(tmp_path, GOOD_CONFIG.replace("events_per_shard: 10", "events_per_shard: 0")
