@@ -27,17 +27,17 @@ SAMPLE_CASES = [
      "samples.z.pt_range: [500.0, 500.0] selects nothing"),
     ("samples.higgs.yields", {"qq": 1.0}, "samples.higgs.yields: unknown channels ['qq']"),
     ("samples.qcd.settings", ["PhaseSpace:pTHatMinn = 5"],
-     "samples.qcd.settings: Pythia refuses 'PhaseSpace:pTHatMinn = 5'"),
+     "samples.qcd.settings: Pythia refused the setting 'PhaseSpace:pTHatMinn = 5'"),
 ]
 VIEW_CASES = [
     ("views.seed", {"fork": "hard", "backend": "herwg"},
      "views.seed.backend: unknown shower backend 'herwg' (known: herwig, pythia)"),
     ("shower.settings", {"TimeShower:renormMultFactor": 2},
-     "shower.settings: Pythia refuses 'TimeShower:renormMultFactor = 2'"),
+     "shower.settings: Pythia refused the setting 'TimeShower:renormMultFactor = 2'"),
     ("views.nominal.settings", {"TimeShower:renormMultFac": 1.0e9},  # Pythia's range: 0.1-10
-     "views.nominal.settings: Pythia refuses 'TimeShower:renormMultFac = 1000000000.0'"),
+     "views.nominal.settings: Pythia refused the setting 'TimeShower:renormMultFac = 1000000000.0'"),
     ("views.rehad.settings", ["StringZ:aLund = 0.5", "StringZ:aLundd = 0.5"],
-     "views.rehad.settings: Pythia refuses 'StringZ:aLundd = 0.5'"),
+     "views.rehad.settings: Pythia refused the setting 'StringZ:aLundd = 0.5'"),
 ]
 
 

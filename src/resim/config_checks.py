@@ -76,10 +76,10 @@ def pythia_settings(config: dict) -> Iterator[tuple[str, list[str]]]:
 
 def _pythia_problems(config: dict) -> Iterator[str]:
     for key, lines in pythia_settings(config):
-        refused = [line for line in lines if not _pythia().readString(line, False)]
-        if refused:
-            yield (f"{key}: Pythia refuses {', '.join(map(repr, refused))} "
-                   "(unknown setting or particle, or a value out of range)")
+        for line in lines:
+            if not _pythia().readString(line, False):
+                yield (f"{key}: Pythia refused the setting {line!r} (an unknown setting or "
+                       "particle, or a value out of range)")
 
 
 @functools.cache
