@@ -2,8 +2,8 @@
 
 Every check here is cheap and needs no input file, so :func:`resim.config.validate` runs them
 at workflow parse time (``snakemake -n`` fails on them) and in every command: a sample's
-``process`` and ``backend``, a view's shower ``backend``, a non-empty ``pt_range``, and every
-Pythia setting line of the config, read by one Pythia instance (``readString``, no ``init()``).
+``process``, ``backend`` and ``yields``, a view's shower ``backend``, a non-empty ``pt_range``,
+and every Pythia setting line of the config, read by one Pythia instance (``readString``, no ``init()``).
 Each problem names the config key that holds it.
 """
 
@@ -17,15 +17,13 @@ def problems(config: dict) -> list[str]:
     """One ``"key: what is wrong"`` line per problem (empty: nothing to report)."""
     from .backends import unknown_backends
 
-    unknown = unknown_backends(config)
-    return [*unknown, *_sample_problems(config, unknown), *_pythia_problems(config)]
+    return [*unknown_backends(config), *_sample_problems(config), *_pythia_problems(config)]
 
 
-def _sample_problems(config: dict, unknown: list[str]) -> Iterator[str]:
+def _sample_problems(config: dict) -> Iterator[str]:
     for sample, spec in config["samples"].items():
         key = f"samples.{sample}"
-        if not any(line.startswith(f"{key}.backend:") for line in unknown):
-            yield from _process_problems(sample, spec)
+        yield from _process_problems(sample, spec)
         low, high = spec.get("pt_range") or (0, None)
         if high is not None and high <= low:
             yield (f"{key}.pt_range: [{low}, {high}] selects nothing "
@@ -33,7 +31,8 @@ def _sample_problems(config: dict, unknown: list[str]) -> Iterator[str]:
 
 
 def _process_problems(sample: str, spec: dict) -> Iterator[str]:
-    """The process must exist for the sample's backend (backends of plug-ins are not known)."""
+    """The process must exist for the sample's backend (the processes of a plug-in backend, or
+    of an unknown one, are not known here)."""
     from .errors import ConfigError
     from .hard.processes import PROCESSES
 
@@ -58,7 +57,7 @@ def _process_problems(sample: str, spec: dict) -> Iterator[str]:
                    f"(known: {', '.join(sorted(channels))})")
 
 
-def pythia_settings(config: dict) -> Iterator[tuple[str, list[str]]]:
+def _pythia_settings(config: dict) -> Iterator[tuple[str, list[str]]]:
     """(config key, Pythia setting lines) of every key that holds Pythia settings."""
     from .showers.pythia import settings_lines
 
@@ -75,7 +74,7 @@ def pythia_settings(config: dict) -> Iterator[tuple[str, list[str]]]:
 
 
 def _pythia_problems(config: dict) -> Iterator[str]:
-    for key, lines in pythia_settings(config):
+    for key, lines in _pythia_settings(config):
         for line in lines:
             if not _pythia().readString(line, False):
                 yield (f"{key}: Pythia refused the setting {line!r} (an unknown setting or "
