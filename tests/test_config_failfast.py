@@ -22,7 +22,8 @@ SAMPLE_CASES = [
      "samples.mg.process: 'zjets' has no MadGraph definition"),
     ("samples.w", {"process": "wz_qq_nunu", "backend": "pythi"},
      "samples.w.backend: unknown hard-scatter backend 'pythi' (known: embedded, madgraph)"),
-    ("samples.higgs.pt_range", [600.0, 400.0], "samples.higgs.pt_range: [600.0, 400.0] selects nothing"),
+    ("samples.higgs.pt_range", [600.0, 400.0],
+     "samples.higgs.pt_range: [600.0, 400.0] selects nothing"),
     ("samples.z", {"process": "zjet_nunu", "pt_range": [500.0, 500.0]},
      "samples.z.pt_range: [500.0, 500.0] selects nothing"),
     ("samples.higgs.yields", {"qq": 1.0}, "samples.higgs.yields: unknown channels ['qq']"),
@@ -35,7 +36,8 @@ VIEW_CASES = [
     ("shower.settings", {"TimeShower:renormMultFactor": 2},
      "shower.settings: Pythia refused the setting 'TimeShower:renormMultFactor = 2'"),
     ("views.nominal.settings", {"TimeShower:renormMultFac": 1.0e9},  # Pythia's range: 0.1-10
-     "views.nominal.settings: Pythia refused the setting 'TimeShower:renormMultFac = 1000000000.0'"),
+     "views.nominal.settings: Pythia refused the setting "
+     "'TimeShower:renormMultFac = 1000000000.0'"),
     ("views.rehad.settings", ["StringZ:aLund = 0.5", "StringZ:aLundd = 0.5"],
      "views.rehad.settings: Pythia refused the setting 'StringZ:aLundd = 0.5'"),
 ]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib
+import importlib.util
 import re
 import shlex
 import subprocess
@@ -75,7 +76,8 @@ SECTIONS = list(dict.fromkeys(b.section for b in BLOCKS if b.kind))
 
 
 def test_every_python_and_yaml_example_is_marked():
-    unmarked = [f"README.md:{b.line}" for b in BLOCKS if b.lang in ("python", "yaml") and not b.kind]
+    unmarked = [f"README.md:{b.line}" for b in BLOCKS
+                if b.lang in ("python", "yaml") and not b.kind]
     assert not unmarked, f"mark these blocks (see tests/test_readme.py): {unmarked}"
     assert {"run", "module", "pytest", "config"} <= {b.kind for b in BLOCKS}
     # a marker that does not match the pattern would silently skip its block
@@ -122,9 +124,11 @@ def registries_restored():
 
 
 def merged(base: dict, fragment: dict) -> dict:
+    """``base`` with ``fragment`` on top: mappings merge key by key, anything else replaces."""
     out = copy.deepcopy(base)
     for key, value in fragment.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merged(out[key], value) if both else value
     return out
 
 
@@ -196,8 +200,8 @@ COMMANDS = command_lines()
 def parse_with(parser, argv: list[str], where: str, capsys) -> None:
     try:
         parser.parse_args(argv)
-    except SystemExit as exit:
-        pytest.fail(f"{where}: {shlex.join(argv)}: {capsys.readouterr().err.strip()} ({exit})")
+    except SystemExit:
+        pytest.fail(f"{where}: {shlex.join(argv)}: {capsys.readouterr().err.strip()}")
 
 
 def test_console_script_lines_parse(capsys):

@@ -60,7 +60,8 @@ def _raise_invalid(source: str, lines: list[str]) -> None:
     if len(lines) == 1:
         raise ConfigError(f"{source} is not valid: {lines[0]}")
     if lines:
-        raise ConfigError(f"{source} is not valid:\n" + "\n".join(f"  {line}" for line in lines[:10]))
+        listed = "\n".join(f"  {line}" for line in lines[:10])
+        raise ConfigError(f"{source} is not valid:\n{listed}")
 
 
 def load_config(path: str | Path) -> dict:

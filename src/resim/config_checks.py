@@ -3,8 +3,8 @@
 Every check here is cheap and needs no input file, so :func:`resim.config.validate` runs them
 at workflow parse time (``snakemake -n`` fails on them) and in every command: a sample's
 ``process``, ``backend`` and ``yields``, a view's shower ``backend``, a non-empty ``pt_range``,
-and every Pythia setting line of the config, read by one Pythia instance (``readString``, no ``init()``).
-Each problem names the config key that holds it.
+and every Pythia setting line of the config, read by one Pythia instance (``readString``, no
+``init()``). Each problem names the config key that holds it.
 """
 
 from __future__ import annotations
