@@ -77,7 +77,8 @@ def _sniff(path: Path) -> bool:
         with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as stream:
             head = stream.read(_SNIFF_BYTES)
     except _GZIP_ERRORS as err:
-        raise LHEError(f"{path}: not an LHE file: broken gzip data ({err})") from None
+        reason = f"broken or truncated gzip data ({err})"
+        raise LHEError(f"{path}: not an LHE file: {reason}") from None
     if not head.strip():
         raise LHEError(f"{path}: not an LHE file: the file is empty")
     if b"\0" in head:
