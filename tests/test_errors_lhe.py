@@ -57,6 +57,9 @@ BAD = {
     "no_init.lhe": (lhe_text(init=""), "no <init> block"),
     "bad_beams.lhe": (lhe_text(init="<init>\n proton proton 6500 6500\n</init>\n"),
                       r"<init>, line 5: beam line needs IDBMUP1"),
+    "nlo_groups.lhe": (lhe_text(events=f"<eventgroup nreal='1'>\n{EVENT_PP}</eventgroup>\n"),
+                       r"line 8: <eventgroup> \(an NLO event with counter-events\) is not "
+                       r"supported"),
 }
 
 
@@ -76,7 +79,7 @@ def test_a_directory_is_not_an_lhe_file(tmp_path):
 
 
 def test_the_streaming_reader_names_bad_files_too(tmp_path):
-    for name in ("binary.lhe", "corrupt.lhe.gz", "empty.lhe"):
+    for name in ("binary.lhe", "corrupt.lhe.gz", "empty.lhe", "nlo_groups.lhe"):
         path = _write(tmp_path, name, BAD[name][0])
         with pytest.raises(LHEError, match=BAD[name][1]):
             count_events(path)

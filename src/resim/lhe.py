@@ -113,6 +113,10 @@ class _Lines:
         return line
 
 
+#: LHEF 3 groups an NLO event with its counter-events; a shower needs unweighted single events.
+_NO_EVENT_GROUPS = "<eventgroup> (an NLO event with counter-events) is not supported"
+
+
 def _fail(path: Path, where: str, message: str) -> LHEError:
     return LHEError(f"{path}: {where}: {message}")
 
@@ -189,6 +193,8 @@ def iter_events(path: str | Path) -> Iterator[LHEEvent]:
                 continue
             if text.startswith("<init"):
                 seen_init = True
+            elif text.startswith("<eventgroup"):
+                raise _fail(path, f"line {lines.number}", _NO_EVENT_GROUPS)
             elif text.startswith("<event"):
                 if not seen_init:
                     raise _fail(path, f"line {lines.number}", "<event> before <init>")
@@ -260,6 +266,8 @@ def check_lhe(path: str | Path, sample: str | None = None, shard: int | None = N
                 in_init = True
             elif in_init and beams is None and text and not text.startswith(("#", "<")):
                 beams = _beams(path, text, lines.number)
+            elif text.startswith("<eventgroup"):
+                raise _fail(path, f"line {lines.number}", _NO_EVENT_GROUPS)
             elif text.startswith("<event"):
                 break
             elif text.startswith("</LesHouchesEvents"):
