@@ -13,7 +13,9 @@ from train.cli import main as rs3l
 from fixtures_eval import tiny_config, write_backbone, write_paired_file
 
 TABLES = ["rejection", "wasserstein", "knn"]
-PLOTS = ["roc", "roc_subclass", "wasserstein", "discriminating_dim", "corner", "tsne", "cosine", "curves"]
+PLOTS = ["roc", "roc_subclass", "wasserstein", "label_efficiency", "label_efficiency_wasserstein",
+         "backbones/rs3l/discriminating_dim", "backbones/rs3l/corner", "backbones/rs3l/tsne",
+         "backbones/rs3l/cosine", "backbones/rs3l/curves"]
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,7 @@ def test_metrics_are_consistent_with_the_scores(run):
     n2 = summary["models"][0]
     assert n2["mode"] == "n2" and summary["n2_orientation"] == "-N2"
     assert n2["values"]["wasserstein:vincia"] > n2["values"]["wasserstein:fsr_up"] > 0
-    assert summary["backbone"]["knn"]["n_evaluation"] > 0
+    assert summary["backbones"]["rs3l"]["knn"]["n_evaluation"] > 0
     # The fixed taggers share one frozen backbone: their representations are identical.
     fixed = [k for k in summary["knn"] if k["mode"] == "fixed"]
     assert len(fixed) == 2
@@ -99,8 +101,8 @@ def test_summary_links_tables_plots_and_data(run):
     assert "`finetune`: 240 pairs × 3 views" in text
     assert "| lost: pt | 2 | 2 | 2 |" in text and "241 nominal jets → 240 pairs" in text
     assert "## Task `h_vs_qcd`" in text and "| N2 |" in text
-    assert "[tsne](evaluate/h_vs_qcd/tsne.png)" in text
-    assert "What this run says:" in text and "robust than Fully-supervised (240, all)" in text
+    assert "[tsne](evaluate/h_vs_qcd/backbones/rs3l/tsne.png)" in text
+    assert "What this run says:" in text and "more robust (lower Wasserstein distance) than Fully-supervised (240, all)" in text
     assert "Missing" not in text.split("## Pre-training")[1]
 
 

@@ -10,8 +10,13 @@ import torch
 
 from resim.config import validate
 from resim.errors import ConfigError
+from resim.dataset.reader import PairedDataset
 from train import finetune as ft
+from train import finetune_loop as loop
 from train.heads import Tagger
+from train.labelled import build_jet_set
+from train.taggers import build_tagger, load_tagger
+from train.tasks import Task
 
 from fixtures_eval import TINY_MODEL, tiny_config, write_backbone, write_paired_file
 
@@ -28,6 +33,10 @@ def _config():
     return validate(tiny_config())
 
 
+def _jets(config, task, path, rep, stream, size="all"):
+    return build_jet_set(config, task, PairedDataset([path]), rep, stream, size, None)
+
+
 def _state(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
@@ -37,7 +46,7 @@ def test_fixed_mode_leaves_backbone_bit_identical(data):
     out = data["dir"] / "fixed"
     ft.finetune(config, "h_vs_qcd", "fixed", 0, data["backbone"], [data["train"]], [data["val"]], out)
     original = torch.load(data["backbone"], weights_only=True)["state_dict"]
-    tagger, record = ft.load_tagger(out / "model.pt")
+    tagger, record = load_tagger(out / "model.pt")
     trained = tagger.backbone.state_dict()
     assert original.keys() == trained.keys()
     for key, value in original.items():
@@ -67,7 +76,7 @@ def test_floating_changes_backbone_and_supervised_starts_fresh(data):
         out = data["dir"] / mode
         record = ft.finetune(config, "h_vs_qcd", mode, 0, data["backbone"], [data["train"]],
                              [data["val"]], out)
-        trained = ft.load_tagger(out / "model.pt")[0].backbone.state_dict()
+        trained = load_tagger(out / "model.pt")[0].backbone.state_dict()
         changed = [k for k in original if not torch.equal(original[k], trained[k])]
         assert changed, mode
         scores = np.load(out / "scores.npz")
@@ -77,25 +86,25 @@ def test_floating_changes_backbone_and_supervised_starts_fresh(data):
 
 def test_training_mix_is_half_nominal_and_shared_by_modes(data):
     config = _config()
-    task = ft.Task.from_config(config, "h_vs_qcd")
-    a, views = ft.build_jet_set(config, task, [data["train"]], 0, "train", None)
-    b, _ = ft.build_jet_set(config, task, [data["train"]], 0, "train", None)
+    task = Task.from_config(config, "h_vs_qcd")
+    a, views = _jets(config, task, data["train"], 0, "train")
+    b, _ = _jets(config, task, data["train"], 0, "train")
     assert views == ["nominal", "fsr_up", "vincia"]
     assert np.array_equal(a.view_of_row, b.view_of_row) and np.array_equal(a.rows, b.rows)
     counts = np.bincount(a.view_of_row, minlength=3)
     assert counts[0] == len(a) // 2 and abs(counts[1] - counts[2]) <= 1
     # Every task jet is used; signal is H_bb (half of the toy file).
     assert len(a) == 240 and a.targets.sum() == 120
-    c, _ = ft.build_jet_set(config, task, [data["train"]], 1, "train", 100)
+    c, _ = _jets(config, task, data["train"], 1, "train", 100)
     assert len(c) == 100 and not np.array_equal(np.sort(c.rows), np.sort(a.rows[:100]))
 
 
 def test_streamed_and_cached_batches_agree(data):
     config = _config()
-    task = ft.Task.from_config(config, "h_vs_qcd")
-    cached, _ = ft.build_jet_set(config, task, [data["train"]], 0, "train", None)
+    task = Task.from_config(config, "h_vs_qcd")
+    cached, _ = _jets(config, task, data["train"], 0, "train")
     config["finetune"]["cache_mb"] = 0
-    streamed, _ = ft.build_jet_set(config, task, [data["train"]], 0, "train", None)
+    streamed, _ = _jets(config, task, data["train"], 0, "train")
     assert cached.cache is not None and streamed.cache is None
     pos = np.array([5, 0, 17, 3])
     for x, y in zip(cached.batch(pos), streamed.batch(pos)):
@@ -121,21 +130,64 @@ def test_same_config_gives_identical_taggers(data):
 def test_unknown_task_and_missing_backbone_are_config_errors(data):
     config = _config()
     with pytest.raises(ConfigError, match="no task 'w_vs_qcd'"):
-        ft.Task.from_config(config, "w_vs_qcd")
+        Task.from_config(config, "w_vs_qcd")
     with pytest.raises(ConfigError, match="needs --backbone"):
-        ft.build_tagger("floating", None, TINY_MODEL, "linear")
+        build_tagger("floating", None, TINY_MODEL, "linear")
     config["finetune"]["tasks"]["tau"] = {"signal": ["tau"], "background": ["q"]}
     with pytest.raises(ConfigError, match="0 signal"):
-        ft.build_jet_set(config, ft.Task.from_config(config, "tau"), [data["train"]], 0, "train", None)
+        _jets(config, Task.from_config(config, "tau"), data["train"], 0, "train")
 
 
 def test_fixed_mode_shortcut_equals_the_full_forward_pass(data):
     config = _config()
-    task = ft.Task.from_config(config, "h_vs_qcd")
-    jets, _ = ft.build_jet_set(config, task, [data["val"]], 0, "validation", None)
-    tagger = ft.build_tagger("fixed", data["backbone"], None, "linear").eval()
-    embedded = ft.EmbeddedSet(tagger, jets, 32, torch.device("cpu"))
+    task = Task.from_config(config, "h_vs_qcd")
+    jets, _ = _jets(config, task, data["val"], 0, "validation")
+    tagger = build_tagger("fixed", data["backbone"], None, "linear").eval()
+    embedded = loop.EmbeddedSet(tagger, jets, 32, torch.device("cpu"))
     order = np.arange(len(jets))
-    full = ft._epoch_loss(tagger, jets, 50, torch.device("cpu"), order, None)
-    short = ft._epoch_loss(tagger.classify, embedded, 50, torch.device("cpu"), order, None)
+    full = loop._epoch_loss(tagger, jets, 50, torch.device("cpu"), order, None)
+    short = loop._epoch_loss(tagger.classify, embedded, 50, torch.device("cpu"), order, None)
     assert short == pytest.approx(full, rel=1e-6)
+
+
+def test_every_mode_and_backbone_sees_the_same_labelled_jets(data):
+    """At a given size and repetition the labelled jets (rows and views) do not depend on the
+    mode or the backbone; smaller sizes take a subset; another repetition draws other jets."""
+    config = _config()
+    other = data["dir"] / "other" / "checkpoint.pt"
+    other.parent.mkdir()
+    write_backbone(other, seed=5)
+    seen = {}
+    for mode, backbone in (("fixed", data["backbone"]), ("floating", other), ("supervised", None),
+                           ("fixed", other)):
+        for size, rep in ((100, 0), (200, 0), (100, 1)):
+            out = data["dir"] / "same" / f"{mode}-{backbone and backbone.parent.name}-{size}-{rep}"
+            ft.finetune(config, "h_vs_qcd", mode, rep, backbone, [data["train"]], [data["val"]], out,
+                        size)
+            saved = np.load(out / "scores.npz")
+            seen.setdefault((size, rep), []).append((saved["train_rows"], saved["train_views"]))
+    for (size, rep), runs in seen.items():
+        assert len(runs[0][0]) == size
+        for rows, views in runs[1:]:
+            assert np.array_equal(rows, runs[0][0]) and np.array_equal(views, runs[0][1])
+    assert set(seen[(100, 0)][0][0]) < set(seen[(200, 0)][0][0])
+    assert not np.array_equal(seen[(100, 0)][0][0], seen[(100, 1)][0][0])
+
+
+def test_a_size_larger_than_the_labelled_jets_names_both_numbers(data):
+    config = _config()
+    with pytest.raises(ConfigError, match=r"finetune.train_sizes: 5000 labelled jets asked, .* "
+                                          r"holds only 240"):
+        _jets(config, Task.from_config(config, "h_vs_qcd"), data["train"], 0, "train", 5000)
+
+
+def test_small_sets_train_more_epochs_and_patience_stops_early(data):
+    config = _config()
+    section = {**config["finetune"], "epochs": 2, "min_steps": 12, "batch_size": 64}
+    assert loop.planned_epochs(section, 100) == 6      # 2 steps an epoch
+    assert loop.planned_epochs(section, 1000) == 2     # 16 steps an epoch: epochs rule
+    # A learning rate of 0 never improves on the first epoch: patience 2 stops after epoch 3.
+    config["finetune"].update(epochs=40, patience=2, lr=0.0)
+    record = ft.finetune(config, "h_vs_qcd", "fixed", 0, data["backbone"], [data["train"]],
+                         [data["val"]], data["dir"] / "patience")
+    assert (len(record["history"]), record["best_epoch"]) == (3, 1)

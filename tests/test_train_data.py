@@ -10,8 +10,8 @@ from fixtures_train import VIEWS, write_pairs
 from resim.dataset.reader import PairedDataset
 from resim.errors import ConfigError
 from resim.features import particle_features
-from train.data import (PairWindows, batches_per_rank, iterate_batches, make_loader,
-                        resolve_views, split_blocks)
+from train.data import PairWindows, batches_per_rank, iterate_batches, make_loader, split_blocks
+from train.study import resolve_views
 
 
 @pytest.fixture(scope="module")

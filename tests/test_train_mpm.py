@@ -16,7 +16,7 @@ from test_train_pretrain import data  # noqa: F401  (fixture: the tiny paired fi
 from resim.errors import ConfigError
 from train.checkpoint import load_checkpoint
 from train.data import iterate_batches, make_loader
-from train.finetune import build_tagger
+from train.taggers import build_tagger
 from train.models import get_model, load_backbone
 from train.mpm import (MaskedParticleModel, MaskedParticleModelling, ParticleTargets,
                        choose_masked, fit_particles, load_masked_model)

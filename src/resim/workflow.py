@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from train import study
+
 from .errors import ConfigError
 from .forks import view_order
 
@@ -188,13 +190,23 @@ def pair_files(config: dict, split: str) -> list[str]:
 # training and evaluation
 
 
-def backbone(config: dict) -> str:
-    """Name of the pre-training run, ``results/train/<name>/``."""
-    return (config.get("workflow") or {}).get("backbone", "rs3l")
+# The study's axes (backbones, labelled-set sizes) are defined by train.study; here they become
+# paths. results/finetune/<task>/<size>/<backbone>/<mode>-<rep> for a tagger on a backbone,
+# results/finetune/<task>/<size>/supervised-<rep> for the baseline trained from scratch.
 
 
-def backbone_path(config: dict) -> str:
-    return f"results/train/{backbone(config)}/checkpoint.pt"
+def check_study(config: dict) -> None:
+    """The study's axes, checked before any job (see :func:`train.study.check`)."""
+    study.check(config)
+
+
+def backbones(config: dict) -> list[str]:
+    """Names of the pre-training runs, each in ``results/train/<name>/``."""
+    return study.backbone_names(config)
+
+
+def backbone_path(name: str) -> str:
+    return f"results/train/{name}/checkpoint.pt"
 
 
 def tasks(config: dict) -> list[str]:
@@ -203,11 +215,18 @@ def tasks(config: dict) -> list[str]:
 
 
 def finetune_runs(config: dict, task: str) -> list[str]:
-    """``<mode>-<rep>`` names of the fine-tuning runs of ``task``."""
+    """Run folders of ``task`` relative to ``results/finetune/<task>/``: every size, backbone,
+    mode and repetition."""
     section = config.get("finetune") or {}
     modes = section.get("modes", list(MODES))
-    reps = int(section.get("reps", 1))
-    return [f"{mode}-{rep}" for mode in modes for rep in range(reps)]
+    reps = range(int(section.get("reps", 1)))
+    runs = []
+    for size in study.train_sizes(config):
+        runs += [f"{size}/{name}/{mode}-{rep}" for name in backbones(config)
+                 for mode in modes if mode in study.BACKBONE_MODES for rep in reps]
+        if "supervised" in modes:
+            runs += [f"{size}/supervised-{rep}" for rep in reps]
+    return runs
 
 
 def finetune_dirs(config: dict, task: str) -> list[str]:
@@ -215,9 +234,9 @@ def finetune_dirs(config: dict, task: str) -> list[str]:
 
 
 def final_targets(config: dict) -> list[str]:
-    """Everything ``rule all`` asks for: validation plots, backbone, evaluation, summary."""
+    """Everything ``rule all`` asks for: validation plots, backbones, evaluation, summary."""
     targets = [f"results/plots/dataset/{split}" for split in SPLITS]
-    targets.append(backbone_path(config))
+    targets += [backbone_path(name) for name in backbones(config)]
     task_names = tasks(config)
     targets += [f"results/evaluate/{task}/rejection.csv" for task in task_names]
     if task_names:
@@ -229,9 +248,11 @@ def final_targets(config: dict) -> list[str]:
 # re-run triggers
 
 
-def stage_digest(config: dict, stage: str, sample: str | None = None) -> str:
+def stage_digest(config: dict, stage: str, sample: str | None = None,
+                 backbone: str | None = None) -> str:
     """A digest of the config sections ``stage`` reads: only ``sample``'s entry of ``samples``
-    where given.
+    and only ``backbone``'s pre-training run where given. Fine-tuning's study axes (sizes,
+    repetitions, modes) choose which jobs exist, not what one does: they are left out.
 
     Used as a rule parameter: Snakemake re-runs a job whose parameters changed, so editing
     ``pretrain`` re-trains without regenerating events, and an unchanged config re-runs nothing.
@@ -241,6 +262,10 @@ def stage_digest(config: dict, stage: str, sample: str | None = None) -> str:
         value = config.get(section)
         if section == "samples" and sample is not None:
             value = value[sample]
+        if section == "pretrain" and backbone is not None:
+            value = study.backbone_runs(config)[backbone]
+        if section == "finetune" and value and stage == "finetune":
+            value = {k: v for k, v in value.items() if k not in ("train_sizes", "reps", "modes")}
         if section == "dataset" and value:
             # shards are paired alike whatever split they end up in
             value = {k: v for k, v in value.items() if k != "splits"}

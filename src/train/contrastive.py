@@ -131,7 +131,7 @@ def collapse_warning(row: dict, min_gap: float) -> str | None:
     metrics; None when healthy or when the run logs no pair cosines (masked particle modelling).
     """
     split = "val" if "val_cos_pos" in row else "train"
-    if f"{split}_cos_pos" not in row:
+    if f"{split}_cos_pos" not in row or f"{split}_cos_neg" not in row:
         return None
     pos, neg = row[f"{split}_cos_pos"], row[f"{split}_cos_neg"]
     if pos - neg >= min_gap:

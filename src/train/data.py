@@ -26,38 +26,7 @@ from resim.dataset.reader import PairedDataset
 from resim.errors import ConfigError
 from resim.features import particle_features
 
-NOMINAL = "nominal"
-
-
-def resolve_views(selection: str | Sequence[str], available: Sequence[str]) -> list[str]:
-    """Augmented views allowed by ``pretrain.views``, in the file's order.
-
-    ``"all"``: every view but the nominal one. A ``+``-joined string such as ``"seed+fsr"``:
-    views named like a token or starting with ``token_`` (``fsr`` → ``fsr_up``, ``fsr_down``).
-    A list: exactly those views. A token or name matching nothing is a ConfigError.
-    """
-    augmented = [v for v in available if v != NOMINAL]
-    if isinstance(selection, str) and selection == "all":
-        chosen = augmented
-    elif isinstance(selection, str):
-        chosen = []
-        for token in selection.split("+"):
-            hits = [v for v in augmented if v == token or v.startswith(token + "_")]
-            if not hits:
-                raise ConfigError(f"pretrain.views: {token!r} (from {selection!r}) matches no "
-                                  f"augmented view of the data {augmented}")
-            chosen += hits
-        chosen = [v for v in augmented if v in chosen]
-    else:
-        missing = [v for v in selection if v not in augmented]
-        if missing:
-            raise ConfigError(f"pretrain.views: {missing} are not augmented views of the data "
-                              f"{augmented}")
-        chosen = list(selection)
-    if not chosen:
-        raise ConfigError(f"pretrain.views: {selection!r} selects no augmented view "
-                          f"(the data has {list(available)})")
-    return chosen
+from .study import NOMINAL
 
 
 @dataclass

@@ -32,10 +32,11 @@ from resim.seeds import derive_seed
 
 from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state, unwrap
 from .contrastive import Contrastive, collapse_warning
-from .data import PairWindows, batches_per_rank, iterate_batches, make_loader, resolve_views, split_blocks
+from .data import PairWindows, batches_per_rank, iterate_batches, make_loader, split_blocks
 from .distributed import Distributed
 from .metrics_log import plot_curves, write_metrics
 from .models import get_model, resolve_model_config
+from .study import backbone_names, resolve_views, run_config
 from .mpm import MaskedParticleModelling
 
 log = logging.getLogger(__name__)
@@ -257,6 +258,8 @@ def save_epoch(out: Path, model, epoch: int, optimizer, scheduler, config: dict,
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, type=Path, help="resim config (pretrain section)")
     parser.add_argument("--out", required=True, type=Path, help="run directory results/train/NAME")
+    parser.add_argument("--run", metavar="NAME", help="the backbone of pretrain.runs to train "
+                        "(default: the only one)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     parser.add_argument("--val", nargs="+", type=Path, metavar="DATA",
                         help="validation files (default: pretrain.val_fraction of DATA, by blocks)")
@@ -267,6 +270,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    names = backbone_names(config)
+    if args.run is None and len(names) > 1:
+        raise ConfigError(f"pretrain.runs lists {len(names)} backbones ({', '.join(names)}): "
+                          f"pass --run NAME")
+    config = run_config(config, args.run or names[0])
     run_pretrain(config, args.data, args.out, val=args.val, resume=args.resume,
                  stop_after=args.stop_after)
     return 0

@@ -19,10 +19,15 @@ from resim.config import config_hash, load_config
 from resim.dataset.reader import PairedDataset
 from resim.errors import DatasetError
 from resim.io import atomic_write_text
-from resim.workflow import SPLITS, backbone
+from resim.workflow import SPLITS, backbones
 
 from .contrastive import collapse_warning
 from .evaluate.tables import collect_rows
+
+
+#: Plots of a task and of each backbone, as ``rs3l evaluate`` writes them.
+TASK_PLOTS = ("label_efficiency", "label_efficiency_wasserstein", "roc", "roc_subclass", "wasserstein")
+BACKBONE_PLOTS = ("discriminating_dim", "corner", "tsne", "cosine", "curves")
 
 
 def add_counts(total: dict, part: dict) -> dict:
@@ -102,7 +107,7 @@ def dataset_section(results: Path) -> list[str]:
 
 def pretrain_section(results: Path, name: str, collapse_gap: float) -> list[str]:
     run = results / "train" / name
-    out = ["## Pre-training", ""]
+    out = [f"## Pre-training: `{name}`", ""]
     metrics_path = run / "metrics.json"
     if not metrics_path.exists():
         return out + [f"Missing: {metrics_path}", ""]
@@ -133,15 +138,25 @@ def verdicts(records: list[dict], views: list[str], efficiency: float) -> list[s
             word = "beats" if a > b else "does not beat"
             out.append(f"- At ε_S = {efficiency:g}, {ft.name} {word} {sup.name}: rejection "
                        f"{_pm(a, da)} vs {_pm(b, db)}{_significance(a, da, b, db)}.")
+    others = [v for v in views if v != "nominal"]
     for fixed in (r for r in rows if r.mode == "fixed"):
         for sup in (r for r in rows if r.mode == "supervised" and r.train_size == fixed.train_size):
-            for view in (v for v in views if v != "nominal"):
-                col = f"wasserstein:{view}"
-                (a, da), (b, db) = fixed.mean_std(col), sup.mean_std(col)
-                word = "more" if a < b else "less"
-                out.append(f"- Nominal vs `{view}`: {fixed.name} is {word} robust than {sup.name}: "
-                           f"Wasserstein {_pm(a, da)} vs {_pm(b, db)}"
-                           f"{_significance(a, da, b, db)}.")
+            pairs = [(fixed.mean_std(f"wasserstein:{v}"), sup.mean_std(f"wasserstein:{v}"))
+                     for v in others]
+            more = sum(a < b for (a, _), (b, _) in pairs)
+            clear = sum(a < b and not _significance(a, da, b, db)
+                        for (a, da), (b, db) in pairs)
+            out.append(f"- {fixed.name} is more robust (lower Wasserstein distance) than "
+                       f"{sup.name} in {more} of {len(pairs)} views, {clear} of them beyond the "
+                       f"spread of the repetitions.")
+    for size in sorted({r.train_size for r in rows if r.mode == "floating"}):
+        floating = [r for r in rows if r.mode == "floating" and r.train_size == size]
+        if len(floating) < 2:
+            continue
+        best = {v: min(floating, key=lambda r: r.mean_std(f"wasserstein:{v}")[0]).backbone
+                for v in others}
+        out.append(f"- {size} labelled jets, floating: the backbone with the lowest Wasserstein "
+                   f"distance per view: " + ", ".join(f"`{v}`: {b}" for v, b in best.items()) + ".")
     return out
 
 
@@ -177,17 +192,18 @@ def task_section(results: Path, task: str) -> list[str]:
     claims = verdicts(summary["models"], summary["views"], middle)
     out += ["What this run says:", "",
             *(claims or ["- no floating/fixed vs supervised pair with equal training size"]), ""]
-    base = summary.get("backbone")
-    if base:
+    for name, base in (summary.get("backbones") or {}).items():
         pearson = ", ".join(f"{c}: {v:+.2f}" for c, v in base["max_abs_pearson"].items())
-        out.append(f"Pre-trained representation: kNN accuracy {100 * base['knn']['accuracy']:.1f} % "
+        out.append(f"Backbone `{name}`: kNN accuracy {100 * base['knn']['accuracy']:.1f} % "
                    f"(k = {base['knn']['k']}); most discriminating dimension "
-                   f"z[{base['most_discriminating_dimension']}]; largest |Pearson r| per class: {pearson}.")
+                   f"z[{base['most_discriminating_dimension']}]; largest |Pearson r| per class: "
+                   f"{pearson}. Plots: " + " · ".join(
+                       f"[{p}](evaluate/{task}/backbones/{name}/{p}.png)" for p in BACKBONE_PLOTS))
         out.append("")
-    plots = [p for p in ("roc", "roc_subclass", "wasserstein", "discriminating_dim", "corner", "tsne",
-                         "cosine")
-             if (folder / f"{p}.png").exists()]
+    plots = [p for p in TASK_PLOTS if (folder / f"{p}.png").exists()]
     out += ["Plots: " + " · ".join(f"[{p}](evaluate/{task}/{p}.png)" for p in plots), ""]
+    if (folder / "label_efficiency.png").exists():
+        out += [f"![label efficiency](evaluate/{task}/label_efficiency.png)", ""]
     return out
 
 
@@ -198,7 +214,8 @@ def summary(config: dict, out: str | Path, results: str | Path | None = None) ->
     lines = [f"# resim run `{config['run'].get('name', 'default')}`", "",
              f"Config hash `{config_hash(config)}`, global seed {config['run']['seed']}.", ""]
     lines += dataset_section(results)
-    lines += pretrain_section(results, backbone(config), config["pretrain"]["collapse_gap"])
+    for name in backbones(config):
+        lines += pretrain_section(results, name, config["pretrain"]["collapse_gap"])
     for task in (config.get("finetune") or {}).get("tasks") or {}:
         lines += task_section(results, task)
     text = "\n".join(lines).rstrip() + "\n"

@@ -94,28 +94,3 @@ def view_inputs(wildcards):
 
 def split_inputs(wildcards):
     return wf.pair_files(config, wildcards.split)
-
-
-def backbone_checkpoint(wildcards):
-    return wf.backbone_path(config)
-
-
-def backbone_input(wildcards):
-    # the supervised baseline trains from scratch (architecture from pretrain.model)
-    return [] if wildcards.mode == "supervised" else [wf.backbone_path(config)]
-
-
-def backbone_arg(wildcards, input):
-    return f"--backbone {input.backbone}" if input.backbone else ""
-
-
-def finetune_inputs(wildcards):
-    return [f"{d}/metrics.json" for d in finetune_dirs(wildcards)]
-
-
-def finetune_dirs(wildcards):
-    return wf.finetune_dirs(config, wildcards.task)
-
-
-def evaluate_outputs(wildcards):
-    return [f"results/evaluate/{task}/metrics.json" for task in wf.tasks(config)]

@@ -1,40 +1,37 @@
-# Fine-tuning (task x mode x rep), evaluation per task, and the summary across tasks.
+# Evaluation per task (every size, backbone, mode and repetition at once) and the summary.
 
 
-rule finetune:
-    input:
-        backbone=backbone_input,
-        train="results/dataset/finetune.h5",
-        val="results/dataset/validation.h5",
-    output:
-        model="results/finetune/{task}/{mode}-{rep}/model.pt",
-        scores="results/finetune/{task}/{mode}-{rep}/scores.npz",
-        metrics="results/finetune/{task}/{mode}-{rep}/metrics.json",
-    log:
-        "logs/finetune/{task}/{mode}-{rep}.log",
-    benchmark:
-        "results/benchmarks/finetune/{task}/{mode}-{rep}.tsv"
-    params:
-        config=CONFIG,
-        digest=digest("finetune"),
-        backbone=backbone_arg,
-        outdir=subpath(output.model, parent=True),
-    threads: 2
-    resources:
-        mem_mb=4000,
-    conda:
-        env_for("resim")
-    shell:
-        "rs3l finetune --config {params.config} --task {wildcards.task}"
-        " --mode {wildcards.mode} --rep {wildcards.rep} {params.backbone}"
-        " --out {params.outdir} --train {input.train} --val {input.val} > {log} 2>&1"
+def backbone_checkpoints(wildcards):
+    return [wf.backbone_path(name) for name in wf.backbones(config)]
+
+
+def finetune_dirs(wildcards):
+    return wf.finetune_dirs(config, wildcards.task)
+
+
+def finetune_inputs(wildcards):
+    return [f"{d}/metrics.json" for d in finetune_dirs(wildcards)]
+
+
+def backbone_args(wildcards, input):
+    return " ".join(f"--backbone {path}" for path in input.backbones)
+
+
+def evaluate_outputs(wildcards):
+    return [f"results/evaluate/{task}/metrics.json" for task in wf.tasks(config)]
+
+
+def backbone_plots(plot):
+    # one file per backbone; the report shows each under its backbone's name
+    return expand(f"results/evaluate/{{{{task}}}}/backbones/{{backbone}}/{plot}.png",
+                  backbone=wf.backbones(config))
 
 
 rule evaluate:
     input:
         test="results/dataset/test.h5",
         val="results/dataset/validation.h5",
-        backbone=backbone_checkpoint,
+        backbones=backbone_checkpoints,
         models=finetune_inputs,
     output:
         rejection=report(
@@ -74,23 +71,37 @@ rule evaluate:
             subcategory="{task}",
         ),
         discriminating_dim=report(
-            "results/evaluate/{task}/discriminating_dim.png",
+            backbone_plots("discriminating_dim"),
             caption="../report/eval_discriminating_dim.rst",
             category="Representation",
             subcategory="{task}",
         ),
         corner=report(
-            "results/evaluate/{task}/corner.png",
+            backbone_plots("corner"),
             caption="../report/eval_corner.rst",
             category="Representation",
             subcategory="{task}",
         ),
         tsne=report(
-            "results/evaluate/{task}/tsne.png",
+            backbone_plots("tsne"),
             caption="../report/eval_tsne.rst",
             category="Representation",
             subcategory="{task}",
         ),
+        label_efficiency=report(
+            "results/evaluate/{task}/label_efficiency.png",
+            caption="../report/eval_label_efficiency.rst",
+            category="Evaluation",
+            subcategory="{task}",
+        ),
+        label_efficiency_wasserstein=report(
+            "results/evaluate/{task}/label_efficiency_wasserstein.png",
+            caption="../report/eval_label_efficiency_wasserstein.rst",
+            category="Evaluation",
+            subcategory="{task}",
+        ),
+        curves=backbone_plots("curves"),
+        cosine=backbone_plots("cosine"),
         tables=multiext("results/evaluate/{task}/", "rejection.md", "wasserstein.md", "knn.md"),
         metrics="results/evaluate/{task}/metrics.json",
         scores="results/evaluate/{task}/scores.npz",
@@ -103,14 +114,15 @@ rule evaluate:
         digest=digest("evaluate"),
         outdir=subpath(output.metrics, parent=True),
         models=finetune_dirs,
-    threads: 1
+        backbones=backbone_args,
+    threads: 2
     resources:
         mem_mb=4000,
     conda:
         env_for("resim")
     shell:
         "rs3l evaluate --config {params.config} --task {wildcards.task}"
-        " --out {params.outdir} --backbone {input.backbone} --test {input.test}"
+        " --out {params.outdir} {params.backbones} --test {input.test}"
         " --val {input.val}"
         " {params.models} > {log} 2>&1"
 
@@ -118,7 +130,7 @@ rule evaluate:
 rule summary:
     input:
         splits=expand("results/dataset/{split}.h5", split=wf.SPLITS),
-        backbone=backbone_checkpoint,
+        backbones=backbone_checkpoints,
         evaluations=evaluate_outputs,
     output:
         report("results/summary.md", caption="../report/eval_summary.rst", category="Summary"),

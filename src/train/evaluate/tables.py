@@ -43,13 +43,18 @@ def view_set_label(views: Sequence[str], all_views: Sequence[str]) -> str:
     return "+".join(aug) if aug else "nominal"
 
 
-def row_name(mode: str, train_size: int, views_label: str) -> str:
+def row_name(mode: str, train_size: int, views_label: str, backbone_label: str = "") -> str:
+    """The seed's row names: "Fine-tuned (1000, floating, seed+FSR)" (the backbone's
+    augmentation set, else the training mix's), "MPM fine-tuned (1000, floating)",
+    "Fully-supervised (1000, all)", "N2"."""
     if mode == "n2":
         return "N2"
     size = human_size(train_size)
     if mode == "supervised":
         return f"Fully-supervised ({size}, {views_label})"
-    return f"Fine-tuned ({size}, {mode}, {views_label})"
+    if backbone_label == "MPM":
+        return f"MPM fine-tuned ({size}, {mode})"
+    return f"Fine-tuned ({size}, {mode}, {backbone_label or views_label})"
 
 
 @dataclass
@@ -64,6 +69,7 @@ class Row:
     mode: str
     train_size: int
     views: str
+    backbone: str = ""
     values: dict[str, list[float]] = field(default_factory=dict)
     bootstrap: dict[str, list[list[float]]] = field(default_factory=dict)
 
@@ -115,18 +121,21 @@ def _rej(value: float) -> str:
 
 def collect_rows(records: list[dict], all_views: Sequence[str]) -> list[Row]:
     """Group per-model records (``mode``, ``train_size``, ``views``, ``values``, optionally
-    ``bootstrap``) into table rows."""
+    ``backbone_label`` and ``bootstrap``) into table rows: N2 first, then by size, mode and
+    backbone."""
     rows: dict[tuple, Row] = {}
     for rec in records:
         label = view_set_label(rec.get("views", all_views), all_views)
-        key = (rec["mode"], rec.get("train_size", 0), label)
+        backbone = rec.get("backbone_label") or ""
+        key = (rec["mode"], rec.get("train_size", 0), label, backbone)
         if key not in rows:
-            rows[key] = Row(row_name(rec["mode"], rec.get("train_size", 0), label), *key)
+            rows[key] = Row(row_name(rec["mode"], rec.get("train_size", 0), label, backbone), *key)
         for column, value in rec["values"].items():
             rows[key].values.setdefault(column, []).append(float(value))
         for column, samples in (rec.get("bootstrap") or {}).items():
             rows[key].bootstrap.setdefault(column, []).append(samples)
-    return sorted(rows.values(), key=lambda r: (MODE_ORDER.index(r.mode), r.train_size, r.views))
+    return sorted(rows.values(), key=lambda r: (r.mode != "n2", r.train_size,
+                                                MODE_ORDER.index(r.mode), r.backbone, r.views))
 
 
 def format_rejection(mean: float, std: float) -> str:
@@ -192,13 +201,13 @@ def to_csv(rows: list[Row], columns: list[str]) -> str:
     boot = [c for c in columns if any(r.bootstrap.get(c) for r in rows)]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["setup", "mode", "train_size", "views", "n_runs"]
+    writer.writerow(["setup", "mode", "train_size", "views", "backbone", "n_runs"]
                     + [f"{c}_{s}" for c in columns for s in ("mean", "std")]
                     + [f"{c}_ci_{s}" for c in boot for s in ("low", "high")])
     for r in rows:
         values = [f"{x:.6g}" for c in columns for x in r.mean_std(c)]
         values += [f"{x:.6g}" for c in boot for x in r.interval(c)]
-        writer.writerow([r.name, r.mode, r.train_size, r.views, r.n_runs] + values)
+        writer.writerow([r.name, r.mode, r.train_size, r.views, r.backbone, r.n_runs] + values)
     return buf.getvalue()
 
 

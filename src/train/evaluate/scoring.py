@@ -1,0 +1,106 @@
+"""Scores of every tagger on every view of the test jets, and the metrics of one tagger.
+
+One pass over the test jets per view feeds every tagger and every backbone, so the (expensive)
+feature computation is done once. Fixed-mode taggers share their frozen backbone (bit-identical
+to the checkpoint, see ``tests/test_eval_finetune.py``): its representation is computed once per
+batch for all of them (every size and repetition) and only their heads differ.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from resim.dataset.reader import PairedDataset
+from resim.dataset.schema import JET_FIELDS
+
+from ..data import NOMINAL
+from ..heads import Tagger
+from ..labelled import network_inputs
+from ..tasks import Task
+from . import metrics
+
+_N2 = JET_FIELDS.index("n2")
+
+
+def share_frozen_backbones(taggers: dict[str, Tagger], backbones: dict[str, torch.nn.Module],
+                           sources: dict[str, str]) -> None:
+    """Point every fixed-mode tagger at the loaded backbone it was trained on (``sources``:
+    tagger → backbone name), so that :func:`score_views` embeds each batch once per backbone."""
+    for name, tagger in taggers.items():
+        if tagger.frozen and sources.get(name) in backbones:
+            tagger.backbone = backbones[sources[name]]
+
+
+def score_views(dataset: PairedDataset, rows: np.ndarray, taggers: dict[str, Tagger],
+                backbones: dict[str, torch.nn.Module], batch_size: int, device: torch.device) -> dict:
+    """Scores of every tagger in every view, the taggers' and the backbones' representations, N2.
+
+    Returns ``{"scores": {model: {view: (n,)}}, "embedding": {model: (n, d)}`` (nominal jets),
+    ``"backbones": {name: {view: (n, d)}}, "n2": {view: (n,)}}``, all in the order of ``rows``.
+    """
+    out = {"scores": {m: {} for m in taggers}, "embedding": {m: [] for m in taggers},
+           "backbones": {b: {} for b in backbones}, "n2": {}}
+    for view in dataset.views:
+        parts = {m: [] for m in taggers}
+        emb = {b: [] for b in backbones}
+        n2 = []
+        for start in range(0, len(rows), batch_size):
+            jets = dataset.read(view, rows[start:start + batch_size])
+            n2.append(jets.jet[:, _N2])
+            features, mask = (torch.from_numpy(a).to(device) for a in network_inputs(jets))
+            shared: dict[int, torch.Tensor] = {}  # id(frozen backbone) -> its representation
+            with torch.no_grad():
+                for name, tagger in taggers.items():
+                    if tagger.frozen:
+                        key = id(tagger.backbone)
+                        if key not in shared:
+                            shared[key] = tagger.embed(features, mask)
+                        z = shared[key]
+                    else:
+                        z = tagger.embed(features, mask)
+                    parts[name].append(torch.sigmoid(tagger.classify(z)).cpu().numpy())
+                    if view == NOMINAL:
+                        out["embedding"][name].append(z.cpu().numpy())
+                for name, backbone in backbones.items():
+                    emb[name].append(F.normalize(backbone(features, mask), dim=1).cpu().numpy())
+        for name in taggers:
+            out["scores"][name][view] = np.concatenate(parts[name])
+        out["n2"][view] = np.concatenate(n2)
+        for name in backbones:
+            out["backbones"][name][view] = np.concatenate(emb[name])
+    out["embedding"] = {m: np.concatenate(e) for m, e in out["embedding"].items()}
+    return out
+
+
+def reference_n2(task: Task, val: list) -> tuple[np.ndarray, np.ndarray]:
+    """(nominal N2, target) of the task's validation jets: N2's orientation and scale come from
+    them, never from the test jets it is scored on."""
+    dataset = PairedDataset(val)
+    rows, target = task.select(dataset)
+    return dataset.read(NOMINAL, rows).jet[:, _N2], target
+
+
+def tagger_metrics(scores: dict[str, np.ndarray], target: np.ndarray, labels: np.ndarray,
+                   label_names: list[str], balanced: np.ndarray, efficiencies: list[float],
+                   weights: np.ndarray) -> dict:
+    """Rejection (step ROC, with the background count behind it and bootstrap resamples over
+    ``weights``) and AUC on nominal jets, Wasserstein per view on the balanced rows, sub-class ROCs."""
+    nominal = scores[NOMINAL]
+    values = {}
+    for e, point in zip(efficiencies, metrics.working_points(target, nominal, efficiencies)):
+        values.update({f"rejection@{e:g}": point.rejection, f"n_pass@{e:g}": point.n_pass,
+                       f"bound@{e:g}": float(point.bound)})
+    values["n_background"] = float((target == 0).sum())
+    values["auc"] = metrics.auc(target, nominal)
+    for view, w in metrics.view_wasserstein({v: s[balanced] for v, s in scores.items()}).items():
+        values[f"wasserstein:{view}"] = w
+    boot = metrics.bootstrap_rejection(target, nominal, weights, efficiencies)
+    signal = target.astype(bool)
+    subclass = {}
+    for code in np.unique(labels[~signal]):
+        sel = signal | (labels == code)
+        subclass[label_names[code]] = metrics.roc(target[sel], nominal[sel])
+    return {"values": values, "roc": metrics.roc(target, nominal), "subclass_roc": subclass,
+            "bootstrap": {f"rejection@{e:g}": b.tolist() for e, b in zip(efficiencies, boot)}}

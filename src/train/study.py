@@ -1,0 +1,159 @@
+"""The study's axes, in one place: named pre-training runs (backbones) and labelled-set sizes.
+
+A *backbone* is one pre-training run on the pretrain split: ``pretrain.runs`` lists them, each
+``{name, label?, <any pretrain key>}``; a run's keys replace the ``pretrain`` section's (so
+``model: {backbone: transformer}`` replaces the whole model, not one key of it). Without
+``pretrain.runs`` there is one backbone, named ``workflow.backbone``, with the ``pretrain``
+section as it is (the single-backbone config of earlier versions).
+
+A *size* is a number of labelled training jets, or ``all``; ``finetune.train_sizes`` lists the
+sizes every fine-tuning mode runs at. The jets of a size are the first ``size`` of one random
+order of the task's jets per repetition, the same for every mode and backbone (and nested: the
+300 jets contain the 100).
+
+Pure Python (no torch): the workflow imports it at parse time, so that a bad study fails at
+``snakemake -n``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+from resim.errors import ConfigError
+
+#: The size that means every labelled jet of the task (capped by ``finetune.max_train_jets``).
+ALL = "all"
+
+#: Fine-tuning modes that start from a backbone; ``supervised`` trains the same network from
+#: scratch and belongs to no backbone.
+BACKBONE_MODES = ("fixed", "floating")
+
+NOMINAL = "nominal"
+
+
+def backbone_runs(config: dict) -> dict[str, dict]:
+    """Backbone name -> its effective ``pretrain`` section (without ``runs``), in config order.
+
+    ConfigError on two runs with the same name.
+    """
+    section = {k: v for k, v in (config.get("pretrain") or {}).items() if k != "runs"}
+    runs = (config.get("pretrain") or {}).get("runs")
+    if not runs:
+        return {(config.get("workflow") or {}).get("backbone", "rs3l"): section}
+    out: dict[str, dict] = {}
+    for run in runs:
+        name = run["name"]
+        if name in out:
+            raise ConfigError(f"pretrain.runs: two backbones are named {name!r}; each pre-training "
+                              f"run needs its own name (its folder results/train/<name>/)")
+        merged = copy.deepcopy(section)
+        merged.update({k: copy.deepcopy(v) for k, v in run.items() if k not in ("name", "label")})
+        out[name] = merged
+    return out
+
+
+def backbone_names(config: dict) -> list[str]:
+    return list(backbone_runs(config))
+
+
+def run_config(config: dict, name: str) -> dict:
+    """The config a pre-training run of backbone ``name`` reads: ``pretrain`` is its section,
+    validated (a run's ``mpm: {codes: 8}`` gets the other ``mpm`` keys' defaults)."""
+    runs = backbone_runs(config)
+    if name not in runs:
+        raise ConfigError(f"pretrain.runs: no backbone {name!r} (backbones: {', '.join(runs)})")
+    from resim.config import validate  # fills the schema's defaults into the merged section
+
+    return validate({**config, "pretrain": runs[name]},
+                    source=f"pretrain.runs.{name} (merged into pretrain)")
+
+
+def backbone_label(config: dict, name: str) -> str:
+    """How tables name a backbone: its ``label``, "MPM" for masked particle modelling, else its
+    augmentation set as configured (``all``, ``seed+fsr``, ...), like the seed's rows; a
+    checkpoint from outside the config's runs goes by its name."""
+    for run in (config.get("pretrain") or {}).get("runs") or []:
+        if run["name"] == name and run.get("label"):
+            return run["label"]
+    section = backbone_runs(config).get(name)
+    if section is None:
+        return name
+    if section.get("objective") == "mpm":
+        return "MPM"
+    views = section.get("views", "all")
+    return views if isinstance(views, str) else "+".join(views)
+
+
+def resolve_views(selection: str | Sequence[str], available: Sequence[str],
+                  key: str = "pretrain.views") -> list[str]:
+    """Augmented views selected by ``selection``, in the order of ``available``.
+
+    ``"all"``: every view but the nominal one. A ``+``-joined string such as ``"seed+fsr"``:
+    views named like a token or starting with ``token_`` (``fsr`` → ``fsr_up``, ``fsr_down``).
+    A list: exactly those views. A token or name matching nothing is a ConfigError naming ``key``.
+    """
+    augmented = [v for v in available if v != NOMINAL]
+    if isinstance(selection, str) and selection == "all":
+        chosen = augmented
+    elif isinstance(selection, str):
+        chosen = []
+        for token in selection.split("+"):
+            hits = [v for v in augmented if v == token or v.startswith(token + "_")]
+            if not hits:
+                raise ConfigError(f"{key}: {token!r} (from {selection!r}) matches no "
+                                  f"augmented view of the data {augmented}")
+            chosen += hits
+        chosen = [v for v in augmented if v in chosen]
+    else:
+        missing = [v for v in selection if v not in augmented]
+        if missing:
+            raise ConfigError(f"{key}: {missing} are not augmented views of the data {augmented}")
+        chosen = list(selection)
+    if not chosen:
+        raise ConfigError(f"{key}: {selection!r} selects no augmented view "
+                          f"(the data has {list(available)})")
+    return chosen
+
+
+def train_sizes(config: dict) -> list[int | str]:
+    """``finetune.train_sizes``: numbers ascending, then ``all``; ConfigError on a repeat."""
+    sizes = list((config.get("finetune") or {}).get("train_sizes") or [ALL])
+    if len(set(sizes)) != len(sizes):
+        raise ConfigError(f"finetune.train_sizes: {sizes} lists a size twice")
+    return sorted((s for s in sizes if s != ALL), key=int) + ([ALL] if ALL in sizes else [])
+
+
+def parse_size(text: str | int) -> int | str:
+    """A size from a folder name or a command line: an integer or ``all``."""
+    if text == ALL:
+        return ALL
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise ConfigError(f"labelled-set size {text!r}: a positive integer or 'all'") from None
+    if value < 1:
+        raise ConfigError(f"labelled-set size {value}: must be at least 1")
+    return value
+
+
+def check(config: dict) -> None:
+    """Everything about the study that can be wrong before any job runs (``snakemake -n``):
+    backbone names and labels unique, each run a valid ``pretrain`` section whose views the
+    dataset has, the fine-tuning views present, sizes unique."""
+    views = list(config.get("views") or {})
+    labels: dict[str, str] = {}
+    for name, section in backbone_runs(config).items():
+        key = f"pretrain.runs.{name}"
+        run_config(config, name)
+        if section.get("objective", "contrastive") == "contrastive":
+            resolve_views(section.get("views", "all"), views, key=f"{key}.views")
+        label = backbone_label(config, name)
+        if label in labels:
+            raise ConfigError(f"{key}: label {label!r} is also backbone {labels[label]!r}'s; "
+                              f"give one of them a distinct `label` (table rows are named by it)")
+        labels[label] = name
+    wanted = (config.get("finetune") or {}).get("views")
+    if wanted:  # [] trains on nominal jets only
+        resolve_views(list(wanted), views, key="finetune.views")
+    train_sizes(config)

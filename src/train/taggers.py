@@ -1,0 +1,58 @@
+"""The taggers of ``rs3l finetune``: a backbone and a head, built for a mode or loaded back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from resim.errors import ConfigError
+
+from .checkpoint import load_checkpoint
+from .heads import MODES, Tagger
+from .models import get_model
+
+
+def output_dim(backbone: nn.Module) -> int:
+    """Width of the backbone's representation: the last linear layer's output features."""
+    linears = [m for m in backbone.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ConfigError("the backbone has no linear layer to read its output width from")
+    return linears[-1].out_features
+
+
+def build_tagger(mode: str, backbone_path: str | Path | None, model_cfg: dict | None,
+                 head: str) -> Tagger:
+    """The tagger of ``mode``: pre-trained backbone (fixed, floating) or a fresh one (supervised).
+
+    The supervised baseline takes its architecture from the checkpoint when one is given, else
+    from ``model_cfg`` (the ``pretrain.model`` section), so that it matches the backbone.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"finetune mode {mode!r}: must be one of {', '.join(MODES)}")
+    if mode == "supervised":
+        cfg = load_checkpoint(backbone_path)["model_config"] if backbone_path else model_cfg
+        backbone = get_model(cfg)
+    else:
+        if backbone_path is None:
+            raise ConfigError(f"finetune mode {mode!r} needs --backbone (a pre-training checkpoint)")
+        checkpoint = load_checkpoint(backbone_path)
+        backbone = get_model(checkpoint["model_config"])
+        backbone.load_state_dict(checkpoint["state_dict"])
+    return Tagger(backbone, output_dim(backbone), head=head, frozen=(mode == "fixed"))
+
+
+def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[Tagger, dict]:
+    """A tagger written by ``rs3l finetune`` (``model.pt``), in eval mode, and its record."""
+    record = load_checkpoint(path, map_location=map_location)
+    backbone = get_model(record["model_config"])
+    tagger = Tagger(backbone, output_dim(backbone), head=record["head"], frozen=record["mode"] == "fixed")
+    tagger.load_state_dict(record["state_dict"])
+    return tagger.eval(), record
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
