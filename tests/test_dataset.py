@@ -24,7 +24,7 @@ from resim.dataset.merge import merge_files
 from resim.dataset.pair import pair_files
 from resim.dataset.reader import PairedDataset
 from resim.dataset.schema import CONSTITUENT_FIELDS, JET_FIELDS, MAX_CONSTITUENTS, PARTON_FIELDS
-from resim.dataset.simulate import simulate_group
+from resim.dataset.simulate import simulate_views
 from resim.errors import DatasetError
 from resim.features import particle_features
 
@@ -39,6 +39,7 @@ def make_config(repo_root: Path) -> dict:
                        "hadron": {"fork": "hadron", "parent": "nominal"},
                        "fsr_up": {"fork": "hard", "backend": "pythia",
                                   "settings": {"TimeShower:renormMultFac": 0.5}}}
+    config["dataset"]["view_order"] = None  # the views' own order
     config["jets"]["eta_max"] = 1.5  # enough pairs from 120 events
     config["jets"]["pt_min"] = 350.0
     return config
@@ -61,7 +62,7 @@ def build(config: dict, outdir: Path) -> Path:
     files = []
     for root, views in GROUPS.items():
         out = outdir / "views" / f"{root}.h5"
-        simulate_group(config, "higgs", 0, root, out, view_batches(views))
+        simulate_views(config, "higgs", 0, out, view_batches(views))
         files.append(out)
     paired = outdir / "dataset" / "0.h5"
     pair_files(config, "higgs", 0, files, paired)
@@ -184,7 +185,7 @@ def test_failed_write_leaves_no_file(config, tmp_path):
 
     out = tmp_path / "v.h5"
     with pytest.raises(RuntimeError):
-        simulate_group(config, "higgs", 0, "nominal", out, broken())
+        simulate_views(config, "higgs", 0, out, broken())
     assert list(tmp_path.iterdir()) == []
 
 
@@ -194,12 +195,12 @@ def test_killed_process_leaves_no_file(repo_root, tmp_path):
         import os, signal, sys
         sys.path.insert(0, {str(repo_root / 'tests')!r})
         import test_dataset as t
-        from resim.dataset.simulate import simulate_group
+        from resim.dataset.simulate import simulate_views
         def batches():
             yield from t.view_batches(["nominal"])
             os.kill(os.getpid(), signal.SIGKILL)
-        simulate_group(t.make_config(__import__('pathlib').Path({str(repo_root)!r})),
-                       "higgs", 0, "nominal", {str(out)!r}, batches())
+        simulate_views(t.make_config(__import__('pathlib').Path({str(repo_root)!r})),
+                       "higgs", 0, {str(out)!r}, batches())
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]

@@ -11,7 +11,8 @@ from fixtures_engine import engine_config, hard_files  # noqa: F401 (fixture)
 from resim.errors import GeneratorError
 from resim.hard.pythia import new_pythia
 from resim.seeds import PYTHIA_SEED_MAX
-from resim.showers.pythia import CP5, Hadroniser, event_seeds, setting_line, view_settings
+from resim.seeds import event_seeds
+from resim.showers.pythia import CP5, Hadroniser, setting_line, view_settings
 from resim.showers.records import ChargeTable, final_state, first_splits
 
 
@@ -43,13 +44,6 @@ def test_refused_setting_and_failed_init_are_named():
 def test_charge_table():
     charge = ChargeTable(pythia8mc.Pythia("", False).particleData)
     assert charge(np.array([211, -211, 22, 11, 2224, 2212, 111, 211])).tolist() == [1, -1, 0, -1, 2, 1, 0, 1]
-
-
-def test_event_seeds_are_per_event_and_in_range():
-    seeds = event_seeds(12345, np.arange(1000))
-    assert seeds == event_seeds(12345, np.arange(1000)) and len(set(seeds)) == 1000
-    assert min(seeds) >= 1 and max(seeds) <= PYTHIA_SEED_MAX
-    assert event_seeds(12345, [7]) == seeds[7:8] and event_seeds(12346, [7]) != seeds[7:8]
 
 
 @pytest.fixture(scope="module")

@@ -27,12 +27,12 @@ def with_splits(config, **splits):
 # --- views -----------------------------------------------------------------------------------
 
 
-def test_one_simulate_job_per_root_view(config):
+def test_one_simulate_job_per_shard_runs_every_view(config):
     config["views"]["rehad2"] = {"fork": "hadron", "parent": "rehad"}
     config["views"]["fsr_up"] = {"fork": "hard", "settings": {"TimeShower:renormMultFac": 0.5}}
-    assert wf.root_views(config) == ["nominal", "fsr_up"]
-    assert wf.view_files(config, "qcd", 1) == ["results/views/qcd/1/nominal.h5",
-                                               "results/views/qcd/1/fsr_up.h5"]
+    config["dataset"]["view_order"] = None
+    assert wf.views(config) == ["nominal", "rehad", "rehad2", "fsr_up"]
+    assert wf.view_files(config, "qcd", 1) == ["results/views/qcd/1.h5"]
 
 
 @pytest.mark.parametrize("views, message", [
@@ -45,7 +45,7 @@ def test_one_simulate_job_per_root_view(config):
 ])
 def test_bad_view_trees_name_the_key(views, message):
     with pytest.raises(ConfigError, match=message):
-        wf.root_views({"views": views})
+        wf.views({"views": views})
 
 
 # --- shards and splits -----------------------------------------------------------------------
@@ -150,12 +150,16 @@ def test_stage_digest_follows_only_the_sections_a_stage_reads(config):
     assert wf.stage_digest(changed, "hard", "qcd") == before["hard"]
 
 
-def test_editing_a_view_resimulates_only_its_group(config):
-    config["views"]["fsr_up"] = {"fork": "hard", "settings": {"TimeShower:renormMultFac": 0.5}}
-    before = {root: wf.stage_digest(config, "simulate", "qcd", root) for root in ("nominal", "fsr_up")}
-    config["views"]["fsr_up"]["settings"]["TimeShower:renormMultFac"] = 0.25
-    assert wf.stage_digest(config, "simulate", "qcd", "nominal") == before["nominal"]
-    assert wf.stage_digest(config, "simulate", "qcd", "fsr_up") != before["fsr_up"]
+def test_editing_a_view_or_the_order_resimulates_but_splits_do_not(config):
+    config["views"]["seed"] = {"fork": "hard"}
+    before = wf.stage_digest(config, "simulate", "qcd")
+    config["views"]["seed"]["settings"] = {"TimeShower:renormMultFac": 0.25}
+    after_view = wf.stage_digest(config, "simulate", "qcd")
+    config["dataset"]["view_order"] = ["nominal", "seed", "rehad"]
+    after_order = wf.stage_digest(config, "simulate", "qcd")
+    config["dataset"]["splits"]["test"] = {"qcd": 5}
+    assert len({before, after_view, after_order}) == 3
+    assert wf.stage_digest(config, "simulate", "qcd") == after_order
 
 
 # --- schema ----------------------------------------------------------------------------------
@@ -204,7 +208,7 @@ def test_paper_preset_keeps_w_jets_out_of_pretraining(repo_root):
     assert len(splits["pretrain"]["qcd"]) == len(splits["pretrain"]["higgs"])
     assert "wjets" in splits["finetune"] and "wjets" in splits["test"]
     assert set(config["finetune"]["tasks"]) == {"h_vs_qcd", "w_vs_qcd"}
-    assert wf.root_views(config) == ["nominal", "seed", "fsr_up", "fsr_down", "herwig"]
+    assert wf.views(config) == ["nominal", "seed", "fsr_up", "fsr_down", "herwig"]
 
 
 def test_console_scripts_of_the_running_python_come_first_on_path(monkeypatch):

@@ -11,7 +11,7 @@ event after event. So it runs once per fixed *block* of events: block = event in
 shard // ``detector.delphes.block_events`` (default 100), seeded with
 ``resim.seeds.block_seed(detector stream seed, block, 2^31 - 1)``. An event's candidates then
 depend on its block only, not on how the shard was batched, as long as a batch holds whole
-blocks (``dataset.batch_size`` a multiple of ``block_events``, true of the defaults); a batch
+blocks (``run.batch_size`` a multiple of ``block_events``, true of the defaults); a batch
 holding part of a block gives its events other (equally valid) draws.
 
 Card and command builders are pure functions; :class:`DelphesDetector` runs them.
