@@ -1,0 +1,127 @@
+"""The study's axes: backbones (pretrain.runs) and labelled-set sizes, as the workflow plans
+them; bad studies fail at `snakemake -n`; the laptop preset plans every backbone and size."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from resim import workflow as wf
+from resim.config import validate
+from resim.errors import ConfigError
+from train import study
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def config_with(**sections) -> dict:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for key, value in sections.items():
+        config.setdefault(key, {}).update(value)
+    return validate(config)
+
+
+RUNS = [{"name": "rs3l"}, {"name": "rs3l_seed", "views": "seed", "label": "seed"},
+        {"name": "mpm", "objective": "mpm", "epochs": 3, "mpm": {"codes": 16}}]
+
+
+def test_runs_replace_the_keys_they_name():
+    config = config_with(pretrain={"runs": RUNS, "epochs": 7})
+    runs = study.backbone_runs(config)
+    assert list(runs) == ["rs3l", "rs3l_seed", "mpm"]
+    assert runs["rs3l"]["epochs"] == 7 and runs["rs3l"]["views"] == "all"
+    assert runs["rs3l_seed"]["views"] == "seed" and "runs" not in runs["rs3l_seed"]
+    mpm = study.run_config(config, "mpm")["pretrain"]
+    assert mpm["objective"] == "mpm" and mpm["epochs"] == 3
+    assert mpm["mpm"]["codes"] == 16 and mpm["mpm"]["mask_fraction"] == 0.3  # defaults filled
+    assert [study.backbone_label(config, n) for n in runs] == ["all", "seed", "MPM"]
+
+
+def test_without_runs_the_single_backbone_is_workflow_backbone():
+    config = config_with()
+    assert wf.backbones(config) == ["rs3l"]
+    assert study.run_config(config, "rs3l")["pretrain"]["epochs"] == config["pretrain"]["epochs"]
+
+
+def test_finetune_layout_has_every_size_backbone_mode_and_rep():
+    config = config_with(pretrain={"runs": RUNS[:2]},
+                         finetune={"train_sizes": ["all", 300, 100], "reps": 2})
+    assert study.train_sizes(config) == [100, 300, "all"]
+    runs = wf.finetune_runs(config, "h_vs_qcd")
+    assert len(runs) == 3 * (2 * 2 + 1) * 2
+    assert "100/rs3l_seed/floating-1" in runs and "all/supervised-0" in runs
+    assert not any(r.startswith("100/rs3l/supervised") for r in runs)
+    assert wf.finetune_dirs(config, "h_vs_qcd")[0] == "results/finetune/h_vs_qcd/100/rs3l/fixed-0"
+    assert "results/train/rs3l_seed/checkpoint.pt" in wf.final_targets(config)
+
+
+def test_digests_follow_only_what_a_job_reads():
+    config = config_with(pretrain={"runs": RUNS[:2]})
+    before = {b: wf.stage_digest(config, "pretrain", backbone=b) for b in ("rs3l", "rs3l_seed")}
+    finetune = wf.stage_digest(config, "finetune")
+    config["pretrain"]["runs"][1]["epochs"] = 99
+    config["finetune"].update(train_sizes=[100, "all"], reps=5)
+    assert wf.stage_digest(config, "pretrain", backbone="rs3l") == before["rs3l"]
+    assert wf.stage_digest(config, "pretrain", backbone="rs3l_seed") != before["rs3l_seed"]
+    assert wf.stage_digest(config, "finetune") == finetune  # new sizes re-run nothing old
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"pretrain": {"runs": [{"name": "a"}, {"name": "a", "views": "seed"}]}},
+     "two backbones are named 'a'"),
+    ({"pretrain": {"runs": [{"name": "a"}, {"name": "b", "views": "herwig"}]}},
+     r"pretrain.runs.b.views: 'herwig'"),
+    ({"pretrain": {"runs": [{"name": "a", "views": "seed"}, {"name": "b", "views": ["seed"]}]}},
+     "label 'seed' is also backbone 'a'"),
+    ({"pretrain": {"runs": [{"name": "a", "epochs": 0}]}}, "pretrain.runs.a"),
+    ({"finetune": {"views": ["herwig"]}}, "finetune.views"),
+    ({"finetune": {"train_sizes": [100, 100]}}, "lists a size twice"),
+])
+def test_bad_studies_are_config_errors(change, message):
+    with pytest.raises(ConfigError, match=message):
+        study.check(config_with(**change))
+
+
+def dry_run(configfile: Path, tmp_path: Path, quiet: bool = True) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(tmp_path), f"--configfile={configfile}", "-n",
+           *(["--quiet", "rules"] if quiet else [])]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    result.output = result.stdout + result.stderr
+    return result
+
+
+@pytest.mark.parametrize("runs, message", [
+    ([{"name": "rs3l"}, {"name": "rs3l", "views": "seed"}], "two backbones are named 'rs3l'"),
+    ([{"name": "rs3l"}, {"name": "rs3l_herwig", "views": "herwig"}],
+     "pretrain.runs.rs3l_herwig.views: 'herwig'"),
+])
+def test_a_bad_study_fails_at_the_dry_run(tmp_path, runs, message):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["pretrain"]["runs"] = runs
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = dry_run(path, tmp_path)
+    assert result.returncode != 0 and message in result.output, result.output[-2000:]
+
+
+def test_laptop_study_plans_every_backbone_and_size(tmp_path):
+    preset = REPO / "config" / "laptop-study.yaml"
+    config = validate(yaml.safe_load(preset.read_text()))
+    assert wf.backbones(config) == ["rs3l", "rs3l_seed", "mpm"]
+    assert study.train_sizes(config) == [100, 300, 1000, 3000, "all"]
+    assert config["finetune"]["reps"] == 3 and set(config["views"]) >= {"nominal", "seed", "rehad"}
+    result = dry_run(preset, tmp_path, quiet=False)  # every job, with its outputs
+    output = result.output
+    assert result.returncode == 0, output[-2000:]
+    for name in ("rs3l", "rs3l_seed", "mpm"):
+        assert f"results/train/{name}/checkpoint.pt" in output
+    for size in (100, 300, 1000, 3000, "all"):
+        for name in ("rs3l", "rs3l_seed", "mpm"):
+            for mode in ("fixed", "floating"):
+                assert f"results/finetune/h_vs_qcd/{size}/{name}/{mode}-2/model.pt" in output
+        assert f"results/finetune/h_vs_qcd/{size}/supervised-2/model.pt" in output
