@@ -2,7 +2,7 @@
 
 1. Speed: hard events (``resim.hard``) and the nominal view (``resim.forks.run_views``: Pythia
    shower + hadronisation) are timed as the reference; then detector + jets + matching +
-   features + HDF5 write (``simulate_group`` + ``pair_files`` + ``particle_features``) on the
+   features + HDF5 write (``simulate_views`` + ``pair_files`` + ``particle_features``) on the
    same events. Goal: dataset time <= 0.15 x Pythia time.
 2. Memory: the same batch replayed as a 1k- and a 10k-event shard (distinct event ids), each in
    a fresh subprocess; peak RSS (``resource``) of the dataset stage alone. Goal: flat.
@@ -33,6 +33,7 @@ def bench_config(events: int) -> dict:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["run"]["events_per_shard"] = events
     config["views"] = {"nominal": {"fork": "hard", "backend": "pythia"}}
+    config["dataset"]["view_order"] = None
     return validate(config)
 
 
@@ -45,7 +46,7 @@ def make_batches(config: dict, workdir: Path) -> tuple[list, float]:
     start = time.perf_counter()
     generate(config, "higgs", 0, lhe)
     batches = list(run_views(config, "higgs", 0, lhe, "nominal",
-                             batch_size=config["dataset"]["batch_size"]))
+                             batch_size=config["run"]["batch_size"]))
     return batches, time.perf_counter() - start
 
 
@@ -53,12 +54,12 @@ def dataset_stage(config: dict, batches, workdir: Path) -> float:
     """simulate + pair + features of every stored jet; returns seconds."""
     from resim.dataset.pair import pair_files
     from resim.dataset.reader import PairedDataset
-    from resim.dataset.simulate import simulate_group
+    from resim.dataset.simulate import simulate_views
     from resim.features import particle_features
 
     start = time.perf_counter()
     view_file, paired = workdir / "views" / "nominal.h5", workdir / "dataset.h5"
-    simulate_group(config, "higgs", 0, "nominal", view_file, iter(batches))
+    simulate_views(config, "higgs", 0, view_file, iter(batches))
     pair_files(config, "higgs", 0, [view_file], paired)
     ds = PairedDataset(paired)
     for lo in range(0, len(ds), 1000):
@@ -82,10 +83,10 @@ def memory_child(batch_file: str, events: int) -> None:
         dataset_stage(config, list(replayed(batch, 1)), Path(tmp) / "warm")  # compile numba
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         from resim.dataset.pair import pair_files
-        from resim.dataset.simulate import simulate_group
+        from resim.dataset.simulate import simulate_views
 
         view_file = Path(tmp) / "v.h5"
-        simulate_group(config, "higgs", 0, "nominal", view_file, replayed(batch, copies))
+        simulate_views(config, "higgs", 0, view_file, replayed(batch, copies))
         pair_files(config, "higgs", 0, [view_file], Path(tmp) / "p.h5")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"{events} {before} {peak}")

@@ -184,12 +184,6 @@ def test_a_shard_outside_the_samples_range_is_refused():
         check_shard(config, "ttbar", 0)
 
 
-SIMULATE_WIRED = pytest.mark.xfail(
-    strict=True, reason="until resim simulate calls resim.provenance.check_hard_input before "
-                        "the views open the LHE file (issue 11; remove this mark then)")
-
-
-@SIMULATE_WIRED
 @pytest.mark.parametrize("case", ["shard", "origin", "binary", "missing", "no-events"])
 def test_simulate_refuses_a_wrong_input_in_one_line(tmp_path, capsys, case):
     from resim import cli

@@ -205,7 +205,7 @@ def test_manifest_records_every_seed(hard_files):
     next(run_views(engine_config(views=views), "qcd", 0, hard_files["qcd"],
                    manifest=manifest, batch_size=2))
     assert set(manifest.seeds) == {"nominal", "rehad_a"}  # the detector draws redetect's
-    assert set(manifest.seeds["nominal"]) == {"shower", "hadronise"}
+    assert set(manifest.seeds["nominal"]) == {"shower"}  # it hadronises in its own shower
 
 
 def test_external_backend_plugs_in(hard_files):

@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..events import ViewBatch, make_event_id
 from ..lhe import iter_events, truth_array
+from ..provenance import check_hard_input
 from ..seeds import SeedManifest
 from .registry import Branch, LHEBatch, get_fork, register_fork, register_shower
 
@@ -127,9 +128,9 @@ class ViewChain:
 
     def __init__(self, config: dict, sample: str, shard: int, lhe_path: str | Path,
                  manifest: SeedManifest | None = None, views: Iterable[str] | None = None):
-        if sample not in (config.get("samples") or {}):
-            raise ConfigError(f"samples.{sample}: unknown sample "
-                              f"(known: {', '.join(sorted(config.get('samples') or {}))})")
+        # before any generator opens the file: the shard is the sample's, the file an LHE file
+        # with events, written (if resim wrote it) for this sample and shard
+        check_hard_input(config, sample, int(shard), lhe_path)
         self.config, self.sample, self.shard = config, sample, int(shard)
         self.lhe_path = Path(lhe_path)
         self.manifest = manifest or SeedManifest(int(config["run"]["seed"]), sample, self.shard)
