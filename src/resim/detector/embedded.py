@@ -2,12 +2,16 @@
 
 All particles of a batch are processed at once as flat numpy arrays (event index alongside):
 
-1. Propagation in the solenoid (``card.CARD["solenoid"]``): charged particles follow a helix;
-   those whose helix never reaches the barrel radius (2 R_helix + vertex offset < 1.29 m) are
-   *curlers*: they can leave a track but no calorimeter deposit. Others hit the barrel (or the
-   endcap at |z| = 3 m) at a bent position; neutrals fly straight. Particles produced outside the
-   tracker volume and neutrinos are dropped.
-2. Tracking: efficiency by type / |eta| / pT, log-normal pT smearing (eta, phi unchanged), D0/DZ
+1. Propagation in the solenoid (``card.CARD["solenoid"]``): charged particles follow a helix to
+   the barrel (R = 1.29 m) or the endcap (|z| = 3 m) and hit it at a bent position; neutrals fly
+   straight. *Curlers*, whose helix never reaches the barrel radius (2 R_helix + vertex offset <
+   1.29 m), spiral along the beam to the endcap, as in Delphes' ParticlePropagator: a central
+   0.5 GeV pion ends at |eta| ~ 2-4. Particles produced outside the tracker volume and neutrinos
+   are dropped.
+2. Tracking: efficiency by type / pT / |eta| and log-normal pT smearing (eta, phi unchanged),
+   with |eta| of the particle's position on the calorimeter surface, as Delphes' Efficiency and
+   MomentumSmearing modules evaluate the card's formulas (so a curler ending beyond |eta| = 2.5
+   is never tracked: what makes soft-particle-rich QCD jets lose more mass than H/W jets); D0/DZ
    from the production vertex and the helix, smeared (``detector.impact_parameters: cms``, the
    default) or not (``delphes``, as the stock card).
 3. Calorimeters: ECAL and HCAL towers on the card's grids get the card's energy fractions of
@@ -89,8 +93,9 @@ def _helix(ps: _Particles, bz: float) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def _calorimeter_hit(ps: _Particles, radius: np.ndarray, centre: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(reaches, eta, phi) of each particle's position on the calorimeter surface."""
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(eta, phi) of each particle's position on the calorimeter surface: the barrel, or the
+    endcap for particles leaving through it and for curlers."""
     sol = card.CARD["solenoid"]
     big_r, half = sol["radius"], sol["half_length"]
     charged = ps.charge != 0
@@ -113,7 +118,7 @@ def _calorimeter_hit(ps: _Particles, radius: np.ndarray, centre: np.ndarray
     z = np.where(barrel, z_barrel, np.sign(safe_pz) * half)
     r = np.where(barrel, big_r, np.maximum(r_end, 1e-9))
     phi = np.where(barrel, phi_barrel, phi_end)
-    return reaches_barrel, np.arcsinh(z / r), (phi + np.pi) % (2 * np.pi) - np.pi
+    return np.arcsinh(z / r), (phi + np.pi) % (2 * np.pi) - np.pi
 
 
 def _eflow(calo: str, grid: card.TowerGrid, dep_event, dep_eta, dep_phi, dep_e,
@@ -179,12 +184,12 @@ class EmbeddedDetector:
         visible = inside & ~np.isin(ps.abspid, _NEUTRINOS) & (ps.pt > 0)
         charged = visible & (ps.charge != 0)
         radius, signed, centre = _helix(ps, sol["bz"])
-        reaches, hit_eta, hit_phi = _calorimeter_hit(ps, radius, centre)
+        hit_eta, hit_phi = _calorimeter_hit(ps, radius, centre)
 
-        # tracking
-        eff = card.tracking_efficiency(ps.abspid, ps.pt, ps.eta)
+        # tracking: the card's formulas at the calorimeter-surface position, as Delphes
+        eff = card.tracking_efficiency(ps.abspid, ps.pt, hit_eta)
         tracked = charged & (uniform(key, ps.index, _TRACK) < eff)
-        res = card.momentum_resolution(ps.abspid, ps.pt, ps.eta)
+        res = card.momentum_resolution(ps.abspid, ps.pt, hit_eta)
         t = np.flatnonzero(tracked)
         pt_s = card.lognormal(normal(key[t], ps.index[t], _PT), ps.pt[t], res[t] * ps.pt[t])
         scale = pt_s / ps.pt[t]
@@ -197,7 +202,7 @@ class EmbeddedDetector:
                            ps.pid[t])
 
         # calorimeters and particle flow
-        deposits = visible & reaches & (np.abs(hit_eta) < card.CARD["calorimeter_eta_max"])
+        deposits = visible & (np.abs(hit_eta) < card.CARD["calorimeter_eta_max"])
         f_ecal, f_hcal = card.energy_fractions(ps.abspid)
         track_scale = np.ones(len(t))
         neutrals = []
