@@ -145,7 +145,7 @@ def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Pat
                 "view_settings": {v: config["views"].get(v, {}) for v in views},
                 "seeds": {"global_seed": int(config["run"]["seed"]), "sample": sample,
                           "shard": int(shard), "seeds": seeds},
-                "config_hash": config_hash(config), "versions": versions(),
+                "config_hash": config_hash(config), "versions": versions(config),
                 "cutflow": {"views": view_cutflows, "pairing": cutflow},
                 "label_names": list(LABELS), "jets": jets_config(config),
                 "detector": config.get("detector", {})})

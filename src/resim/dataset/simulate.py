@@ -151,7 +151,7 @@ class _ViewFile:
                            "cutflow": self.cutflows, "seeds": manifest.to_dict(),
                            "view_settings": {v: config["views"].get(v, {}) for v in self.views},
                            "jets": jets_config(config), "detector": config.get("detector", {}),
-                           "config_hash": config_hash(config), "versions": versions()})
+                           "config_hash": config_hash(config), "versions": versions(config)})
         return self.cutflows
 
 

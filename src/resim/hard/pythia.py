@@ -8,8 +8,10 @@ sample go into one gzipped LHE file whose ``<init>`` block lists one process per
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import re
 import time
 from pathlib import Path
 
@@ -35,6 +37,36 @@ def pythia_version() -> str:
     from importlib.metadata import version
 
     return version("pythia8mc")
+
+
+@functools.lru_cache(maxsize=1)
+def _pdf_names(xml_path: str) -> dict[str, str]:
+    """Pythia's own names of its built-in proton PDF sets (the ``PDF:pSet`` options of the
+    documentation shipped with it)."""
+    text = (Path(xml_path) / "PDFSelection.xml").read_text(errors="replace")
+    start = text.find('name="PDF:pSet"')
+    block = text[start:text.find("</word>", start)] if start >= 0 else ""
+    names = {}
+    for value, body in re.findall(r'<option value="(\d+)">(.*?)</option>', block, re.S):
+        plain = " ".join(re.sub(r"<[^>]+>", "", body).split())
+        names[value] = re.split(r"\.(?:\s|$)|\s\(", plain)[0]
+    return names
+
+
+def pdf_of(pythia: pythia8mc.Pythia) -> str:
+    """The proton PDF a Pythia instance uses, e.g. "PDF:pSet = 13 (NNPDF2.3 QCD+QED LO
+    alpha_s(M_Z) = 0.130)"; an LHAPDF set as Pythia's setting names it."""
+    word = pythia.settings.word("PDF:pSet")
+    name = _pdf_names(pythia.settings.word("xmlPath")).get(word)
+    return f"PDF:pSet = {word}" + (f" ({name})" if name else "")
+
+
+def pdf_used(settings: list[str]) -> str:
+    """The proton PDF Pythia uses with ``settings`` (read, not initialised: cheap)."""
+    pythia = pythia8mc.Pythia("", False)
+    for line in settings:
+        pythia.readString(line)
+    return pdf_of(pythia)
 
 
 def new_pythia(settings: list[str], context: str, user_hooks=None) -> pythia8mc.Pythia:
@@ -202,9 +234,11 @@ def generate_embedded(config: dict, sample: str, shard: int, out_path: str | Pat
         "cross_section_pb": sum(s["cross_section_pb"] for _, s in channels),
         "cross_section_error_pb": math.sqrt(sum(s["cross_section_error_pb"] ** 2 for _, s in channels)),
         "channels": [s for _, s in channels],
+        "pdf": pdf_of(generators[0][0]),
         "versions": {"pythia8mc": pythia_version()}}
     # Timing goes to the log (and Snakemake's benchmark files), not into the output, whose
     # bytes must depend on the config alone.
-    log.info("embedded: %d %s events for shard %d (filter efficiency %.3f) in %.1f s",
-             n_events, sample, shard, stats["filter_efficiency"], time.perf_counter() - start)
+    log.info("embedded: %d %s events for shard %d (filter efficiency %.3f) in %.1f s, PDF %s",
+             n_events, sample, shard, stats["filter_efficiency"], time.perf_counter() - start,
+             stats["pdf"])
     return stats
