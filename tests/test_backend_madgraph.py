@@ -178,3 +178,37 @@ def test_real_madgraph_run_is_reproducible_and_respects_the_window(tmp_path):
     assert ((pt >= 400.0) & (pt <= 600.0)).all() and (np.abs(eta) <= 0.1).all()
     mg.madgraph_backend(config, "qcd", 0, tmp_path / "b.lhe.gz", SeedManifest(3, "qcd", 0))
     assert (tmp_path / "a.lhe.gz").read_bytes() == (tmp_path / "b.lhe.gz").read_bytes()
+
+
+def higgs_event(pz: float, pt: float = 450.0, mass: float = 125.0) -> str:
+    """An HZ event (H along x with the given pz), decayed lines omitted."""
+    energy = np.sqrt(pt ** 2 + pz ** 2 + mass ** 2)
+    return ("<event>\n 3 1 +3.0e-02 1.2e+03 7.5e-03 1.0e-01\n"
+            " 2 -1 0 0 501 0 0 0 +5.0e+02 5.0e+02 0 0 9\n"
+            " -2 -1 0 0 0 501 0 0 -5.0e+02 5.0e+02 0 0 9\n"
+            f" 25 2 1 2 0 0 {pt:+.9e} 0 {pz:+.9e} {energy:.9e} {mass} 0 9\n"
+            "<mgrwt>\n</mgrwt>\n</event>\n")
+
+
+def test_resonance_eta_is_cut_on_pseudorapidity_after_madgraph():
+    # MadGraph's eta_max_pdg cuts the rapidity: a 450 GeV Higgs at y = 0.099 has eta = 0.1027
+    m_t = np.hypot(450.0, 125.0)
+    passes_y_only = m_t * np.sinh(0.099)
+    assert abs(np.arcsinh(passes_y_only / m_t)) < 0.1 < abs(np.arcsinh(passes_y_only / 450.0))
+    pz = [10.0, passes_y_only, -20.0, -passes_y_only, 30.0, 5.0]
+    text = "<LesHouchesEvents>\n<init>\n</init>\n" + "".join(map(higgs_event, pz)) + "</LesHouchesEvents>\n"
+    kept_text, kept, looked = mg.eta_filter(text, 25, 0.1, nevents=3)
+    assert (kept, looked) == (3, 5)  # events 1 and 3 fail, the 3rd pass is the 5th event
+    assert kept_text.count("<event>") == 3 and kept_text.endswith("</LesHouchesEvents>\n")
+    assert kept_text.startswith("<LesHouchesEvents>\n<init>\n</init>\n<event>")
+    for z in (10.0, -20.0, 30.0):
+        assert f"{z:+.9e}" in kept_text
+    assert f"{passes_y_only:+.9e}" not in kept_text and "+5.000000000e+00" not in kept_text
+    _, kept, looked = mg.eta_filter(text, 25, 0.1, nevents=10)
+    assert (kept, looked) == (4, 6)
+
+
+def test_eta_window_applies_to_resonances_only():
+    assert mg.eta_window(HZ, mg.sample_process("higgs", HZ)) == (25, 0.1)
+    assert mg.eta_window(ZJET, mg.sample_process("qcd", ZJET)) is None  # massless partons
+    assert mg.eta_window({"process": "hz_bb_nunu"}, mg.sample_process("higgs", HZ)) is None

@@ -8,6 +8,13 @@ applies cuts to final-state particles only, so the resonance is produced undecay
 with ``pt_min_pdg``/``eta_max_pdg``, and decayed by MadSpin (spin correlations kept).
 All cards are built by pure functions; :func:`generate_madgraph` runs them.
 
+MadGraph's ``eta_max_pdg`` cuts the resonance's *rapidity*; |eta| >= |y|, so a massive boson
+can pass at |eta| above the window (about 1 Higgs in 50 at pT 400-600 GeV, |y| < 0.1). For a
+resonance window MadGraph is asked for ``ETA_OVERSAMPLE`` times the events and the first ones
+whose resonance has |eta| < ``eta_max`` are kept (:func:`eta_filter`), as the embedded backend
+cuts; the cross-section is scaled by that filter's efficiency. Jet windows (``etaj``) cut
+massless partons, whose rapidity is their pseudorapidity.
+
 MadGraph exits 0 even when a run fails, so success means: the log has none of its error
 markers and ``Events/run_01[_decayed_1]/unweighted_events.lhe.gz`` exists and holds the
 requested events. It runs offline: ``set auto_update 0``, the built-in PDF (``nn23lo1``) unless
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import re
 import shutil
 import subprocess
@@ -35,6 +43,8 @@ from .registry import register_hard_backend
 log = logging.getLogger(__name__)
 
 RUN_NAME = "run_01"
+#: Events asked of MadGraph per event kept when its rapidity cut must be tightened to |eta|.
+ETA_OVERSAMPLE = 1.15
 #: The seed manifest's view name for streams every view shares (the hard scatter).
 HARD_VIEW = "hard"
 SQRT_S = 13000.0  # GeV, as in RS3L
@@ -212,11 +222,48 @@ def lhe_stats(path: str | Path) -> dict:
             "version": version.group(1) if version else "unknown"}
 
 
-def publish_lhe(source: Path, out_path: Path) -> None:
-    """Recompress ``source`` to ``out_path`` atomically, with no time stamp in the gzip header
-    (MadGraph's own has one), so that the same seed gives the same bytes."""
-    with gzip.open(source, "rt") as src, atomic_path(out_path) as tmp, reproducible_gzip(tmp) as dst:
-        shutil.copyfileobj(src, dst)
+def eta_window(spec: dict, process: Process) -> tuple[int, float] | None:
+    """(PDG id, |eta| max) when the sample's eta cut applies to a resonance: the cut MadGraph
+    makes on its rapidity must be redone on its pseudorapidity."""
+    if process.cut_pdg is None or "eta_max" not in spec:
+        return None
+    return int(process.cut_pdg), float(spec["eta_max"])
+
+
+_EVENT = re.compile(r"<event[\s>].*?</event>\n?", re.S)
+
+
+def eta_filter(text: str, pdg: int, eta_max: float, nevents: int) -> tuple[str, int, int]:
+    """The LHE ``text`` keeping the first ``nevents`` events whose every particle ``|pdg|``
+    has |eta| < ``eta_max``; returns it, the events kept and the events looked at to keep them
+    (all of them when fewer pass)."""
+    kept, looked, pieces, last = 0, 0, [], 0
+    for match in _EVENT.finditer(text):
+        pieces.append(text[last:match.start()])
+        last = match.end()
+        if kept == nevents:
+            continue
+        looked += 1
+        lines = match.group(0).splitlines()
+        count = int(lines[1].split()[0])
+        ok = True
+        for line in lines[2:2 + count]:
+            fields = line.split()
+            if abs(int(fields[0])) == pdg:
+                px, py, pz = (float(x) for x in fields[6:9])
+                ok &= abs(math.asinh(pz / max(math.hypot(px, py), 1e-12))) < eta_max
+        if ok:
+            pieces.append(match.group(0))
+            kept += 1
+    pieces.append(text[last:])
+    return "".join(pieces), kept, looked
+
+
+def publish_lhe(text: str, out_path: Path) -> None:
+    """Write the LHE ``text`` gzipped to ``out_path`` atomically, with no time stamp in the
+    gzip header (MadGraph's own has one), so that the same seed gives the same bytes."""
+    with atomic_path(out_path) as tmp, reproducible_gzip(tmp) as dst:
+        dst.write(text)
 
 
 def _run_script(executable: Path, script: Path, text: str, logfile: Path) -> str:
@@ -241,7 +288,9 @@ def generate_madgraph(config: dict, sample: str, shard: int, out_path: str | Pat
     nevents = int(nevents or spec.get("events_per_shard") or config["run"]["events_per_shard"])
     options = madgraph_options(sample, spec)
     process = sample_process(sample, spec)
-    settings = run_settings(sample, spec, nevents, iseed)
+    window = eta_window(spec, process)
+    asked = math.ceil(nevents * ETA_OVERSAMPLE) + 5 if window else nevents
+    settings = run_settings(sample, spec, asked, iseed)
     out_path = Path(out_path).absolute()  # MadGraph runs in its work directory
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # MadSpin derives file names by replacing ".lhe" anywhere in a path: keep it out of ours.
@@ -260,14 +309,26 @@ def generate_madgraph(config: dict, sample: str, shard: int, out_path: str | Pat
                            launch_card(procdir.name, settings, options.get("nb_core", 1),
                                        "madspin_card.dat" if spin else None), logfile)
     lhe = events_file(procdir, decayed=bool(spin))
-    stats = check_run(lhe, log_text, nevents)
-    publish_lhe(lhe, out_path)
+    stats = check_run(lhe, log_text, asked)
+    with gzip.open(lhe, "rt") as handle:
+        text = handle.read()
+    kept, looked = nevents, nevents
+    if window:
+        text, kept, looked = eta_filter(text, *window, nevents)
+        if kept < nevents:
+            raise GeneratorError(
+                f"samples.{sample}: only {kept} of MadGraph's {looked} events have |eta| < "
+                f"{window[1]} for PDG {window[0]}; {nevents} were asked (work directory kept: "
+                f"{workdir})")
+    publish_lhe(text, out_path)
     shutil.rmtree(workdir)
     seconds = time.perf_counter() - start
-    log.info("MadGraph: %d events for %s shard %d in %.1f s", nevents, sample, shard, seconds)
-    return {"backend": MADGRAPH.name, "events": stats["events"], "filter_efficiency": 1.0,
-            "cross_section_pb": stats["cross_section_pb"],
-            "cross_section_error_pb": stats["cross_section_error_pb"],
+    efficiency = kept / looked
+    log.info("MadGraph %s: %d events for %s shard %d in %.1f s (|eta| filter efficiency %.3f)",
+             stats["version"], nevents, sample, shard, seconds, efficiency)
+    return {"backend": MADGRAPH.name, "events": kept, "filter_efficiency": efficiency,
+            "cross_section_pb": stats["cross_section_pb"] * efficiency,
+            "cross_section_error_pb": stats["cross_section_error_pb"] * efficiency,
             "seeds": {"iseed": int(iseed)}, "versions": {"MadGraph5_aMC@NLO": stats["version"]},
             "process": list(process.lines + process.decays),
             "run_card": {k: _card_value(v) for k, v in settings.items()}}
