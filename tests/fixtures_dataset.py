@@ -17,7 +17,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from resim.events import ViewBatch, make_event_id
+from resim.contracts import ViewBatch, make_event_id
 
 PROCESSES = {
     # pp -> HZ, H -> bb, Z -> nunu

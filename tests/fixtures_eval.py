@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import yaml
 
-from resim.dataset.schema import (CONSTITUENT_FIELDS, JET_FIELDS, LABEL_CODE, LABELS, MAX_CONSTITUENTS,
-                                  SCHEMA_VERSION)
+from resim.contracts import CONSTITUENT_FIELDS, JET_FIELDS, LABEL_CODE, LABELS, MAX_CONSTITUENTS
+from resim.dataset.schema import SCHEMA_VERSION
 from resim.dataset.writer import JET_TABLE, PAIR_TABLE, H5Appender, create_file, set_attrs
 from train.checkpoint import save_checkpoint
 from train.models import get_model

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from resim.config import load_config, validate
-from resim.dataset.schema import (CONSTITUENT_FIELDS, JET_FIELDS, LABEL_CODE, LABELS,
-                                  MAX_CONSTITUENTS, SCHEMA_VERSION)
+from resim.contracts import CONSTITUENT_FIELDS, JET_FIELDS, LABEL_CODE, LABELS, MAX_CONSTITUENTS
+from resim.dataset.schema import SCHEMA_VERSION
 from resim.dataset.writer import JET_TABLE, PAIR_TABLE, H5Appender, create_file, set_attrs
 
 VIEWS = ("nominal", "seed", "fsr_up", "fsr_down", "herwig")

@@ -19,7 +19,7 @@ import yaml
 from resim.backends import DELPHES
 from resim.detector import delphes as dl
 from resim.errors import BackendMissingError, ConfigError, GeneratorError
-from resim.events import CANDIDATE_FIELDS, PARTICLE_FIELDS, ViewBatch, make_event_id
+from resim.contracts import CANDIDATE_FIELDS, PARTICLE_FIELDS, ViewBatch, make_event_id
 
 # The parts of delphes_card_CMS.tcl the adapter touches, as the stock card writes them.
 STOCK = """#######################################

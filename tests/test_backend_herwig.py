@@ -16,8 +16,9 @@ import pytest
 
 from resim.backends import HERWIG
 from resim.errors import BackendMissingError, ConfigError, GeneratorError, LHEError
-from resim.events import PARTICLE_FIELDS, ViewBatch, make_event_id
-from resim.forks.registry import LHEBatch, get_shower
+from resim.contracts import PARTICLE_FIELDS, ViewBatch, make_event_id
+from resim.contracts import LHEBatch
+from resim.showers.registry import get_shower
 from resim.hepmc import write_hepmc3
 from resim.lhe import count_events, iter_events, truth_array
 from resim.seeds import SeedManifest

@@ -23,7 +23,7 @@ from resim.cli import main
 from resim.dataset.merge import merge_files
 from resim.dataset.pair import pair_files
 from resim.dataset.reader import PairedDataset
-from resim.dataset.schema import CONSTITUENT_FIELDS, JET_FIELDS, MAX_CONSTITUENTS, PARTON_FIELDS
+from resim.contracts import CONSTITUENT_FIELDS, JET_FIELDS, MAX_CONSTITUENTS, PARTON_FIELDS
 from resim.dataset.simulate import simulate_views
 from resim.errors import DatasetError
 from resim.features import particle_features

@@ -11,7 +11,7 @@ import yaml
 from resim.cli import main
 from resim.config import load_config
 from resim.dataset.reader import PairedDataset
-from resim.dataset.schema import JET_FIELDS, LABEL_CODE
+from resim.contracts import JET_FIELDS, LABEL_CODE
 
 
 def write_config(repo_root: Path, tmp: Path, events: int, samples: dict) -> Path:

@@ -9,7 +9,7 @@ import pytest
 from resim.detector import card, get_detector
 from resim.detector.embedded import EmbeddedDetector
 from resim.errors import ConfigError
-from resim.events import CANDIDATE_FIELDS, ViewBatch
+from resim.contracts import CANDIDATE_FIELDS, ViewBatch
 
 MASSES = {211: 0.13957, 11: 0.000511, 13: 0.10566, 22: 0.0, 130: 0.497611, 310: 0.497611,
           3122: 1.115683}

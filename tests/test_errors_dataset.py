@@ -11,7 +11,8 @@ from resim import cli
 from resim.dataset.merge import merge_files
 from resim.dataset.provenance import KINDS, file_kind
 from resim.dataset.reader import PairedDataset
-from resim.dataset.schema import LABELS, SCHEMA_VERSION
+from resim.contracts import LABELS
+from resim.dataset.schema import SCHEMA_VERSION
 from resim.dataset.writer import JET_TABLE, PAIR_TABLE, H5Appender, create_file, set_attrs
 from resim.errors import DatasetError
 

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from resim.dataset.schema import CONSTITUENT_FIELDS, JET_FIELDS
+from resim.contracts import CONSTITUENT_FIELDS, JET_FIELDS
 from resim.features import FEATURE_NAMES, particle_features
 from resim.observables import n2
 

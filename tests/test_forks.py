@@ -9,9 +9,9 @@ import pytest
 from fixtures_engine import engine_config, hard_files  # noqa: F401 (fixture)
 
 from resim.errors import ConfigError, LHEError
-from resim.events import PARTICLE_FIELDS
+from resim.contracts import PARTICLE_FIELDS
 from resim.forks import Branch, ViewChain, run_views, view_order
-from resim.forks.registry import SHOWERS, register_shower
+from resim.showers.registry import SHOWERS, register_shower
 from resim.seeds import SeedManifest
 
 

@@ -9,7 +9,7 @@ import pytest
 from fixtures_engine import engine_config, hard_files  # noqa: F401 (fixture)
 
 from resim.errors import ResimError
-from resim.events import PARTICLE_FIELDS
+from resim.contracts import PARTICLE_FIELDS
 from resim.forks import run_views
 from resim.hepmc import HepMC3Writer, event_record, read_hepmc3, write_hepmc3
 

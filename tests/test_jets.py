@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from fixtures_dataset import pythia_batch
 
-from resim.dataset.schema import JET_FIELDS, LABEL_CODE
+from resim.contracts import JET_FIELDS, LABEL_CODE
 from resim.dataset.simulate import jets_config, process_view
 from resim.detector import get_detector
 from resim.jets import STATUS_CODE, cluster, jet_arrays, selection_status

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from resim.errors import LHEError
-from resim.events import TRUTH_FIELDS
+from resim.contracts import TRUTH_FIELDS
 from resim.lhe import count_events, iter_events, read_truth, truth_array
 
 EXPECTED_EVENTS = {

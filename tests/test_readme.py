@@ -105,7 +105,8 @@ def results_tree(tmp_path_factory) -> Path:
 def registries_restored():
     """Plug-ins a section registers are forgotten afterwards (other tests see the real set)."""
     from resim.detector.registry import DETECTORS
-    from resim.forks.registry import FORKS, SHOWERS
+    from resim.forks.registry import FORKS
+    from resim.showers.registry import SHOWERS
     from resim.hard.registry import BACKENDS
 
     registries = (FORKS, SHOWERS, BACKENDS, DETECTORS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dataset.schema import CONSTITUENT_FIELDS, JET_FIELDS
+from .contracts import CONSTITUENT_FIELDS, JET_FIELDS
 
 #: Feature names in the order of seed 000, Table I.
 FEATURE_NAMES = (

@@ -20,7 +20,7 @@ import numpy as np
 import pyhepmc
 
 from .errors import ResimError
-from .events import PARTICLE_FIELDS, ViewBatch
+from .contracts import PARTICLE_FIELDS, ViewBatch
 from .io import atomic_path
 
 BEAM_ENERGY = 6500.0  # GeV: 13 TeV collisions

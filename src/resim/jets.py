@@ -7,7 +7,7 @@ import awkward as ak
 import fastjet
 import numpy as np
 
-from .dataset.schema import CONSTITUENT_FIELDS, JET_FIELDS, MAX_CONSTITUENTS
+from .contracts import CONSTITUENT_FIELDS, JET_FIELDS, MAX_CONSTITUENTS
 from .observables import n2
 
 #: Why a matched truth object yields no selected jet, in the order the cuts are applied.

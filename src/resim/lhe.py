@@ -5,7 +5,7 @@ header line and the number of particle lines the header promises, every number p
 indices point inside the event, and the file ends with ``</LesHouchesEvents>``. Anything else is
 an :class:`LHEError` naming the file, the event number and the line.
 
-Truth objects for jet matching come from the LHE record (see ``resim.events.TRUTH_FIELDS``):
+Truth objects for jet matching come from the LHE record (see ``resim.contracts.TRUTH_FIELDS``):
 outgoing quarks and gluons that do not come from a resonance, resonances (Z, W, H) with their
 final decay products as ``daughters``, and taus.
 """

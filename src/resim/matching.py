@@ -13,7 +13,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from .dataset.schema import LABEL_CODE, PARTON_FIELDS
+from .contracts import LABEL_CODE, PARTON_FIELDS
 from .features import wrap_phi
 
 NOT_A_JET = -1

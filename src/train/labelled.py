@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from resim.dataset.reader import Jets, PairedDataset
-from resim.dataset.schema import MAX_CONSTITUENTS
+from resim.contracts import MAX_CONSTITUENTS
 from resim.dataset.writer import CHUNK_ROWS
 from resim.errors import ConfigError
 from resim.features import FEATURE_NAMES, particle_features

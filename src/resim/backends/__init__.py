@@ -90,7 +90,7 @@ def unknown_backends(config: dict) -> list[str]:
     """One message per backend name that no module registers, naming its config key."""
     from ..detector.registry import DETECTORS
     from ..errors import ConfigError
-    from ..forks.registry import SHOWERS
+    from ..showers.registry import SHOWERS
     from ..hard.registry import BACKENDS
 
     chosen = [(BACKENDS, f"samples.{sample}.backend", spec.get("backend", "embedded"))

@@ -28,7 +28,8 @@ from ..jets import STATUS, STATUS_CODE
 from .cutflow import check_closes
 from .provenance import require_distinct, require_job, require_kind, versions
 from .reader import decode_attrs, open_h5
-from .schema import LABELS, SCHEMA_VERSION
+from ..contracts import LABELS
+from .schema import SCHEMA_VERSION
 from .simulate import jets_config
 from .writer import JET_TABLE, PAIR_TABLE, H5Appender, create_file, set_attrs
 

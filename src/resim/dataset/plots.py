@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 
 from ..features import FEATURE_NAMES, particle_features  # noqa: E402
 from .reader import PairedDataset  # noqa: E402
-from .schema import JET_FIELDS  # noqa: E402
+from ..contracts import JET_FIELDS  # noqa: E402
 
 #: Jet observables plotted: (JET_FIELDS name, axis label, bin edges).
 JET_PLOTS = {

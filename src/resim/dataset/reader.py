@@ -18,7 +18,8 @@ import numpy as np
 
 from ..errors import DatasetError
 from .provenance import require_kind
-from .schema import CONSTITUENT_FIELDS, JET_FIELDS, PARTON_FIELDS, SCHEMA_VERSION
+from ..contracts import CONSTITUENT_FIELDS, JET_FIELDS, PARTON_FIELDS
+from .schema import SCHEMA_VERSION
 
 #: Root attributes stored as JSON strings.
 JSON_ATTRS = ("views", "view_settings", "seeds", "versions", "cutflow", "label_names", "sources")

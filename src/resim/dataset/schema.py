@@ -20,18 +20,3 @@ every view.
 """
 
 SCHEMA_VERSION = 1
-
-MAX_CONSTITUENTS = 100
-
-#: Constituent fields, the Delphes ParticleFlowCandidate ones (GeV, mm).
-CONSTITUENT_FIELDS = ("PT", "Eta", "Phi", "E", "Charge", "PID", "D0", "DZ")
-
-#: Per-jet fields (GeV).
-JET_FIELDS = ("pt", "eta", "phi", "mass", "E", "n_constituents", "n2")
-
-#: Matched truth object, per pair.
-PARTON_FIELDS = ("pid", "pt", "eta", "phi", "mass")
-
-#: Label codes; the file stores the list as the attribute ``label_names``.
-LABELS = ("q", "g", "g_bb", "g_cc", "g_qq", "H_bb", "W_qq", "Z_qq", "tau")
-LABEL_CODE = {name: code for code, name in enumerate(LABELS)}

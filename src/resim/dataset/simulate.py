@@ -26,9 +26,8 @@ import numpy as np
 from .. import jets as jetlib
 from ..config import config_hash
 from ..detector import get_detector
-from ..events import ViewBatch
+from ..contracts import Branch, LHEBatch, ViewBatch
 from ..forks import ViewChain
-from ..forks.registry import Branch, LHEBatch
 from ..io import atomic_path
 from ..matching import match
 from ..seeds import SeedManifest

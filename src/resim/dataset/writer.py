@@ -12,7 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .schema import CONSTITUENT_FIELDS, JET_FIELDS, MAX_CONSTITUENTS, PARTON_FIELDS
+from ..contracts import CONSTITUENT_FIELDS, JET_FIELDS, MAX_CONSTITUENTS, PARTON_FIELDS
 
 #: Rows per HDF5 chunk: ~200 kB of constituents, a good unit for sequential and random reads.
 CHUNK_ROWS = 64

@@ -3,7 +3,7 @@
 The view's particles are written as HepMC3 (``resim.hepmc.write_hepmc3``), Delphes runs with a
 card derived from its stock CMS card (``delphes_card_CMS.tcl``) that adds ``set RandomSeed
 <seed>`` (deterministic smearing) and a ``ParticleFlowCandidate`` branch (the stock card writes
-only the EFlow pieces), and the branch is read into ``resim.events.CANDIDATE_FIELDS`` arrays,
+only the EFlow pieces), and the branch is read into ``resim.contracts.CANDIDATE_FIELDS`` arrays,
 the same the embedded detector returns.
 
 Seeding: Delphes takes one seed per run (``RandomSeed``, 1 ... 2^31 - 1) and draws from it
@@ -37,7 +37,7 @@ import uproot
 
 from ..backends import DELPHES
 from ..errors import ConfigError, GeneratorError
-from ..events import CANDIDATE_FIELDS, ViewBatch
+from ..contracts import CANDIDATE_FIELDS, ViewBatch
 from ..hepmc import write_hepmc3
 from ..seeds import block_seed
 from .registry import register_detector

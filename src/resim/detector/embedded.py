@@ -40,7 +40,7 @@ import numpy as np
 
 from ..counter_random import normal, uniform
 from ..errors import ConfigError
-from ..events import CANDIDATE_FIELDS, ViewBatch
+from ..contracts import CANDIDATE_FIELDS, ViewBatch
 from ..seeds import event_keys
 from . import card
 from .registry import register_detector

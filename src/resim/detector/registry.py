@@ -2,7 +2,7 @@
 
 A backend is a class registered with :func:`register_detector`, built from the ``detector``
 config section, with ``simulate(batch: ViewBatch, seed: int, workdir: Path | None) -> ak.Array``
-returning particle-flow candidates (``resim.events.CANDIDATE_FIELDS``) per event.
+returning particle-flow candidates (``resim.contracts.CANDIDATE_FIELDS``) per event.
 """
 
 from __future__ import annotations

@@ -25,11 +25,12 @@ import awkward as ak
 import numpy as np
 
 from ..errors import ConfigError
-from ..events import ViewBatch, make_event_id
+from ..contracts import Branch, LHEBatch, ViewBatch, make_event_id
 from ..lhe import iter_events, truth_array
 from ..provenance import check_hard_input
 from ..seeds import SeedManifest
-from .registry import Branch, LHEBatch, get_fork, register_fork, register_shower
+from ..showers.registry import register_shower
+from .registry import get_fork, register_fork
 
 __all__ = ["view_order", "ViewChain", "run_views", "register_fork", "register_shower", "Branch",
            "LHEBatch"]

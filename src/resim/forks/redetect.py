@@ -7,7 +7,8 @@ seed (``derive_seed(..., view, "detector")``), so the views differ by detector r
 from __future__ import annotations
 
 from ..seeds import SeedManifest
-from .registry import Branch, LHEBatch, register_fork
+from ..contracts import Branch, LHEBatch
+from .registry import register_fork
 
 
 @register_fork("hadron")

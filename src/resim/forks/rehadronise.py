@@ -12,7 +12,8 @@ from ..errors import ConfigError
 from ..seeds import SeedManifest, event_seeds
 from ..showers.pythia import Hadroniser, settings_lines, view_settings
 from ..showers.records import final_state
-from .registry import Branch, LHEBatch, register_fork
+from ..contracts import Branch, LHEBatch
+from .registry import register_fork
 
 
 def inherited_spec(config: dict, view: str) -> dict:

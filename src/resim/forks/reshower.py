@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..seeds import SeedManifest
-from .registry import Branch, LHEBatch, get_shower, register_fork
+from ..contracts import Branch, LHEBatch
+from ..showers.registry import get_shower
+from .registry import register_fork
 
 
 @register_fork("hard")

@@ -30,8 +30,8 @@ import pythia8mc
 
 from ..backends import HERWIG
 from ..errors import ConfigError, GeneratorError, LHEError
-from ..events import PARTICLE_FIELDS
-from ..forks.registry import Branch, LHEBatch, register_shower
+from ..contracts import PARTICLE_FIELDS
+from .registry import register_shower
 from ..hepmc import iter_hepmc3
 from ..seeds import SeedManifest
 from .records import ChargeTable

@@ -27,8 +27,9 @@ import awkward as ak
 import numpy as np
 import pythia8mc
 
+from ..contracts import Branch, LHEBatch
 from ..errors import GeneratorError
-from ..forks.registry import Branch, LHEBatch, register_shower
+from .registry import register_shower
 from ..hard.pythia import new_pythia, pythia_version
 from ..seeds import SeedManifest, event_seeds
 from .records import ChargeTable, final_state, first_splits

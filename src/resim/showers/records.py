@@ -1,4 +1,4 @@
-"""From Pythia's batch records (``Pythia.nextBatch``) to the arrays of ``resim.events``.
+"""From Pythia's batch records (``Pythia.nextBatch``) to the arrays of ``resim.contracts``.
 
 Everything here is vectorised: awkward/numpy for the final state, numba for the walk down the
 shower history that finds each gluon's first splitting. No Python loop runs per particle.
@@ -10,7 +10,7 @@ import awkward as ak
 import numba
 import numpy as np
 
-from ..events import PARTICLE_FIELDS
+from ..contracts import PARTICLE_FIELDS
 
 class ChargeTable:
     """PDG id -> electric charge (units of e), vectorised, from Pythia's particle data."""

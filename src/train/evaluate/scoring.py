@@ -13,7 +13,7 @@ import torch
 from torch.nn import functional as F
 
 from resim.dataset.reader import PairedDataset
-from resim.dataset.schema import JET_FIELDS
+from resim.contracts import JET_FIELDS
 
 from ..data import NOMINAL
 from ..heads import Tagger
