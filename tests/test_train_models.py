@@ -149,3 +149,15 @@ def test_knn_through_pyg_lib_gives_the_same_table(monkeypatch):
     via_pyg = knn_table(flat, mask, batch, 8)
     assert via_pyg.shape == dense.shape
     assert [set(r) for r in via_pyg.tolist()] == [set(r) for r in dense.tolist()]
+
+
+def test_neighbour_max_without_gradients_takes_the_same_maximum():
+    from train.models.dgcnn import neighbour_max
+
+    torch.manual_seed(3)
+    values = torch.randn(50, 16, requires_grad=True)
+    table = torch.randint(0, 50, (50, 8))
+    with torch.no_grad():
+        fast = neighbour_max(values, table)
+    assert torch.equal(fast, neighbour_max(values, table).detach())
+    assert torch.equal(fast, values.detach()[table].amax(dim=1))

@@ -22,8 +22,13 @@ def neighbour_max(values: Tensor, table: Tensor) -> Tensor:
     then one differentiable gather, whose backward is a scatter-add of (n, C) instead of the
     (n, k, C) one of a plain ``amax`` or of a scatter-max over edges.
     """
+    # inference (evaluation, validation, a frozen backbone): no winner to remember, and a plain
+    # max is about half the cost of a max with indices on the CPU
+    differentiable = values.requires_grad and torch.is_grad_enabled()
     with torch.no_grad():
         picked = values.index_select(0, table.reshape(-1)).reshape(*table.shape, -1)
+        if not differentiable:
+            return picked.amax(dim=1)
         winner = table.gather(1, picked.max(dim=1).indices)  # (n, C) node indices
     return values.gather(0, winner)
 
