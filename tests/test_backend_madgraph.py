@@ -212,3 +212,18 @@ def test_eta_window_applies_to_resonances_only():
     assert mg.eta_window(HZ, mg.sample_process("higgs", HZ)) == (25, 0.1)
     assert mg.eta_window(ZJET, mg.sample_process("qcd", ZJET)) is None  # massless partons
     assert mg.eta_window({"process": "hz_bb_nunu"}, mg.sample_process("higgs", HZ)) is None
+
+
+@pytest.mark.backend
+@pytest.mark.slow
+def test_real_madgraph_higgs_window_is_a_pseudorapidity_window(tmp_path):
+    if MADGRAPH.locate() is None:
+        pytest.skip(f"MadGraph not installed (set {MADGRAPH.env_var} or put mg5_aMC on PATH)")
+    config = {"run": {"seed": 5, "events_per_shard": 20}, "samples": {"higgs": HZ}}
+    stats = mg.madgraph_backend(config, "higgs", 0, tmp_path / "h.lhe.gz", SeedManifest(5, "higgs", 0))
+    assert stats["events"] == 20 and 0.5 < stats["filter_efficiency"] <= 1.0
+    truth = read_truth(tmp_path / "h.lhe.gz")
+    higgs = truth[truth.pid == 25]
+    pt = ak.to_numpy(ak.flatten(np.hypot(higgs.px, higgs.py)))
+    eta = np.arcsinh(ak.to_numpy(ak.flatten(higgs.pz)) / pt)
+    assert len(eta) == 20 and (np.abs(eta) < 0.1).all() and ((pt >= 400) & (pt <= 600)).all()
