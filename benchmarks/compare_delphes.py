@@ -186,7 +186,8 @@ def main() -> int:
     from resim.detector.delphes import DelphesDetector
 
     if DELPHES.locate() is None:
-        print(f"compare_delphes: skipped, Delphes not found ({DELPHES.missing_message('this comparison')})")
+        print("compare_delphes: skipped, Delphes not found "
+              f"({DELPHES.missing_message('this comparison')})")
         return 0
     config = compare_config(args.events)
     delphes = DelphesDetector({"delphes": {"block_events": config["run"]["batch_size"]}})

@@ -260,7 +260,8 @@ def test_workflow_simulate_command_runs_real_delphes(repo_root, tmp_path):
     for out in ("results/views/qcd/0.h5", "again/0.h5"):
         run("simulate", "--config", "config.yaml", "--sample", "qcd", "--shard", "0",
             "--lhe", "results/hard/qcd/0.lhe.gz", "--out", out)
-    with h5py.File(tmp_path / "results/views/qcd/0.h5") as f, h5py.File(tmp_path / "again/0.h5") as g:
+    with h5py.File(tmp_path / "results/views/qcd/0.h5") as f, \
+            h5py.File(tmp_path / "again/0.h5") as g:
         jets = f["views/nominal/jet"][:]
         assert len(jets) > 5 and np.all(jets[:, 0] > 0)  # QCD jets seen through Delphes
         assert '"delphes"' in str(f.attrs["detector"])

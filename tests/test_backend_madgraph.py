@@ -196,7 +196,8 @@ def test_resonance_eta_is_cut_on_pseudorapidity_after_madgraph():
     passes_y_only = m_t * np.sinh(0.099)
     assert abs(np.arcsinh(passes_y_only / m_t)) < 0.1 < abs(np.arcsinh(passes_y_only / 450.0))
     pz = [10.0, passes_y_only, -20.0, -passes_y_only, 30.0, 5.0]
-    text = "<LesHouchesEvents>\n<init>\n</init>\n" + "".join(map(higgs_event, pz)) + "</LesHouchesEvents>\n"
+    text = ("<LesHouchesEvents>\n<init>\n</init>\n" + "".join(map(higgs_event, pz))
+            + "</LesHouchesEvents>\n")
     kept_text, kept, looked = mg.eta_filter(text, 25, 0.1, nevents=3)
     assert (kept, looked) == (3, 5)  # events 1 and 3 fail, the 3rd pass is the 5th event
     assert kept_text.count("<event>") == 3 and kept_text.endswith("</LesHouchesEvents>\n")
@@ -220,7 +221,8 @@ def test_real_madgraph_higgs_window_is_a_pseudorapidity_window(tmp_path):
     if MADGRAPH.locate() is None:
         pytest.skip(f"MadGraph not installed (set {MADGRAPH.env_var} or put mg5_aMC on PATH)")
     config = {"run": {"seed": 5, "events_per_shard": 20}, "samples": {"higgs": HZ}}
-    stats = mg.madgraph_backend(config, "higgs", 0, tmp_path / "h.lhe.gz", SeedManifest(5, "higgs", 0))
+    stats = mg.madgraph_backend(config, "higgs", 0, tmp_path / "h.lhe.gz",
+                                SeedManifest(5, "higgs", 0))
     assert stats["events"] == 20 and 0.5 < stats["filter_efficiency"] <= 1.0
     truth = read_truth(tmp_path / "h.lhe.gz")
     higgs = truth[truth.pid == 25]
