@@ -127,5 +127,5 @@ JET_FIELDS = ("pt", "eta", "phi", "mass", "E", "n_constituents", "n2")
 PARTON_FIELDS = ("pid", "pt", "eta", "phi", "mass")
 
 #: Label codes; the file stores the list as the attribute ``label_names``.
-LABELS = ("q", "g", "g_bb", "g_cc", "g_qq", "H_bb", "W_qq", "Z_qq", "tau")
+LABELS = ("q", "g", "g_bb", "g_cc", "g_qq", "H_bb", "W_qq", "Z_qq", "tau", "dark")
 LABEL_CODE = {name: code for code, name in enumerate(LABELS)}

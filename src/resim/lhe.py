@@ -28,6 +28,8 @@ from .errors import LHEError
 RESONANCES = frozenset({23, 24, 25})
 PARTONS = frozenset({1, 2, 3, 4, 5, 6, 21})
 TAU = 15
+#: Hidden Valley dark quarks (Pythia's qv, 4900101...): the partons of dark jets.
+DARK_QUARKS = range(4900101, 4900109)
 
 #: Columns of a particle line kept by the reader (IDUP ISTUP MOTHUP1-2 ICOLUP1-2 P1-5).
 _N_COLUMNS = 13
@@ -325,7 +327,8 @@ def truth_objects(event: LHEEvent) -> list[tuple[int, list[int]]]:
         pid, status = abs(int(event.pid[i])), int(event.status[i])
         if pid in RESONANCES and status in (1, 2):
             objects.append((i, _descendants(event, i)))
-        elif status == 1 and (pid == TAU or (pid in PARTONS and not _from_resonance(event, i))):
+        elif status == 1 and (pid == TAU or pid in DARK_QUARKS
+                              or (pid in PARTONS and not _from_resonance(event, i))):
             objects.append((i, []))
     return objects
 

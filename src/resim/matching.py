@@ -4,7 +4,8 @@ A jet matches a truth object when Delta R(jet, object) < R and, for a resonance,
 product is also within R of the jet (H -> bb, W/Z -> qq). Of several such jets the closest one
 wins. Labels (``schema.LABELS``): light quarks and b (d, u, s, c, b) -> ``q``; gluons -> ``g``,
 or ``g_bb`` / ``g_cc`` / ``g_qq`` when ``first_split`` is 5 / 4 / 1-3; H with two b daughters ->
-``H_bb``; W or Z with two quark daughters -> ``W_qq`` / ``Z_qq``; tau -> ``tau``. Other objects
+``H_bb``; W or Z with two quark daughters -> ``W_qq`` / ``Z_qq``; tau -> ``tau``; a Hidden
+Valley dark quark -> ``dark``. Other objects
 (Z -> nunu, leptons, top) are not jet-like and are counted as ``ignored``.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from .contracts import LABEL_CODE, PARTON_FIELDS
 from .features import wrap_phi
+from .lhe import DARK_QUARKS
 
 NOT_A_JET = -1
 
@@ -65,9 +67,10 @@ class _FlatTruth:
                           LABEL_CODE["g"])
         label = np.select(
             [(pid >= 1) & (pid <= 5), pid == 21, (pid == 25) & two_b,
-             (pid == 24) & two_quarks, (pid == 23) & two_quarks, pid == 15],
+             (pid == 24) & two_quarks, (pid == 23) & two_quarks, pid == 15,
+             np.isin(pid, DARK_QUARKS)],
             [LABEL_CODE["q"], gluon, LABEL_CODE["H_bb"], LABEL_CODE["W_qq"], LABEL_CODE["Z_qq"],
-             LABEL_CODE["tau"]], NOT_A_JET)
+             LABEL_CODE["tau"], LABEL_CODE["dark"]], NOT_A_JET)
         return label.astype(np.int8)
 
 

@@ -48,6 +48,9 @@ from .registry import register_detector
 #: pT [GeV] = C_LIGHT * B [T] * R [m] for unit charge.
 C_LIGHT = 0.299792458
 _NEUTRINOS = (12, 14, 16)
+#: Hidden Valley (dark-sector) PDG ids: a dark state that reaches the detector undecayed
+#: interacts with nothing in it, like a neutrino.
+_HIDDEN_VALLEY = (4900000, 4999999)
 
 # What each counter-based draw is for: never two purposes on one number.
 _TRACK, _PT, _D0, _DZ, _ID = 1, 2, 3, 4, 5
@@ -181,7 +184,8 @@ class EmbeddedDetector:
         sol = card.CARD["solenoid"]
         inside = (np.hypot(ps.vx, ps.vy) < sol["radius"] * 1e3) & \
             (np.abs(ps.vz) < sol["half_length"] * 1e3)
-        visible = inside & ~np.isin(ps.abspid, _NEUTRINOS) & (ps.pt > 0)
+        dark = (ps.abspid >= _HIDDEN_VALLEY[0]) & (ps.abspid <= _HIDDEN_VALLEY[1])
+        visible = inside & ~np.isin(ps.abspid, _NEUTRINOS) & ~dark & (ps.pt > 0)
         charged = visible & (ps.charge != 0)
         radius, signed, centre = _helix(ps, sol["bz"])
         hit_eta, hit_phi = _calorimeter_hit(ps, radius, centre)

@@ -40,7 +40,7 @@ class ReHadronise:
     def __init__(self, config: dict, view: str, spec: dict, manifest: SeedManifest,
                  keep_partons: bool):
         self.view = view
-        self.settings = view_settings(config, inherited_spec(config, view))
+        self.settings = view_settings(config, inherited_spec(config, view), manifest.sample)
         self.seed = manifest.seed(view, "hadronise")
         self.hadroniser = Hadroniser(self.settings, f"views.{view}")
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ConfigError
+
 Z_TO_NUNU = ("23:onMode = off", "23:onIfAny = 12 14 16")
 
 
@@ -37,6 +39,83 @@ GG = Channel("gg", ("HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on"), 3.0)
 TAUTAU = Channel("tautau", ("WeakSingleBoson:ffbar2ffbar(s:gmZ) = on", "23:onMode = off",
                             "23:onIfAny = 15"), 1.0)
 
+# Z' (Pythia's Zv, 4900023) -> qv qvbar. 500 GeV, far below the TeV masses of the ATLAS search,
+# so that its dark jets (pT up to m/2 = 250 GeV) overlap the pT > 100 GeV SM dijets they are
+# resampled to; the range bounds the Breit-Wigner tail.
+ZPRIME_DARK = Channel("zprime", ("HiddenValley:ffbar2Zv = on", "4900023:m0 = 500.0",
+                                 "4900023:mMin = 300.0", "4900023:mMax = 800.0",
+                                 "4900023:onMode = off", "4900023:onIfAny = 4900101"))
+
+
+@dataclass(frozen=True)
+class DarkModel:
+    """A dark QCD sector in Pythia's Hidden Valley module (SU(``n_colours``), ``n_flavours``
+    dark quarks). Dark pions (pseudoscalars) decay to the heaviest SM quark pair they can reach
+    (a vector mediator couples them in proportion to the quark mass); dark rhos to two dark pions
+    when m_rho > 2 m_pi, else to any light SM quark pair (u, d, s, c, b, democratic). Every decay
+    is prompt (tau0 = 0) and showers/hadronises in the SM (meMode 91), so no dark hadron
+    reaches the detector."""
+
+    lambda_dark: float       # GeV, HiddenValley:Lambda (running alpha_dark, one loop)
+    m_quark: float           # GeV, 4900101/4900102:m0
+    m_pion: float            # GeV, 4900111/4900211:m0
+    m_rho: float             # GeV, 4900113/4900213:m0
+    pion_decay: int          # SM quark of the dark pion's decay
+    prob_vector: float = 0.75  # HiddenValley:probVector (Pythia's default, 3 spin states : 1)
+    n_colours: int = 3       # HiddenValley:Ngauge
+    n_flavours: int = 2      # HiddenValley:nFlav
+
+    def settings(self) -> tuple[str, ...]:
+        pions, rhos = ("4900111", "4900211"), ("4900113", "4900213")
+        lines = [
+            f"HiddenValley:Ngauge = {self.n_colours}", f"HiddenValley:nFlav = {self.n_flavours}",
+            "HiddenValley:FSR = on", "HiddenValley:fragment = on",
+            "HiddenValley:alphaOrder = 1", f"HiddenValley:Lambda = {self.lambda_dark}",
+            # the dark shower stops just above the confinement scale (Pythia requires > Lambda)
+            f"HiddenValley:pTminFSR = {1.1 * self.lambda_dark:.6g}",
+            f"HiddenValley:probVector = {self.prob_vector}",
+            f"4900101:m0 = {self.m_quark}", f"4900102:m0 = {self.m_quark}",
+            *(f"{p}:m0 = {self.m_pion}" for p in pions), *(f"{r}:m0 = {self.m_rho}" for r in rhos)]
+        q = self.pion_decay
+        lines += [f"{p}:oneChannel = 1 1.0 91 {q} -{q}" for p in pions]
+        if self.m_rho > 2 * self.m_pion:
+            lines += ["4900113:oneChannel = 1 1.0 0 4900211 -4900211",
+                      "4900213:oneChannel = 1 1.0 0 4900211 4900111"]
+        else:
+            for r in rhos:
+                lines.append(f"{r}:oneChannel = 1 0.2 91 1 -1")
+                lines += [f"{r}:addChannel = 1 0.2 91 {k} -{k}" for k in (2, 3, 4, 5)]
+        return tuple(lines)
+
+
+#: The four dark-jet models (README, "Seed 001's downstream tasks" documents each number).
+#: They span the axes of the ATLAS dark-quark search (JHEP 02 (2024) 128): the confinement
+#: scale, the dark-pion mass, and whether the dark rho can decay to dark pions.
+DARK_MODELS: dict[str, DarkModel] = {
+    "A": DarkModel(lambda_dark=5.0, m_quark=2.0, m_pion=4.0, m_rho=9.0, pion_decay=4),
+    "B": DarkModel(lambda_dark=10.0, m_quark=5.0, m_pion=12.0, m_rho=30.0, pion_decay=5),
+    "C": DarkModel(lambda_dark=20.0, m_quark=10.0, m_pion=20.0, m_rho=50.0, pion_decay=5),
+    "D": DarkModel(lambda_dark=10.0, m_quark=5.0, m_pion=12.0, m_rho=18.0, pion_decay=5),
+}
+
+
+def is_dark(spec: dict) -> bool:
+    """Whether a sample is a dark-jet (anomaly signal) sample."""
+    return spec.get("process") == "dark_zprime"
+
+
+def dark_settings(sample: str, spec: dict) -> tuple[str, ...]:
+    """The Pythia settings of a sample's dark model (none for an SM sample): the hard process
+    and every view's shower and hadronisation must read the same ones."""
+    if not is_dark(spec):
+        return ()
+    model = spec.get("dark_model")
+    if model not in DARK_MODELS:
+        raise ConfigError(f"samples.{sample}.dark_model: unknown dark model {model!r} "
+                          f"(known: {', '.join(DARK_MODELS)})")
+    return DARK_MODELS[model].settings()
+
+
 PROCESSES: dict[str, Process] = {
     # RS3L (seed 000): the Z decays to neutrinos, so the recoiling parton is the only visible jet.
     "zjet_nunu": Process(
@@ -61,6 +140,12 @@ PROCESSES: dict[str, Process] = {
     "dijet_qq": Process((QQ,), tagged="all", description="pp -> q qbar pairs"),
     "dijet_gg": Process((GG,), tagged="all", description="pp -> g g pairs"),
     "ditau": Process((TAUTAU,), tagged="all", description="pp -> tau tau pairs"),
+    # Anomaly-detection signal (seed 001 §5.5): a Z' decaying to a dark-quark pair, each dark
+    # quark showering and hadronising in the dark sector (settings: DARK_MODELS, chosen by
+    # samples.<name>.dark_model), the dark hadrons decaying back to SM quarks. Both dark quarks
+    # in the SM dijets' window.
+    "dark_zprime": Process((ZPRIME_DARK,), tagged="all",
+                           description="pp -> Z' -> dark-quark pair (Hidden Valley)"),
 }
 
 

@@ -22,7 +22,7 @@ from ..errors import ConfigError, GeneratorError
 from ..io import atomic_path, reproducible_gzip, scratch_file
 from ..lhe import provenance_block
 from ..seeds import SeedManifest
-from .processes import PROCESSES, Channel, Process, channel_schedule
+from .processes import PROCESSES, Channel, Process, channel_schedule, dark_settings
 from .registry import register_hard_backend
 
 log = logging.getLogger(__name__)
@@ -117,8 +117,9 @@ class Filter:
         return True
 
 
-def channel_settings(channel: Channel, spec: dict, seed: int) -> list[str]:
-    """Every Pythia setting of one channel: beams, process, phase space, seed, extras."""
+def channel_settings(channel: Channel, spec: dict, seed: int, sample: str = "") -> list[str]:
+    """Every Pythia setting of one channel: beams, process, phase space, seed, the sample's
+    dark model (if any), extras."""
     pt_range = spec.get("pt_range")
     settings = [f"Beams:eCM = {SQRT_S}", "PartonLevel:all = off", "HadronLevel:all = off",
                 "Next:numberCount = 0", "Random:setSeed = on", f"Random:seed = {seed}",
@@ -129,6 +130,7 @@ def channel_settings(channel: Channel, spec: dict, seed: int) -> list[str]:
         settings.append(f"PhaseSpace:pTHatMin = {float(pt_range[0])}")
         if pt_range[1] is not None:
             settings.append(f"PhaseSpace:pTHatMax = {float(pt_range[1])}")
+    settings.extend(dark_settings(sample, spec))
     settings.extend(spec.get("settings") or [])
     return settings
 
@@ -177,7 +179,7 @@ def generate_embedded(config: dict, sample: str, shard: int, out_path: str | Pat
     generators = []
     for channel in process.channels:
         seed = manifest.seed(f"hard.{channel.name}", "hard")
-        settings = channel_settings(channel, spec, seed)
+        settings = channel_settings(channel, spec, seed, sample)
         pythia = new_pythia(settings, f"samples.{sample} (channel {channel.name})")
         writer = pythia8mc.LHEF3FromPythia8(pythia, 10, False)
         writer.setEventPtr(pythia.process)

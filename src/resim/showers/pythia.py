@@ -31,6 +31,7 @@ from ..contracts import Branch, LHEBatch
 from ..errors import GeneratorError
 from .registry import register_shower
 from ..hard.pythia import new_pythia, pythia_version
+from ..hard.processes import dark_settings
 from ..seeds import SeedManifest, event_seeds
 from .records import ChargeTable, final_state, first_splits
 
@@ -68,16 +69,28 @@ def setting_line(key: str, value: object) -> str:
 STABLE_LONG_LIVED = ("ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 10")
 
 
-def view_settings(config: dict, spec: dict) -> list[str]:
+def view_settings(config: dict, spec: dict, sample: str | None = None) -> list[str]:
     """Pythia settings of a view: the tune, long-lived particles left stable, the ``shower``
-    section, then the view's own ``settings``."""
+    section, the sample's own shower settings (``sample``: its dark model, if any, then
+    ``samples.<sample>.shower_settings``), then the view's own ``settings``."""
     shower = config.get("shower") or {}
     settings = [*TUNES[shower.get("tune", "CP5")], *STABLE_LONG_LIVED]
     settings.append(setting_line("PartonLevel:ISR", bool(shower.get("isr", False))))
     settings.append(setting_line("PartonLevel:MPI", bool(shower.get("mpi", True))))
     settings.extend(settings_lines(shower.get("settings")))
+    settings.extend(sample_shower_settings(config, sample))
     settings.extend(settings_lines(spec.get("settings")))
     return settings
+
+
+def sample_shower_settings(config: dict, sample: str | None) -> list[str]:
+    """What every view of ``sample`` adds: a dark sample's Hidden Valley sector (its shower,
+    hadronisation and decays happen here, not in the hard process), then its
+    ``shower_settings``."""
+    spec = (config.get("samples") or {}).get(sample) if sample is not None else None
+    if spec is None:
+        return []
+    return [*dark_settings(sample, spec), *settings_lines(spec.get("shower_settings"))]
 
 
 def settings_lines(extra: dict | list | None) -> list[str]:
@@ -221,7 +234,7 @@ class PythiaShower:
     def __init__(self, config: dict, view: str, spec: dict, manifest: SeedManifest,
                  keep_partons: bool = False):
         self.view, self.keep_partons = view, keep_partons
-        self.settings = view_settings(config, spec)
+        self.settings = view_settings(config, spec, manifest.sample)
         if {"PartonShowers:model = 2", "PartonLevel:ISR = off"} <= _last_values(self.settings):
             log.warning("views.%s: Vincia with ISR off does not radiate off partons colour-"
                         "connected to the beams (initial-final antennae belong to its ISR)", view)
