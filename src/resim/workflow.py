@@ -31,7 +31,7 @@ from .forks import view_order
 SPLITS = ("pretrain", "finetune", "validation", "test")
 
 #: Fine-tuning modes of ``rs3l finetune`` (supervised: same network, trained from scratch).
-MODES = ("fixed", "floating", "supervised")
+MODES = ("fixed", "floating", "lora", "supervised")
 
 #: Config sections each stage reads. A change in one of them re-runs that stage (the digest is
 #: a rule parameter); downstream stages follow because their inputs become newer.

@@ -5,6 +5,8 @@ Modes (seed 000 §II.D, digest §1.6 and §6):
 - ``fixed``: the pre-trained backbone is frozen; only the head (8 → 1 on the L2-normalised
   representation) trains: a linear probe.
 - ``floating``: initialised from the pre-trained checkpoint, everything trains.
+- ``lora``: the pre-trained backbone is frozen under low-rank adapters of rank
+  ``finetune.lora_rank`` (:mod:`train.lora`, seed 001 §4); adapters and head train.
 - ``supervised``: the same architecture trained from scratch on the same jets.
 
 The jets: :mod:`train.labelled` (``--size`` labelled jets, the same for every mode and backbone
@@ -56,7 +58,7 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
     device = resolve_device(section["device"])
     tick = time.perf_counter()
     tagger = build_tagger(mode, backbone_path, (config.get("pretrain") or {}).get("model"),
-                          section["head"]).to(device)
+                          section["head"], section.get("lora_rank", 1)).to(device)
     train_set, views = build_jet_set(config, task, PairedDataset(train_data), rep, "train", size,
                                      section["max_train_jets"])
     val_set, _ = build_jet_set(config, task, PairedDataset(val_data), rep, "validation", ALL,

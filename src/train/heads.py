@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 HEADS = ("linear", "mlp")
-MODES = ("fixed", "floating", "supervised")
+MODES = ("fixed", "floating", "lora", "supervised")
 
 _MLP_WIDTHS = (128, 64, 32, 8)
 

@@ -27,7 +27,7 @@ ALL = "all"
 
 #: Fine-tuning modes that start from a backbone; ``supervised`` trains the same network from
 #: scratch and belongs to no backbone.
-BACKBONE_MODES = ("fixed", "floating")
+BACKBONE_MODES = ("fixed", "floating", "lora")
 
 NOMINAL = "nominal"
 

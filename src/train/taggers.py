@@ -11,6 +11,7 @@ from resim.errors import ConfigError
 
 from .checkpoint import load_checkpoint
 from .heads import MODES, Tagger
+from .lora import add_lora, lora_rank_of
 from .models import get_model
 
 
@@ -23,8 +24,9 @@ def output_dim(backbone: nn.Module) -> int:
 
 
 def build_tagger(mode: str, backbone_path: str | Path | None, model_cfg: dict | None,
-                 head: str) -> Tagger:
-    """The tagger of ``mode``: pre-trained backbone (fixed, floating) or a fresh one (supervised).
+                 head: str, lora_rank: int = 1) -> Tagger:
+    """The tagger of ``mode``: pre-trained backbone (fixed, floating, lora: frozen under
+    rank-``lora_rank`` adapters) or a fresh one (supervised).
 
     The supervised baseline takes its architecture from the checkpoint when one is given, else
     from ``model_cfg`` (the ``pretrain.model`` section), so that it matches the backbone.
@@ -40,6 +42,8 @@ def build_tagger(mode: str, backbone_path: str | Path | None, model_cfg: dict | 
         checkpoint = load_checkpoint(backbone_path)
         backbone = get_model(checkpoint["model_config"])
         backbone.load_state_dict(checkpoint["state_dict"])
+        if mode == "lora":
+            add_lora(backbone, lora_rank)
     return Tagger(backbone, output_dim(backbone), head=head, frozen=(mode == "fixed"))
 
 
@@ -47,6 +51,8 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
     """A tagger written by ``rs3l finetune`` (``model.pt``), in eval mode, and its record."""
     record = load_checkpoint(path, map_location=map_location)
     backbone = get_model(record["model_config"])
+    if record["mode"] == "lora":
+        add_lora(backbone, lora_rank_of(record["state_dict"]))
     tagger = Tagger(backbone, output_dim(backbone), head=record["head"], frozen=record["mode"] == "fixed")
     tagger.load_state_dict(record["state_dict"])
     return tagger.eval(), record

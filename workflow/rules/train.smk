@@ -52,7 +52,8 @@ rule pretrain:
         " {input.train} --val {input.val} > {log} 2>&1"
 
 
-# A tagger on a backbone (fixed: head only; floating: everything).
+# A tagger on a backbone (fixed: head only; floating: everything; lora: head and low-rank
+# adapters).
 rule finetune:
     input:
         backbone="results/train/{backbone}/checkpoint.pt",
@@ -63,7 +64,7 @@ rule finetune:
         scores="results/finetune/{task}/{size}/{backbone}/{mode}-{rep}/scores.npz",
         metrics="results/finetune/{task}/{size}/{backbone}/{mode}-{rep}/metrics.json",
     wildcard_constraints:
-        mode="fixed|floating",
+        mode="fixed|floating|lora",
     log:
         "logs/finetune/{task}/{size}/{backbone}/{mode}-{rep}.log",
     benchmark:

@@ -22,7 +22,7 @@ import numpy as np
 from resim.io import atomic_write_text
 
 #: Row order of the tables, as in the seed.
-MODE_ORDER = ("n2", "fixed", "floating", "supervised")
+MODE_ORDER = ("n2", "fixed", "floating", "lora", "supervised")
 
 
 def human_size(n: int) -> str:
