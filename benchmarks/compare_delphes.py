@@ -85,7 +85,7 @@ def matched_jets(batch, candidates: ak.Array) -> dict[str, np.ndarray]:
     jets, index = jetlib.cluster(candidates, R, 20.0)
     m = match(batch.truth, jets, R)
     has = m["jet"] >= 0
-    _, _, table, _ = jetlib.jet_arrays(candidates, jets, index, m["event"][has], m["jet"][has])
+    table = jetlib.jet_arrays(candidates, jets, index, m["event"][has], m["jet"][has])[2]
     offsets = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(jets, axis=1)))])
     flat_index = ak.flatten(index, axis=1)[offsets[m["event"][has]] + m["jet"][has]]
     cands = candidates[m["event"][has]][flat_index]
