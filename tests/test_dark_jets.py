@@ -25,7 +25,7 @@ HIDDEN_VALLEY = (4900000, 4999999)
 def dark_config(model: str = "C") -> dict:
     return engine_config(
         run={"seed": 77, "events_per_shard": 12},
-        samples={f"dark{model}": {"process": "dark_zprime", "dark_model": model,
+        samples={f"dark{model}": {"process": "dijet_dark", "dark_model": model,
                                   "pt_range": [100.0, None], "eta_max": 3.0}},
         views={"nominal": {"fork": "hard", "backend": "pythia"},
                "rehad": {"fork": "shower", "parent": "nominal"}})
@@ -96,7 +96,7 @@ def test_unknown_dark_model_is_named():
     from resim.hard.processes import dark_settings
 
     with pytest.raises(ConfigError, match=r"samples\.darkX\.dark_model: unknown dark model 'X'"):
-        dark_settings("darkX", {"process": "dark_zprime", "dark_model": "X"})
+        dark_settings("darkX", {"process": "dijet_dark", "dark_model": "X"})
 
 
 def test_an_undecayed_dark_state_is_invisible_to_the_detector():

@@ -99,9 +99,13 @@ DARK_MODELS: dict[str, DarkModel] = {
 }
 
 
+#: Seed 001's supervised benchmark model (its dark jets are the most anomalous).
+DEFAULT_DARK_MODEL = "C"
+
+
 def is_dark(spec: dict) -> bool:
     """Whether a sample is a dark-jet (anomaly signal) sample."""
-    return spec.get("process") == "dark_zprime"
+    return spec.get("process") == "dijet_dark"
 
 
 def dark_settings(sample: str, spec: dict) -> tuple[str, ...]:
@@ -109,7 +113,7 @@ def dark_settings(sample: str, spec: dict) -> tuple[str, ...]:
     and every view's shower and hadronisation must read the same ones."""
     if not is_dark(spec):
         return ()
-    model = spec.get("dark_model")
+    model = spec.get("dark_model", DEFAULT_DARK_MODEL)
     if model not in DARK_MODELS:
         raise ConfigError(f"samples.{sample}.dark_model: unknown dark model {model!r} "
                           f"(known: {', '.join(DARK_MODELS)})")
@@ -144,7 +148,7 @@ PROCESSES: dict[str, Process] = {
     # quark showering and hadronising in the dark sector (settings: DARK_MODELS, chosen by
     # samples.<name>.dark_model), the dark hadrons decaying back to SM quarks. Both dark quarks
     # in the SM dijets' window.
-    "dark_zprime": Process((ZPRIME_DARK,), tagged="all",
+    "dijet_dark": Process((ZPRIME_DARK,), tagged="all",
                            description="pp -> Z' -> dark-quark pair (Hidden Valley)"),
 }
 
