@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "train.finetune",        # rs3l finetune
     "train.evaluate.cli",    # rs3l evaluate / tables / plots
     "train.report",          # rs3l summary
+    "train.anomaly_run",     # rs3l anomaly
 )
 
 
