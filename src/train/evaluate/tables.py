@@ -139,11 +139,9 @@ def collect_rows(records: list[dict], all_views: Sequence[str]) -> list[Row]:
 
 
 def format_rejection(mean: float, std: float) -> str:
-    """Rejections as integers (``140 ± 1``), like Table II; ``inf`` when no background passed."""
+    """Rejections as integers (``140 ± 1``), like Table II (bounds: :meth:`Row.rejection_cell`)."""
     if math.isnan(mean):
         return "–"
-    if math.isinf(mean):
-        return "∞"
     if mean < 100:
         return f"{mean:.1f}" + ("" if math.isnan(std) else f" ± {std:.1f}")
     return f"{mean:.0f}" + ("" if math.isnan(std) else f" ± {std:.0f}")
