@@ -21,10 +21,12 @@ report: "workflow/report/workflow.rst"
 # common.smk validates the config against workflow/schemas/config.schema.yaml first.
 include: "workflow/rules/common.smk"
 include: "workflow/rules/hard.smk"
+include: "workflow/rules/pileup.smk"
 include: "workflow/rules/views.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/anomaly.smk"
 
 
 onstart:

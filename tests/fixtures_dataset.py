@@ -121,7 +121,9 @@ def _to_view(pythia, batch, process: str, view: str) -> ViewBatch:
                      particles=particles, truth=ak.Array(_truth(prt)))
 
 
-SHOWER = ["PartonLevel:ISR = off"]
+# as the views' shared settings (resim.showers.pythia.view_settings): K0S and Lambda reach the
+# detector, as in CMS and Delphes productions
+SHOWER = ["PartonLevel:ISR = off", "ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 10"]
 
 
 @functools.lru_cache(maxsize=16)

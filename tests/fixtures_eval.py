@@ -73,7 +73,8 @@ def _jets(rng: np.random.Generator, labels: np.ndarray) -> dict[str, dict[str, n
                   "E": jet_pt, "n_constituents": n_const, "n2": n2}
         for i, name in enumerate(JET_FIELDS):
             jet[:, i] = values[name]
-        out[view] = {"constituents": c, "n_constituents": n_const.astype(np.int16), "jet": jet}
+        out[view] = {"constituents": c, "n_constituents": n_const.astype(np.int16), "jet": jet,
+                     "pileup": np.zeros(c.shape[:2], dtype=np.int8)}
     return out
 
 

@@ -89,6 +89,7 @@ def write_pairs(path: Path, n: int, seed: int = 0, shard: int = 0,
             jet = np.stack([j for _, j in jets])
             H5Appender(group.create_group(view), JET_TABLE).append(
                 constituents=constituents, jet=jet,
+                pileup=np.zeros(constituents.shape[:2], dtype=np.int8),
                 n_constituents=jet[:, JET_FIELDS.index("n_constituents")].astype(np.int16))
     return path
 

@@ -9,7 +9,7 @@ import pytest
 from resim.detector import card, get_detector
 from resim.detector.embedded import EmbeddedDetector
 from resim.errors import ConfigError
-from resim.contracts import CANDIDATE_FIELDS, ViewBatch
+from resim.contracts import CANDIDATE_FIELDS, CANDIDATE_TRUTH_FIELDS, ViewBatch
 
 MASSES = {211: 0.13957, 11: 0.000511, 13: 0.10566, 22: 0.0, 130: 0.497611, 310: 0.497611,
           3122: 1.115683}
@@ -84,7 +84,9 @@ def test_tower_granularity():
 
 def test_candidates_have_exactly_the_delphes_fields(detector):
     out = detector.simulate(gun(211, 20.0, 0.3, 20), seed=1)
-    assert tuple(ak.fields(out)) == CANDIDATE_FIELDS and len(out) == 20
+    # Delphes' ParticleFlowCandidate fields, then its pile-up truth flag IsPU (none here)
+    assert tuple(ak.fields(out)) == (*CANDIDATE_FIELDS, *CANDIDATE_TRUTH_FIELDS) and len(out) == 20
+    assert ak.all(out.IsPU == 0)
 
 
 # (pT 0.9 GeV: soft, yet not a curler; curlers are tested below)

@@ -11,6 +11,7 @@ from . import cliutil
 COMMAND_MODULES = (
     "resim.hard.cli",      # resim hard: hard-scatter events -> LHE
     "resim.forks.cli",     # resim views: LHE -> views (particle arrays, HepMC3)
+    "resim.pileup.cli",    # resim pileup-pool: minimum-bias events for the pile-up overlay
     "resim.dataset.cli",   # resim simulate / pair / merge / plots / inspect
     "resim.backends.cli",  # resim check-backends: external programs the config selects
 )

@@ -17,7 +17,20 @@ def problems(config: dict) -> list[str]:
     """One ``"key: what is wrong"`` line per problem (empty: nothing to report)."""
     from .backends import unknown_backends
 
-    return [*unknown_backends(config), *_sample_problems(config), *_pythia_problems(config)]
+    return [*unknown_backends(config), *_sample_problems(config), *_pileup_problems(config),
+            *_pythia_problems(config)]
+
+
+def _pileup_problems(config: dict) -> Iterator[str]:
+    """A pool that cannot give one hard event distinct pool events at ``mu``."""
+    from .pileup.overlay import max_interactions
+
+    section = config.get("pileup") or {}
+    mu = float(section.get("mu", 0))
+    pool = int(section.get("pool_events", 0)) * int(section.get("pool_shards", 1))
+    if mu > 0 and pool < max_interactions(mu):
+        yield (f"pileup.pool_events: {pool} pool events in all cannot give one hard event "
+               f"distinct ones at mu = {mu} (up to {max_interactions(mu)} interactions)")
 
 
 def _sample_problems(config: dict) -> Iterator[str]:
@@ -28,13 +41,16 @@ def _sample_problems(config: dict) -> Iterator[str]:
         if high is not None and high <= low:
             yield (f"{key}.pt_range: [{low}, {high}] selects nothing "
                    "(the maximum must be above the minimum; null: no maximum)")
+    # what the samples must provide for the fine-tuning tasks and the anomaly detection
+    yield from _task_label_problems(config)
+    yield from _anomaly_problems(config)
 
 
 def _process_problems(sample: str, spec: dict) -> Iterator[str]:
     """The process must exist for the sample's backend (the processes of a plug-in backend, or
     of an unknown one, are not known here)."""
     from .errors import ConfigError
-    from .hard.processes import PROCESSES
+    from .hard.processes import DARK_MODELS, DEFAULT_DARK_MODEL, PROCESSES, is_dark
 
     backend = spec.get("backend", "embedded")
     if backend == "madgraph":
@@ -50,11 +66,56 @@ def _process_problems(sample: str, spec: dict) -> Iterator[str]:
             yield (f"samples.{sample}.process: unknown process {spec['process']!r} for the "
                    f"embedded backend (known: {', '.join(sorted(PROCESSES))})")
             return
+        if "dark_model" in spec and not is_dark(spec):
+            yield (f"samples.{sample}.dark_model: only a dark-jet sample (process dijet_dark) "
+                   f"has a dark model, not {spec['process']!r}")
+        elif is_dark(spec) and spec.get("dark_model", DEFAULT_DARK_MODEL) not in DARK_MODELS:
+            yield (f"samples.{sample}.dark_model: unknown dark model {spec['dark_model']!r} "
+                   f"(known: {', '.join(DARK_MODELS)})")
         channels = {c.name for c in process.channels}
         extra = sorted(set(spec.get("yields") or {}) - channels)
         if extra:
             yield (f"samples.{sample}.yields: unknown channels {extra} of {spec['process']!r} "
                    f"(known: {', '.join(sorted(channels))})")
+
+
+def _task_label_problems(config: dict) -> Iterator[str]:
+    """Every label a fine-tuning task names must be one the SM samples' jets can carry (known
+    for the embedded processes only: another backend's sample may carry any label)."""
+    from .hard.processes import PROCESSES, is_dark
+
+    labels: set[str] = set()
+    for spec in config["samples"].values():
+        if is_dark(spec):
+            continue
+        process = PROCESSES.get(spec["process"])
+        if spec.get("backend", "embedded") != "embedded" or process is None:
+            return
+        labels |= process.labels
+    for task, spec in ((config.get("finetune") or {}).get("tasks") or {}).items():
+        for side in ("signal", "background"):
+            missing = [name for name in spec.get(side, []) if name not in labels]
+            if missing:
+                yield (f"finetune.tasks.{task}.{side}: labels {missing} are in no sample's jets "
+                       f"(the samples' processes give {sorted(labels)})")
+
+
+def _anomaly_problems(config: dict) -> Iterator[str]:
+    """``anomaly.samples`` are dark-jet samples; the benchmark is one of them."""
+    from .hard.processes import is_dark
+
+    section = config.get("anomaly") or {}
+    dark = [name for name, spec in config["samples"].items() if is_dark(spec)]
+    listed = section.get("samples")
+    for name in listed or []:
+        if name not in dark:
+            yield (f"anomaly.samples: {name!r} is not a dark-jet sample (process dijet_dark; "
+                   f"the config's: {', '.join(dark) or 'none'})")
+    benchmark = section.get("benchmark")
+    scored = dark if listed is None else listed
+    if benchmark is not None and benchmark not in scored:
+        yield (f"anomaly.benchmark: {benchmark!r} is not one of the scored dark samples "
+               f"({', '.join(scored) or 'none'})")
 
 
 def _pythia_settings(config: dict) -> Iterator[tuple[str, list[str]]]:
@@ -64,6 +125,7 @@ def _pythia_settings(config: dict) -> Iterator[tuple[str, list[str]]]:
     for sample, spec in config["samples"].items():
         if spec.get("backend", "embedded") == "embedded":
             yield f"samples.{sample}.settings", settings_lines(spec.get("settings"))
+        yield f"samples.{sample}.shower_settings", settings_lines(spec.get("shower_settings"))
     yield "shower.settings", settings_lines((config.get("shower") or {}).get("settings"))
     for view, spec in config["views"].items():
         # Pythia reads the settings of a Pythia "hard" fork and of a "shower" fork (it

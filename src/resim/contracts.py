@@ -39,6 +39,11 @@ TRUTH_FIELDS = ("pid", "px", "py", "pz", "E", "daughters", "first_split")
 #: (PT, E in GeV; D0, DZ in mm; PID 22 for ECAL neutrals, 0 for HCAL neutrals).
 CANDIDATE_FIELDS = ("PT", "Eta", "Phi", "E", "Charge", "PID", "D0", "DZ")
 
+#: Truth carried by candidates beside them (Delphes' ParticleFlowCandidate has it too, since
+#: 3.5): IsPU, 1 for a track of a pile-up particle or a tower whose true energy is mostly from
+#: pile-up. Stored with the constituents (``pileup``), never a training feature.
+CANDIDATE_TRUTH_FIELDS = ("IsPU",)
+
 
 def make_event_id(shard: int, index: np.ndarray | int) -> np.ndarray:
     """Unique within a sample: the shard in the high 32 bits, the event's index in the low."""

@@ -49,12 +49,14 @@ def selection_status(pt: np.ndarray, mass: np.ndarray, eta: np.ndarray, cfg: dic
 
 def jet_arrays(candidates: ak.Array, jets: ak.Array, index: ak.Array, event: np.ndarray,
                jet: np.ndarray, max_constituents: int = MAX_CONSTITUENTS
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Schema arrays for the jets ``jets[event[i]][jet[i]]``.
 
     Returns constituents (m, MAX_CONSTITUENTS, 8) float32 (the ``max_constituents`` highest-pT
-    candidates, zero-padded), n_constituents (m,) int16 and jet (m, 7) float32 in JET_FIELDS
-    order; ``n_constituents`` in the jet row counts all constituents, N2 uses the stored ones.
+    candidates, zero-padded), n_constituents (m,) int16, jet (m, 7) float32 in JET_FIELDS
+    order (``n_constituents`` in the jet row counts all constituents, N2 uses the stored ones)
+    and the stored constituents' pile-up flags (m, MAX_CONSTITUENTS) int8 (0 where the
+    candidates carry no ``IsPU``, e.g. a Delphes without it).
     """
     m = len(event)
     offsets = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(jets, axis=1)))])
@@ -68,6 +70,10 @@ def jet_arrays(candidates: ak.Array, jets: ak.Array, index: ak.Array, event: np.
         if m:
             column = ak.pad_none(cands[name][:, :max_constituents], MAX_CONSTITUENTS, clip=True)
             constituents[:, :, k] = ak.to_numpy(ak.fill_none(column, 0.0))
+    pileup = np.zeros((m, MAX_CONSTITUENTS), dtype=np.int8)
+    if m and "IsPU" in ak.fields(cands):
+        column = ak.pad_none(cands.IsPU[:, :max_constituents], MAX_CONSTITUENTS, clip=True)
+        pileup[:] = ak.to_numpy(ak.fill_none(column, 0))
     flat_jets = ak.flatten(jets, axis=1)[offsets[event] + jet]
     values = {name: ak.to_numpy(flat_jets[name]) for name in ("pt", "eta", "phi", "mass", "E")}
     values["n_constituents"] = total
@@ -75,4 +81,4 @@ def jet_arrays(candidates: ak.Array, jets: ak.Array, index: ak.Array, event: np.
     jet_table = np.stack([np.asarray(values[name], dtype=np.float64) for name in JET_FIELDS],
                          axis=1).astype(np.float32) if m else np.zeros((0, len(JET_FIELDS)),
                                                                        np.float32)
-    return constituents, kept.astype(np.int16), jet_table
+    return constituents, kept.astype(np.int16), jet_table, pileup

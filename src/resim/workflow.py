@@ -26,6 +26,7 @@ from train import study
 
 from .errors import ConfigError
 from .forks import view_order
+from .hard.processes import is_dark
 
 #: Dataset splits, in the order the workflow builds them.
 SPLITS = ("pretrain", "finetune", "validation", "test")
@@ -37,11 +38,13 @@ MODES = ("fixed", "floating", "lora", "supervised")
 #: a rule parameter); downstream stages follow because their inputs become newer.
 STAGE_SECTIONS = {
     "hard": ("run", "samples"),
-    "simulate": ("run", "samples", "shower", "views", "detector", "jets", "dataset"),
+    "pileup": ("run", "shower", "pileup"),
+    "simulate": ("run", "samples", "shower", "views", "detector", "jets", "dataset", "pileup"),
     "pair": ("run", "views", "jets", "dataset"),
     "pretrain": ("pretrain",),
     "finetune": ("finetune",),
     "evaluate": ("evaluate", "finetune"),
+    "anomaly": ("anomaly", "finetune", "evaluate"),
 }
 
 _RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
@@ -96,7 +99,9 @@ def split_shards(config: dict) -> dict[str, dict[str, list[int]]]:
 
     Every shard of every sample belongs to exactly one split (a shard in two splits would share
     events between pre-training and fine-tuning; a shard in none would be generated for nothing),
-    and every split is non-empty. Errors name the config key.
+    and every split is non-empty. Dark-jet samples are the exception: they are the anomaly
+    signal, which no training of the backbone or the autoencoder may see, so they belong to no
+    split (``rs3l anomaly`` reads their shards). Errors name the config key.
     """
     splits_cfg = (config.get("dataset") or {}).get("splits")
     if not splits_cfg:
@@ -114,6 +119,9 @@ def split_shards(config: dict) -> dict[str, dict[str, list[int]]]:
             key = f"dataset.splits.{split}.{sample}"
             if sample not in samples:
                 raise ConfigError(f"{key}: unknown sample {sample!r}; known: {', '.join(samples)}")
+            if is_dark(samples[sample]):
+                raise ConfigError(f"{key}: {sample!r} is a dark-jet (anomaly signal) sample; it "
+                                  "belongs to no split (rs3l anomaly reads its shards)")
             numbers = parse_shards(spec, key)
             n_shards = len(shards(config, sample))
             for shard in numbers:
@@ -125,7 +133,7 @@ def split_shards(config: dict) -> dict[str, dict[str, list[int]]]:
                     raise ConfigError(f"{key}: shard {shard} of {sample!r} is also in split "
                                       f"{other!r}; splits must hold independent events")
             resolved[split][sample] = numbers
-    for sample in samples:
+    for sample in (s for s in samples if not is_dark(samples[s])):
         unused = [s for s in shards(config, sample) if (sample, s) not in owner]
         if unused:
             raise ConfigError(f"dataset.splits: shards {compact(unused)} of sample {sample!r} are "
@@ -166,6 +174,14 @@ def hard_path(sample: str, shard: int) -> str:
 
 def view_path(sample: str, shard: int) -> str:
     return f"results/views/{sample}/{shard}.h5"
+
+
+def pileup_pool_files(config: dict) -> list[str]:
+    """The pile-up pool shards every ``simulate`` job reads (none when ``pileup.mu`` is 0)."""
+    section = config.get("pileup") or {}
+    if not float(section.get("mu", 0)) > 0:
+        return []
+    return [f"results/pileup/pool/{k}.h5" for k in range(int(section.get("pool_shards", 1)))]
 
 
 def pair_path(sample: str, shard: int) -> str:
@@ -233,14 +249,39 @@ def finetune_dirs(config: dict, task: str) -> list[str]:
     return [f"results/finetune/{task}/{run}" for run in finetune_runs(config, task)]
 
 
+def anomaly_samples(config: dict) -> list[str]:
+    """The dark-jet samples ``rs3l anomaly`` scores (``anomaly.samples``, else every one)."""
+    listed = (config.get("anomaly") or {}).get("samples")
+    if listed is not None:
+        return list(listed)
+    return [name for name, spec in config["samples"].items() if is_dark(spec)]
+
+
+def anomaly_backbone(config: dict) -> str:
+    """The backbone the autoencoder reads (``anomaly.backbone``, else the first)."""
+    return (config.get("anomaly") or {}).get("backbone") or backbones(config)[0]
+
+
+def anomaly_dark_files(config: dict) -> dict[str, list[str]]:
+    """Dark sample -> its per-shard paired files."""
+    return {name: [pair_path(name, shard) for shard in shards(config, name)]
+            for name in anomaly_samples(config)}
+
+
+ANOMALY_METRICS = "results/anomaly/metrics.json"
+
+
 def final_targets(config: dict) -> list[str]:
-    """Everything ``rule all`` asks for: validation plots, backbones, evaluation, summary."""
+    """Everything ``rule all`` asks for: validation plots, backbones, evaluation, summary,
+    and the anomaly detection when the config has dark-jet samples."""
     targets = [f"results/plots/dataset/{split}" for split in SPLITS]
     targets += [backbone_path(name) for name in backbones(config)]
     task_names = tasks(config)
     targets += [f"results/evaluate/{task}/rejection.csv" for task in task_names]
     if task_names:
         targets.append("results/summary.md")
+    if anomaly_samples(config):
+        targets.append(ANOMALY_METRICS)
     return targets
 
 

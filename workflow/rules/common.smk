@@ -29,6 +29,7 @@ CONFIG = "results/config.yaml"
 wildcard_constraints:
     sample="|".join(map(re.escape, config["samples"])),
     shard=r"\d+",
+    pshard=r"\d+",
     split="|".join(wf.SPLITS),
     task=r"[A-Za-z0-9_]+",
     mode="|".join(wf.MODES),
@@ -86,6 +87,10 @@ def simulate_env(wildcards):
     if config.get("detector", {}).get("backend") == "delphes":
         return env_for("delphes")
     return env_for("resim")
+
+
+def pileup_inputs(wildcards):
+    return wf.pileup_pool_files(config)
 
 
 def view_inputs(wildcards):

@@ -7,6 +7,7 @@
 rule simulate:
     input:
         lhe="results/hard/{sample}/{shard}.lhe.gz",
+        pool=pileup_inputs,
     output:
         "results/views/{sample}/{shard}.h5",
     log:
@@ -23,4 +24,5 @@ rule simulate:
         simulate_env
     shell:
         "resim simulate --config {params.config} --sample {wildcards.sample}"
-        " --shard {wildcards.shard} --lhe {input.lhe} --out {output} > {log} 2>&1"
+        " --shard {wildcards.shard} --lhe {input.lhe} --pileup {input.pool}"
+        " --out {output} > {log} 2>&1"

@@ -13,7 +13,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from .simulate import simulate_shard
 
     cutflows = simulate_shard(load_config(args.config), args.sample, args.shard, args.lhe,
-                              args.out, Path(args.out).parent)
+                              args.out, Path(args.out).parent, pool=args.pileup)
     for view, flow in cutflows.items():
         print(f"{view}: {flow}")
     return 0
@@ -59,6 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_job_arguments(p)
     p.add_argument("--lhe", required=True, help="hard-scatter LHE file of the shard")
     p.add_argument("--out", required=True, help="results/views/S/N.h5")
+    p.add_argument("--pileup", nargs="*", default=[], metavar="POOL",
+                   help="pile-up pool files (resim pileup-pool), needed when pileup.mu > 0")
     p.set_defaults(func=_simulate)
 
     p = sub.add_parser("pair", help="view files of a shard -> paired HDF5",

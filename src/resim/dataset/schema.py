@@ -12,6 +12,8 @@ One file per (sample, shard)::
     /views/<view>/constituents  (n, MAX_CONSTITUENTS, len(CONSTITUENT_FIELDS)) float32,
                            zero-padded, pT-ordered (highest first)
     /views/<view>/n_constituents (n,)      int16    number of real entries (mask = arange < n)
+    /views/<view>/pileup   (n, MAX_CONSTITUENTS) int8  truth: constituent from pile-up (1) or
+                           the hard event (0); never a training feature (version 2)
     /views/<view>/jet      (n, len(JET_FIELDS)) float32
     /cutflow               attrs only (JSON per view and for the pairing), see README
 
@@ -19,4 +21,4 @@ Row i of every dataset describes the same pair: the jets of one truth object of 
 every view.
 """
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2

@@ -30,6 +30,7 @@ from ..contracts import Branch, LHEBatch, ViewBatch
 from ..forks import ViewChain
 from ..io import atomic_path
 from ..matching import match
+from ..pileup.overlay import PileUp, stream_view
 from ..seeds import SeedManifest
 from .cutflow import check_closes, new_view_cutflow
 from .provenance import versions
@@ -49,13 +50,19 @@ def jets_config(config: dict) -> dict:
 
 
 def process_view(batch: ViewBatch, detector, seed: int, cfg: dict,
-                 workdir: Path | None = None) -> tuple[dict[str, np.ndarray], dict]:
-    """Detector, clustering, matching and selection of one view batch.
+                 workdir: Path | None = None, pileup: PileUp | None = None,
+                 pileup_seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
+    """Pile-up overlay, detector, pile-up subtraction, clustering, matching and selection of one
+    view batch (``pileup``: the run's :class:`PileUp`, drawn from stream ``pileup_seed``).
 
     Returns the VIEW_TABLE rows of the matched objects and the batch's cut-flow (``events``
     and ``skipped`` are the caller's: it knows which events the view was given).
     """
+    if pileup is not None:
+        batch = pileup.overlay(batch, pileup_seed)
     candidates = detector.simulate(batch, seed, workdir)
+    if pileup is not None:
+        candidates = pileup.subtract(candidates)
     jets, index = jetlib.cluster(candidates, cfg["R"], cfg["cluster_pt_min"])
     m = match(batch.truth, jets, cfg["R"])
     cutflow = new_view_cutflow()
@@ -64,7 +71,7 @@ def process_view(batch: ViewBatch, detector, seed: int, cfg: dict,
     cutflow["objects"] = len(m["jet"])
     has_jet = m["jet"] >= 0
     cutflow["lost"]["no_jet"] = int((~has_jet).sum())
-    constituents, n_constituents, jet = jetlib.jet_arrays(
+    constituents, n_constituents, jet, pileup_flags = jetlib.jet_arrays(
         candidates, jets, index, m["event"][has_jet], m["jet"][has_jet], cfg["max_constituents"])
     status = jetlib.selection_status(jet[:, 0], jet[:, 3], jet[:, 1], cfg)
     for code, reason in enumerate(jetlib.STATUS[2:], start=2):
@@ -73,7 +80,7 @@ def process_view(batch: ViewBatch, detector, seed: int, cfg: dict,
     rows = {"event_id": batch.event_id[m["event"][has_jet]], "label": m["label"][has_jet],
             "parton": m["parton"][has_jet], "truth_index": m["truth_index"][has_jet],
             "status": status, "constituents": constituents, "n_constituents": n_constituents,
-            "jet": jet}
+            "jet": jet, "pileup": pileup_flags}
     return rows, cutflow
 
 
@@ -154,16 +161,36 @@ class _ViewFile:
         return self.cutflows
 
 
+class _Reconstruction:
+    """What happens to a view batch after its generator, set up once per job: pile-up overlay,
+    detector, subtraction, jets; each step seeded from the view's streams."""
+
+    def __init__(self, config: dict, manifest: SeedManifest, workdir: Path | None,
+                 pool: list) -> None:
+        self.cfg, self.detector = jets_config(config), get_detector(config)
+        self.manifest, self.workdir, self.specs = manifest, workdir, config["views"]
+        section = config.get("pileup") or {}
+        wanted = float(section.get("mu", 0)) > 0 or section.get("mitigation", "none") != "none"
+        self.pileup = PileUp(section, list(pool)) if wanted else None
+
+    def __call__(self, batch: ViewBatch) -> tuple[dict, dict]:
+        pileup_seed = (self.manifest.seed(stream_view(self.specs, batch.view), "pileup")
+                       if self.pileup is not None else 0)
+        return process_view(batch, self.detector, self.manifest.seed(batch.view, "detector"),
+                            self.cfg, self.workdir, self.pileup, pileup_seed)
+
+
 def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: str | Path,
                    workdir: Path | None = None, events: range | None = None,
-                   cascade: bool | None = None) -> dict:
+                   cascade: bool | None = None, pool: list = ()) -> dict:
     """Every view of the shard's events (``events``: a range of them) -> detector -> jets,
     published atomically as ``out``; returns the per-view cut-flows. ``cascade`` (default
-    ``jets.require_all_views``): each view simulates only events with objects left to pair."""
+    ``jets.require_all_views``): each view simulates only events with objects left to pair.
+    ``pool``: the pile-up pool files (``pileup.mu`` > 0)."""
     cfg = jets_config(config)
     cascade = cfg["require_all_views"] if cascade is None else cascade
-    detector = get_detector(config)
     manifest = SeedManifest(int(config["run"]["seed"]), sample, int(shard))
+    reconstruct = _Reconstruction(config, manifest, workdir, pool)
     total = len(events) if events is not None else int(config["run"]["events_per_shard"])
     done = 0
     with ViewChain(config, sample, shard, lhe, manifest) as chain, \
@@ -174,8 +201,7 @@ def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: 
             branches: dict[str, tuple[np.ndarray, Branch]] = {}
             for view in chain.order:
                 positions = alive.positions()
-                rows, flow = _simulate_view(chain, view, batch, positions, branches, detector,
-                                            manifest.seed(view, "detector"), cfg, workdir)
+                rows, flow = _simulate_view(chain, view, batch, positions, branches, reconstruct)
                 view_file.add(view, rows, flow, batch.event_id, positions)
                 alive.keep(_selected_keys(rows, positions, batch.event_id))
             done += len(batch)
@@ -186,8 +212,7 @@ def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: 
 
 
 def _simulate_view(chain: ViewChain, view: str, batch: LHEBatch, positions: np.ndarray,
-                   branches: dict, detector, seed: int, cfg: dict, workdir: Path | None
-                   ) -> tuple[dict, dict]:
+                   branches: dict, reconstruct: _Reconstruction) -> tuple[dict, dict]:
     """One view of the events at ``positions`` of ``batch``: its rows and cut-flow."""
     if len(positions) == 0:
         return {k: np.zeros((0, *shape), dtype) for k, (shape, dtype) in VIEW_TABLE.items()}, \
@@ -196,24 +221,23 @@ def _simulate_view(chain: ViewChain, view: str, batch: LHEBatch, positions: np.n
     branch = chain.run(view, events, _parent_branch(branches, chain.specs[view].get("parent"),
                                                     positions))
     branches[view] = (positions, branch)
-    return process_view(chain.view_batch(view, events, branch), detector, seed, cfg, workdir)
+    return reconstruct(chain.view_batch(view, events, branch))
 
 
 def simulate_views(config: dict, sample: str, shard: int, out: str | Path,
-                   batches: Iterable[dict[str, ViewBatch]], workdir: Path | None = None) -> dict:
+                   batches: Iterable[dict[str, ViewBatch]], workdir: Path | None = None,
+                   pool: list = ()) -> dict:
     """Detector + jets over ready-made view batches (every view of every event, no cascade),
     published atomically as ``out``; returns the per-view cut-flows. For views made elsewhere
     (a generator run outside resim, tests, benchmarks)."""
-    cfg = jets_config(config)
-    detector = get_detector(config)
     manifest = SeedManifest(int(config["run"]["seed"]), sample, int(shard))
+    reconstruct = _Reconstruction(config, manifest, workdir, pool)
     with atomic_path(out) as tmp, create_file(tmp) as f:
         view_file = None
         for group in batches:
             view_file = view_file or _ViewFile(f, list(group))
             for view, batch in group.items():
-                rows, flow = process_view(batch, detector, manifest.seed(view, "detector"), cfg,
-                                          workdir)
+                rows, flow = reconstruct(batch)
                 view_file.add(view, rows, flow, batch.event_id, np.arange(len(batch)))
         view_file = view_file or _ViewFile(f, [])
         return view_file.close(config, sample, shard, out, manifest, cascade=False)

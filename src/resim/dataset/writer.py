@@ -21,6 +21,8 @@ CHUNK_ROWS = 64
 JET_TABLE = {
     "constituents": ((MAX_CONSTITUENTS, len(CONSTITUENT_FIELDS)), np.float32),
     "n_constituents": ((), np.int16),
+    # truth per stored constituent: 1 from pile-up (IsPU), 0 from the hard event; no feature
+    "pileup": ((MAX_CONSTITUENTS,), np.int8),
     "jet": ((len(JET_FIELDS),), np.float32),
 }
 PAIR_TABLE = {

@@ -69,11 +69,17 @@ class _Particles:
         self.counts = np.asarray(ak.to_numpy(ak.num(particles, axis=1)), dtype=np.int64)
         self.event = np.repeat(np.arange(len(self.counts)), self.counts)
         starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
-        self.index = np.arange(len(self.event), dtype=np.int64) - starts[self.event]
+        # the counter of a particle's draws: its place in the event, or the "item" the event's
+        # maker gave it (pile-up: stable whichever pool particles are simulated)
+        self.index = (_flat(particles, "item", np.int64) if "item" in particles.fields else
+                      np.arange(len(self.event), dtype=np.int64) - starts[self.event])
         for name in ("px", "py", "pz", "E", "vx", "vy", "vz", "charge"):
             setattr(self, name, _flat(particles, name, np.float64))
         self.abspid = np.abs(_flat(particles, "pid", np.int64))
         self.pid = _flat(particles, "pid", np.int64)
+        # pile-up truth flag (resim.pileup), carried to the candidates as IsPU
+        self.pileup = (_flat(particles, "pileup", np.int8) if "pileup" in particles.fields
+                       else np.zeros(len(self.event), dtype=np.int8))
         self.pt = np.hypot(self.px, self.py)
         safe_pt = np.where(self.pt > 0, self.pt, 1e-12)
         self.eta = np.arcsinh(self.pz / safe_pt)
@@ -124,11 +130,12 @@ def _calorimeter_hit(ps: _Particles, radius: np.ndarray, centre: np.ndarray
     return np.arcsinh(z / r), (phi + np.pi) % (2 * np.pi) - np.pi
 
 
-def _eflow(calo: str, grid: card.TowerGrid, dep_event, dep_eta, dep_phi, dep_e,
+def _eflow(calo: str, grid: card.TowerGrid, dep_event, dep_eta, dep_phi, dep_e, dep_pu,
            trk_index, trk_e, trk_sigma, event_key: np.ndarray):
     """Towers of one calorimeter and their particle flow.
 
-    Returns the neutral candidates (event, E, eta, phi) and one energy scale per track.
+    Returns the neutral candidates (event, E, eta, phi, IsPU: most of the tower's true energy
+    from pile-up deposits ``dep_pu``) and one energy scale per track.
     ``trk_index`` points into the deposit arrays (each track's own deposit); ``event_key`` are the
     events' random keys (a tower's draws are keyed by its event and tower number).
     """
@@ -136,6 +143,7 @@ def _eflow(calo: str, grid: card.TowerGrid, dep_event, dep_eta, dep_phi, dep_e,
     keys = dep_event * grid.n_towers + tower
     uniq, inverse = np.unique(keys, return_inverse=True)
     e_true = np.bincount(inverse, weights=dep_e, minlength=len(uniq))
+    e_pileup = np.bincount(inverse, weights=dep_e * dep_pu, minlength=len(uniq))
     tower_id = uniq % grid.n_towers
     ieta = np.searchsorted(grid.offset, tower_id, side="right") - 1
     iphi = tower_id - grid.offset[ieta]
@@ -161,7 +169,8 @@ def _eflow(calo: str, grid: card.TowerGrid, dep_event, dep_eta, dep_phi, dep_e,
     eta, phi = grid.random_position(
         ieta[neutral], iphi[neutral], uniform(tower_key[neutral], tower_id[neutral], _TOWER_ETA[calo]),
         uniform(tower_key[neutral], tower_id[neutral], _TOWER_PHI[calo]))
-    return (uniq[neutral] // grid.n_towers, excess[neutral], eta, phi), tower_scale[itrk]
+    is_pu = (2 * e_pileup[neutral] > e_true[neutral]).astype(np.int8)
+    return (uniq[neutral] // grid.n_towers, excess[neutral], eta, phi, is_pu), tower_scale[itrk]
 
 
 @register_detector("embedded")
@@ -215,22 +224,23 @@ class EmbeddedDetector:
             dep = np.flatnonzero(deposits & (frac > 0))
             in_calo = np.isin(t, dep)  # tracks whose particle deposits in this calorimeter
             trk_e = e_trk[in_calo] * frac[t[in_calo]]
-            (ev, e, eta, phi), scales = _eflow(
+            (ev, e, eta, phi, is_pu), scales = _eflow(
                 calo, grid, ps.event[dep], hit_eta[dep], hit_phi[dep],
-                ps.E[dep] * frac[dep], np.searchsorted(dep, t[in_calo]), trk_e,
+                ps.E[dep] * frac[dep], ps.pileup[dep], np.searchsorted(dep, t[in_calo]), trk_e,
                 res[t[in_calo]] * trk_e, keys)
             track_scale[in_calo] *= scales
-            neutrals.append((ev, e, eta, phi, pid))
+            neutrals.append((ev, e, eta, phi, is_pu, pid))
 
         columns = {
             "event": [ps.event[t]], "PT": [pt_s * track_scale], "Eta": [ps.eta[t]],
             "Phi": [ps.phi[t]], "E": [e_trk * track_scale], "Charge": [ps.charge[t]],
-            "PID": [pid_out], "D0": [d0], "DZ": [dz]}
-        for ev, e, eta, phi, pid in neutrals:
+            "PID": [pid_out], "D0": [d0], "DZ": [dz], "IsPU": [ps.pileup[t]]}
+        for ev, e, eta, phi, is_pu, pid in neutrals:
             zeros = np.zeros(len(ev))
             for name, value in (("event", ev), ("PT", e / np.cosh(eta)), ("Eta", eta),
                                 ("Phi", phi), ("E", e), ("Charge", zeros),
-                                ("PID", np.full(len(ev), pid)), ("D0", zeros), ("DZ", zeros)):
+                                ("PID", np.full(len(ev), pid)), ("D0", zeros), ("DZ", zeros),
+                                ("IsPU", is_pu)):
                 columns[name].append(value)
         return _to_events({k: np.concatenate(v) for k, v in columns.items()}, n_events)
 
@@ -254,4 +264,5 @@ def _to_events(columns: dict[str, np.ndarray], n_events: int) -> ak.Array:
     for name in CANDIDATE_FIELDS:
         dtype = np.int32 if name in ("Charge", "PID") else np.float64
         fields[name] = columns[name][order].astype(dtype)
+    fields["IsPU"] = columns["IsPU"][order].astype(np.int8)  # CANDIDATE_TRUTH_FIELDS
     return ak.unflatten(ak.zip(fields), counts)

@@ -14,6 +14,7 @@ from .registry import register_fork
 @register_fork("hadron")
 class ReDetect:
     needs = "particles"
+    backend = "none (detector only)"  # what the view's generator step was, for its info
 
     def __init__(self, config: dict, view: str, spec: dict, manifest: SeedManifest,
                  keep_partons: bool):
@@ -24,7 +25,7 @@ class ReDetect:
 
     def fork(self, batch: LHEBatch, parent: Branch | None) -> Branch:
         return Branch(parent.particles, parent.failed.copy(), parent.first_split,
-                      parent.partons, {"backend": "none (detector only)"})
+                      parent.partons, {"backend": self.backend})
 
     def close(self) -> None:
         """Nothing to close."""

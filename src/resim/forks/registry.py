@@ -34,7 +34,7 @@ from ..plugins import Registry
 
 #: Fork points; the modules register them when imported.
 FORKS = Registry("fork point", ("resim.forks.reshower", "resim.forks.rehadronise",
-                                "resim.forks.redetect"))
+                                "resim.forks.redetect", "resim.forks.repileup"))
 register_fork = FORKS.register
 
 

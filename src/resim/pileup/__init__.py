@@ -1,0 +1,7 @@
+"""Pile-up: a minimum-bias pool, per-event overlay, charged-hadron subtraction (CHS).
+
+``pool``: Pythia 8 ``SoftQCD:inelastic`` events with the run's tune, stored once per pool shard
+as flat particle arrays (``resim pileup-pool``). ``overlay``: every hard event gets
+N ~ Poisson(mu) distinct pool events at vertices z ~ N(0, sigma_z), drawn from the event's own
+random stream; the pile-up particles carry a truth flag to the constituents (never a feature).
+"""

@@ -1,0 +1,22 @@
+# Pile-up pool: minimum-bias events (Pythia SoftQCD:inelastic, the run's tune) that every
+# simulate job overlays when pileup.mu > 0. One job per pool shard.
+
+
+rule pileup_pool:
+    output:
+        "results/pileup/pool/{pshard}.h5",
+    log:
+        "logs/pileup_pool/{pshard}.log",
+    benchmark:
+        "results/benchmarks/pileup_pool/{pshard}.tsv"
+    params:
+        config=CONFIG,
+        digest=digest("pileup"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        env_for("resim")
+    shell:
+        "resim pileup-pool --config {params.config} --shard {wildcards.pshard}"
+        " --out {output} > {log} 2>&1"
