@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 
 Z_TO_NUNU = ("23:onMode = off", "23:onIfAny = 12 14 16")
+QUARK, GLUON = frozenset({"q"}), frozenset({"g", "g_bb", "g_cc", "g_qq"})
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,13 @@ class Channel:
 @dataclass(frozen=True)
 class Process:
     """``tagged``: "parton" (outgoing quark/gluon of the 2 -> 2), a PDG id (|id| of a resonance
-    of the record), or "all" (both outgoing legs of the 2 -> 2)."""
+    of the record), or "all" (both outgoing legs of the 2 -> 2). ``labels``: the jet labels
+    (``resim.contracts.LABELS``) its matched jets can carry."""
 
     channels: tuple[Channel, ...]
     tagged: str | int
     description: str
+    labels: frozenset[str] = frozenset()
 
 
 QQ = Channel("qq", ("HardQCD:gg2qqbar = on", "HardQCD:qqbar2qqbarNew = on"), 3.0)
@@ -125,31 +128,34 @@ PROCESSES: dict[str, Process] = {
     "zjet_nunu": Process(
         (Channel("zjet", ("WeakBosonAndParton:qqbar2gmZg = on", "WeakBosonAndParton:qg2gmZq = on",
                           "WeakZ0:gmZmode = 2", *Z_TO_NUNU)),),
-        tagged="parton", description="pp -> Z(->nunu) + jet"),
+        tagged="parton", description="pp -> Z(->nunu) + jet", labels=QUARK | GLUON),
     "hz_bb_nunu": Process(
         (Channel("hz", ("HiggsSM:ffbar2HZ = on", "25:onMode = off", "25:onIfMatch = 5 -5",
                         *Z_TO_NUNU)),),
-        tagged=25, description="pp -> HZ, H -> bb, Z -> nunu"),
+        tagged=25, description="pp -> HZ, H -> bb, Z -> nunu", labels=frozenset({"H_bb"})),
     # Out-of-distribution W jets: seed 000 does not say how they were made. WZ with Z -> nunu
     # mirrors HZ (the boosted W recoils against an invisible Z, so it is the only visible jet),
     # with W -> q q' (any of the five light flavours) in the same pT/eta window as H and QCD.
     "wz_qq_nunu": Process(
         (Channel("wz", ("WeakDoubleBoson:ffbar2ZW = on", "24:onMode = off",
                         "24:onIfAny = 1 2 3 4 5", *Z_TO_NUNU)),),
-        tagged=24, description="pp -> WZ, W -> qq', Z -> nunu"),
+        tagged=24, description="pp -> WZ, W -> qq', Z -> nunu", labels=frozenset({"W_qq"})),
     # Shared-shower SSL (seed 001): pairs of quarks (u, d, s: Pythia's HardQCD:nQuarkNew = 3),
     # gluons or taus, mixed 3 : 3 : 1 in every shard, or one kind per sample.
     "dijet_qgtau": Process((QQ, GG, TAUTAU), tagged="all",
-                           description="pp -> qq / gg / tau tau pairs (3 : 3 : 1)"),
-    "dijet_qq": Process((QQ,), tagged="all", description="pp -> q qbar pairs"),
-    "dijet_gg": Process((GG,), tagged="all", description="pp -> g g pairs"),
-    "ditau": Process((TAUTAU,), tagged="all", description="pp -> tau tau pairs"),
+                           description="pp -> qq / gg / tau tau pairs (3 : 3 : 1)",
+                           labels=QUARK | GLUON | {"tau"}),
+    "dijet_qq": Process((QQ,), tagged="all", description="pp -> q qbar pairs", labels=QUARK),
+    "dijet_gg": Process((GG,), tagged="all", description="pp -> g g pairs", labels=GLUON),
+    "ditau": Process((TAUTAU,), tagged="all", description="pp -> tau tau pairs",
+                     labels=frozenset({"tau"})),
     # Anomaly-detection signal (seed 001 §5.5): a Z' decaying to a dark-quark pair, each dark
     # quark showering and hadronising in the dark sector (settings: DARK_MODELS, chosen by
     # samples.<name>.dark_model), the dark hadrons decaying back to SM quarks. Both dark quarks
     # in the SM dijets' window.
     "dijet_dark": Process((ZPRIME_DARK,), tagged="all",
-                           description="pp -> Z' -> dark-quark pair (Hidden Valley)"),
+                          description="pp -> Z' -> dark-quark pair (Hidden Valley)",
+                          labels=frozenset({"dark"})),
 }
 
 

@@ -1,0 +1,49 @@
+# Dark-jet anomaly detection (seed 001 §5.5, Fig. 9): an autoencoder on the frozen backbone,
+# trained on the SM jets of the finetune split, scored on the test split and on every dark-jet
+# sample (their shards belong to no split); the supervised benchmark for anomaly.benchmark.
+
+
+def anomaly_dark_inputs(wildcards):
+    return [f for files in wf.anomaly_dark_files(config).values() for f in files]
+
+
+def anomaly_dark_args(wildcards):
+    return " ".join(f"--dark {name} {' '.join(files)}"
+                    for name, files in wf.anomaly_dark_files(config).items())
+
+
+rule anomaly_detection:
+    input:
+        backbone=wf.backbone_path(wf.anomaly_backbone(config)) if wf.anomaly_samples(config) else [],
+        train="results/dataset/finetune.h5",
+        val="results/dataset/validation.h5",
+        test="results/dataset/test.h5",
+        dark=anomaly_dark_inputs,
+    output:
+        metrics=wf.ANOMALY_METRICS,
+        table="results/anomaly/auc.md",
+        scores="results/anomaly/scores.npz",
+        autoencoder="results/anomaly/autoencoder.pt",
+        roc=report(
+            "results/anomaly/roc.png",
+            caption="../report/anomaly_roc.rst",
+            category="Anomaly detection",
+        ),
+    log:
+        "logs/anomaly.log",
+    benchmark:
+        "results/benchmarks/anomaly.tsv"
+    params:
+        config=CONFIG,
+        digest=digest("anomaly"),
+        outdir="results/anomaly",
+        dark=anomaly_dark_args,
+    threads: 2
+    resources:
+        mem_mb=8000,
+    conda:
+        env_for("resim")
+    shell:
+        "rs3l anomaly --config {params.config} --backbone {input.backbone}"
+        " --train {input.train} --val {input.val} --test {input.test}"
+        " {params.dark} --out {params.outdir} > {log} 2>&1"
