@@ -125,3 +125,24 @@ def test_laptop_study_plans_every_backbone_and_size(tmp_path):
             for mode in ("fixed", "floating"):
                 assert f"results/finetune/h_vs_qcd/{size}/{name}/{mode}-2/model.pt" in output
         assert f"results/finetune/h_vs_qcd/{size}/supervised-2/model.pt" in output
+
+
+def test_fixed_jobs_read_their_backbone_and_supervised_none(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
+    config["pretrain"]["runs"] = [{"name": "rs3l"}, {"name": "other", "label": "long", "epochs": 2}]
+    config["finetune"]["train_sizes"] = [20, "all"]
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+           str(tmp_path), f"--configfile={path}", "-n", "--printshellcmds",
+           "results/finetune/h_vs_qcd/20/other/fixed-0/model.pt",
+           "results/finetune/h_vs_qcd/20/supervised-0/model.pt"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-2000:]
+    commands = sorted(line for line in output.splitlines() if "rs3l finetune" in line)
+    assert len(commands) == 2
+    fixed, supervised = commands
+    assert "--size 20" in fixed and "--backbone results/train/other/checkpoint.pt" in fixed
+    assert "--mode supervised" in supervised and "--backbone" not in supervised
+    assert "rs3l pretrain" in output and "--run other" in output
