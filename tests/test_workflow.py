@@ -144,7 +144,8 @@ def test_stage_digest_follows_only_the_sections_a_stage_reads(config):
     changed["samples"]["higgs"]["shards"] = 9  # another sample's entry
     changed["dataset"]["splits"]["test"] = {"qcd": 3, "higgs": "3-8"}
     after = {stage: wf.stage_digest(changed, stage, "qcd") for stage in wf.STAGE_SECTIONS}
-    assert {s for s in before if before[s] != after[s]} == {"finetune", "evaluate"}
+    # anomaly too: its supervised benchmark trains with the finetune section's recipe
+    assert {s for s in before if before[s] != after[s]} == {"finetune", "evaluate", "anomaly"}
     changed["views"]["rehad"]["settings"] = {"StringZ:aLund": 0.7}
     assert wf.stage_digest(changed, "simulate", "qcd") != before["simulate"]
     assert wf.stage_digest(changed, "hard", "qcd") == before["hard"]
