@@ -16,13 +16,12 @@ import argparse
 import dataclasses
 import pickle
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from peak_memory import report_peaks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -117,17 +116,8 @@ def main() -> None:
         batch_file = tmp / "batch.pkl"
         with open(batch_file, "wb") as f:
             pickle.dump((config, batches[0]["nominal"]), f)
-        peaks = {}
-        for events in args.memory:
-            out = subprocess.run([sys.executable, __file__, "--memory-child", str(batch_file),
-                                  str(events)], capture_output=True, text=True, check=True)
-            _, before, peak = out.stdout.split()[-3:]
-            peaks[events] = int(peak) / 1024
-            print(f"peak RSS, {events:>6} events: {peaks[events]:.0f} MB "
-                  f"(after warm-up {int(before) / 1024:.0f} MB)")
-        if len(peaks) >= 2:
-            lo, hi = min(peaks), max(peaks)
-            print(f"memory ratio {hi} / {lo} events: {peaks[hi] / peaks[lo]:.2f} (goal: ~1, flat)")
+        report_peaks(__file__, {n: [str(batch_file), str(n)] for n in args.memory},
+                     "dataset stage")
 
 
 if __name__ == "__main__":

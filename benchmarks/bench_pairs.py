@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import yaml
+from peak_memory import report_peaks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -121,17 +120,7 @@ def main() -> None:
         print(f"view-events per pair: full {full['per_pair']:.1f}, cascade "
               f"{cascade['per_pair']:.1f} (goal <= 24.6)")
 
-    peaks = {}
-    for events in args.memory:
-        out = subprocess.run([sys.executable, __file__, "--memory-child", args.sample,
-                              str(events)], capture_output=True, text=True, check=True)
-        _, before, peak = out.stdout.split()[-3:]
-        peaks[events] = int(peak) / 1024
-        print(f"peak RSS, cascade shard of {events:>6} events: {peaks[events]:.0f} MB "
-              f"(before simulating {int(before) / 1024:.0f} MB)")
-    if len(peaks) >= 2:
-        lo, hi = min(peaks), max(peaks)
-        print(f"memory ratio {hi} / {lo} events: {peaks[hi] / peaks[lo]:.2f} (goal: ~1, flat)")
+    report_peaks(__file__, {n: [args.sample, str(n)] for n in args.memory}, "cascade shard")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ hard event's simulation, not in its pile-up), except below a ``pileup`` fork, wh
 new pile-up from a stream of its own (the intervention point "pile-up").
 
 ``pileup.cone``: pool particles further than this (Delta R, by momentum and by the point where a
-charged particle meets the calorimeter) from every truth object of the event cannot reach a jet
-matched to one (R <= cone / 2), so they are not simulated; null simulates every particle.
+charged particle meets the calorimeter) from every jet-like truth object of the event cannot
+reach a jet matched to one (R <= cone / 2), so they are not simulated; null simulates every
+particle.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from scipy.stats import poisson
 from ..contracts import PARTICLE_FIELDS, ViewBatch
 from ..counter_random import normal, uniform
 from ..errors import ConfigError
+from ..matching import NOT_A_JET, truth_labels
 from ..seeds import event_keys
 from .pool import Pool
 
@@ -127,9 +129,9 @@ class PileUp:
         return _replace(batch, merged)
 
     def _near_truth(self, batch: ViewBatch, owner: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """Which pile-up particles lie within ``cone`` of a truth object of their event (by
-        momentum direction or by where they meet the calorimeter)."""
-        truth = batch.truth
+        """Which pile-up particles lie within ``cone`` of a jet-like truth object of their
+        event (by momentum direction or by where they meet the calorimeter)."""
+        truth = batch.truth[truth_labels(batch.truth) != NOT_A_JET]  # not Z -> nunu, leptons
         pt = np.hypot(truth.px, truth.py)
         slots = max(1, int(ak.max(ak.num(truth, axis=1), initial=0)))
         eta = _padded(np.arcsinh(truth.pz / ak.where(pt > 0, pt, 1e-12)), slots)
