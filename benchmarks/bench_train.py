@@ -211,9 +211,9 @@ def main() -> None:
         for name, rate in rates.items():
             print(f"  {name:40s} {rate:9.1f} jets/s")
         # the preset's planned split sizes (see its comments): labelled, validation, test jets
-        budget = study_budget(config, rates, one_thread, labelled=3500, n_val=1000, n_test=3500,
+        budget = study_budget(config, rates, one_thread, labelled=3500, n_val=1200, n_test=3500,
                               n_views=len(config["views"]))
-        print(f"CPU time of {args.study.name} (every planned epoch, 3500 labelled / 1000 "
+        print(f"CPU time of {args.study.name} (every planned epoch, 3500 labelled / 1200 "
               f"validation / 3500 test jets):")
         for name, seconds in budget.items():
             print(f"  {name:50s} {seconds if name.startswith('(') else seconds / 60:8.1f}"
