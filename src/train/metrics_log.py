@@ -22,7 +22,8 @@ def write_metrics(out: Path, rows: list[dict]) -> None:
 
 
 def plot_curves(out: Path, rows: list[dict], loss_label: str = "NT-Xent loss") -> None:
-    """``curves.png`` (train/val loss, learning rate) and ``cosine.png`` (seed 000 Fig. 2).
+    """``curves.png`` (train/val loss, learning rate) and ``cosine.png`` (seed 000 Fig. 2, with
+    the alignment and uniformity of the normalised representation below when logged).
 
     A run without cosine metrics (masked particle modelling) plots its train/val accuracy in
     ``cosine.png`` instead, so every run writes the same files.
@@ -59,13 +60,25 @@ def plot_curves(out: Path, rows: list[dict], loss_label: str = "NT-Xent loss") -
         _save(fig, out / "cosine.png")
         return
     split = "val" if "val_loss" in rows[-1] else "train"
+    health = f"{split}_uniformity" in rows[-1]
+    if health:  # a second panel: alignment and uniformity (Wang & Isola 2020)
+        plt.close(fig)
+        fig, (ax, ax_health) = plt.subplots(2, 1, figsize=(6, 6), sharex=True,
+                                            gridspec_kw={"height_ratios": [3, 2]})
     cos_keys = [k for k in rows[-1] if k.startswith((f"{split}_cos_pos_", f"{split}_cos_class_"))]
     for key in [f"{split}_cos_pos", f"{split}_cos_neg", *cos_keys]:
         ax.plot(epochs, series(key), marker=".", label=key.removeprefix(f"{split}_"))
     ax.axhline(0.0, color="black", linewidth=0.5)
-    ax.set_xlabel("epoch")
     ax.set_ylabel(f"cosine similarity ({'validation' if split == 'val' else 'training'})")
     ax.legend(fontsize="small")
+    if health:
+        for key in (f"{split}_alignment", f"{split}_uniformity"):
+            ax_health.plot(epochs, series(key), marker=".", label=key.removeprefix(f"{split}_"))
+        ax_health.axhline(0.0, color="black", linewidth=0.5)
+        ax_health.set_ylabel("alignment, uniformity")
+        ax_health.legend(fontsize="small")
+        ax = ax_health
+    ax.set_xlabel("epoch")
     _save(fig, out / "cosine.png")
 
 
