@@ -7,21 +7,27 @@ import sys
 
 from resim import cliutil
 
-COMMAND_MODULES = (
-    "train.pretrain",        # rs3l pretrain
-    "train.finetune",        # rs3l finetune
-    "train.evaluate.cli",    # rs3l evaluate / tables / plots
-    "train.report",          # rs3l summary
-    "train.anomaly_run",     # rs3l anomaly
-)
+#: Sub-command -> the module that registers it. ``rs3l <command>`` imports only its module (a
+#: workflow job pays no start-up for the others: matplotlib, scikit-learn, ...).
+COMMANDS = {
+    "pretrain": "train.pretrain",
+    "finetune": "train.finetune",
+    "evaluate": "train.evaluate.cli",
+    "summary": "train.report",
+    "anomaly": "train.anomaly_run",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    return cliutil.build_parser("rs3l", __doc__.splitlines()[0], COMMAND_MODULES)
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every sub-command, or of ``command`` alone when it is one of them."""
+    modules = (COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES
+    return cliutil.build_parser("rs3l", __doc__.splitlines()[0], modules)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cliutil.run(build_parser(), argv)
+    argv = sys.argv[1:] if argv is None else argv
+    return cliutil.run(build_parser(argv[0] if argv else None), argv)
 
 
 if __name__ == "__main__":

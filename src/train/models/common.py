@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import global_add_pool
 
 #: Where the head's MLP sits relative to the sum pool: after it (the authors' code and
 #: checkpoint) or before it, per particle (the paper's eq. 1).
@@ -43,6 +42,14 @@ def to_dense(x: Tensor, mask: Tensor, width: int) -> Tensor:
     return dense
 
 
+def sum_pool(x: Tensor, batch: Tensor, n_jets: int) -> Tensor:
+    """Sum of the node rows ``x`` (n, C) of each jet (``batch``: the jet of every node), (n_jets, C).
+
+    PyG's ``global_add_pool``, without importing torch_geometric (≈ 1.7 s of every job's start).
+    """
+    return x.new_zeros(n_jets, x.shape[1]).index_add_(0, batch, x)
+
+
 class JetHead(nn.Module):
     """Global sum pool of the particles and the MLP 128 → 64 → 32 → 32 → 8 (linear output)."""
 
@@ -55,8 +62,8 @@ class JetHead(nn.Module):
 
     def forward(self, x: Tensor, batch: Tensor, n_jets: int) -> Tensor:
         if self.order == "mlp_pool":
-            return global_add_pool(self.mlp(x), batch, size=n_jets)
-        return self.mlp(global_add_pool(x, batch, size=n_jets))
+            return sum_pool(self.mlp(x), batch, n_jets)
+        return self.mlp(sum_pool(x, batch, n_jets))
 
 
 class JetBackbone(nn.Module):
