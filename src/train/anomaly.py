@@ -1,7 +1,8 @@
 """Anomaly detection on a frozen backbone (seed 001 §5.5, Fig. 9): the pieces.
 
-- :func:`pooled_representation`: the backbone's jet vector *x* before its output MLP (the
-  sum-pooled particle encodings, ``hidden`` wide), computed by the frozen pre-trained backbone.
+- the input: the frozen pre-trained backbone's output (the space the contrastive loss shapes),
+  or :func:`pooled_representation`, its jet vector before the output MLP (seed 001's *x*; here
+  the sum, not the mean, of the particle encodings, ``hidden`` wide).
 - :class:`AutoEncoder`: encoder 128 → 64 → 32 → 24 → 20 and the mirrored decoder (seed 001's
   widths), on x standardised with the SM training jets' mean and spread (without centring,
   every jet's x points nearly the same way and the cosine would separate nothing).

@@ -1,8 +1,9 @@
 """``rs3l anomaly``: dark-jet anomaly detection with an autoencoder on a frozen backbone.
 
 Seed 001 §5.5 and Fig. 9. The autoencoder (:mod:`train.anomaly`) trains on the SM jets of
-``--train`` only (validated on ``--val``), on the frozen pre-trained backbone's pooled
-representation; every dark-jet sample (``--dark NAME FILE...``) is scored against the SM jets
+``--train`` only (validated on ``--val``), on the frozen pre-trained backbone's representation
+(``anomaly.representation``: its output, default, or the pooled vector before its output MLP,
+seed 001's choice; see README for why the output is the default here); every dark-jet sample (``--dark NAME FILE...``) is scored against the SM jets
 of ``--test``, its jets resampled to their (pT, η) distribution. For ``anomaly.benchmark`` the
 fully supervised benchmark (FSV) is trained too: the backbone's architecture from scratch with
 the MLP head, on balanced SM and dark jets (the ``finetune`` section's training recipe); its
@@ -81,15 +82,19 @@ def _kinematics(dataset: PairedDataset, rows: np.ndarray) -> tuple[np.ndarray, n
 
 
 def representations(backbone: torch.nn.Module, dataset: PairedDataset, rows: np.ndarray,
-                    batch_size: int, device: torch.device) -> torch.Tensor:
-    """The frozen backbone's pooled representation of ``rows`` (any order, repeats allowed)."""
+                    batch_size: int, device: torch.device, kind: str = "output") -> torch.Tensor:
+    """The frozen backbone's representation of ``rows`` (any order, repeats allowed): its
+    output (``kind="output"``) or the pooled vector before its output MLP (``"pooled"``)."""
     order = np.argsort(rows, kind="stable")
     parts = []
     for start in range(0, len(rows), batch_size):
-        chunk = rows[order[start:start + batch_size]]
-        features, mask = jet_features(dataset, NOMINAL, chunk)
-        parts.append(pooled_representation(backbone, torch.from_numpy(features).to(device),
-                                           torch.from_numpy(mask).to(device)))
+        features, mask = jet_features(dataset, NOMINAL, rows[order[start:start + batch_size]])
+        features, mask = torch.from_numpy(features).to(device), torch.from_numpy(mask).to(device)
+        if kind == "pooled":
+            parts.append(pooled_representation(backbone, features, mask))
+        else:
+            with torch.no_grad():
+                parts.append(backbone(features, mask))
     out = torch.cat(parts)
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
@@ -159,6 +164,7 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
     backbone = load_backbone(backbone_path).to(device)
     backbone.requires_grad_(False)
     batch = section["batch_size"]
+    kind = section["representation"]
 
     sm = {}
     for part, files, cap in (("train", train_files, section["max_train_jets"]),
@@ -166,7 +172,8 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
                              ("test", test_files, section["max_test_jets"])):
         data = PairedDataset(files)
         sm[part] = (data, _first(_sm_rows(data), cap, _rng(config, f"sm:{part}")))
-    x = {part: representations(backbone, data, rows, batch, device) for part, (data, rows) in sm.items()}
+    x = {part: representations(backbone, data, rows, batch, device, kind)
+         for part, (data, rows) in sm.items()}
     ae_seed = derive_seed(config["run"]["seed"], "anomaly", 0, "autoencoder", SEED_STREAM)
     autoencoder, ae_history = train_autoencoder(x["train"], x["val"], section["epochs"], batch,
                                                 section["lr"], ae_seed, section["patience"])
@@ -181,7 +188,8 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
         parts = {part: _resampled(config, name, part, data, rows, ref,
                                   min(len(rows), section["max_dark_jets"]))
                  for part, rows in parts.items()}
-        dark_score = autoencoder.score(representations(backbone, data, parts["test"], batch, device))
+        dark_score = autoencoder.score(representations(backbone, data, parts["test"], batch,
+                                                       device, kind))
         target = np.concatenate([np.zeros(len(sm_score)), np.ones(len(dark_score))])
         summary = _summary(target, np.concatenate([sm_score, dark_score]), efficiencies)
         curves[f"AE {name}"] = summary.pop("roc")
@@ -196,7 +204,7 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
                    "history": history}
             curves[f"FSV {name}"] = fsv.pop("roc")
             scores[f"fsv_{name}"] = fsv_scores
-    record = {"backbone": str(backbone_path), "sm_train_jets": int(len(sm["train"][1])),
+    record = {"backbone": str(backbone_path), "representation": kind, "sm_train_jets": int(len(sm["train"][1])),
               "sm_test_jets": int(len(sm_score)), "models": results, "supervised": fsv,
               "autoencoder_history": ae_history, "efficiencies": efficiencies}
     log.info("anomaly: %s in %.1f s", {k: round(v["auc"], 3) for k, v in results.items()},
