@@ -74,12 +74,11 @@ def test_a_run_writes_the_roc_and_table(tmp_path):
     from train.anomaly_run import run
     from train.checkpoint import atomic_torch_save
 
-    files = {name: write_pairs(tmp_path / f"{name}.h5", n, seed=s, views=("nominal", "rehad"))
-             for name, n, s in (("train", 120, 1), ("val", 60, 2), ("test", 80, 3),
-                                ("darkX", 90, 4), ("darkY", 60, 5))}
-    for name in ("darkX", "darkY"):  # many-particle jets, labelled dark
-        write_pairs(files[name], 90 if name == "darkX" else 60, seed=9, views=("nominal", "rehad"),
-                    scale=2.0)
+    views = ("nominal", "rehad")
+    files = {name: write_pairs(tmp_path / f"{name}.h5", n, seed=s, views=views)
+             for name, n, s in (("train", 120, 1), ("val", 60, 2), ("test", 80, 3))}
+    for name, n, seed in (("darkX", 90, 4), ("darkY", 60, 5)):  # many-particle jets, dark
+        files[name] = write_pairs(tmp_path / f"{name}.h5", n, seed=seed, views=views, scale=2.0)
         with h5py.File(files[name], "r+") as f:
             f["pairs/label"][:] = LABEL_CODE["dark"]
     torch.manual_seed(0)
