@@ -43,6 +43,13 @@ def test_anomaly_section_must_name_dark_samples(tiny):
         validate(config)
 
 
+def test_a_dark_sample_needs_pythia_views(tiny):
+    config = with_changes(tiny, [("samples.darkC", DARK, None),
+                                 ("views.hw", {"fork": "hard", "backend": "herwig"}, None)])
+    with pytest.raises(ConfigError, match="views.hw.backend: 'herwig' cannot shower the dark"):
+        validate(config)
+
+
 def test_a_dark_sample_in_a_split_is_refused(tiny):
     config = validate(with_changes(tiny, [("samples.darkC", DARK, None),
                                           ("dataset.splits.test.darkC", 0, None)]))

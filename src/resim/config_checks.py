@@ -44,6 +44,7 @@ def _sample_problems(config: dict) -> Iterator[str]:
     # what the samples must provide for the fine-tuning tasks and the anomaly detection
     yield from _task_label_problems(config)
     yield from _anomaly_problems(config)
+    yield from _dark_shower_problems(config)
 
 
 def _process_problems(sample: str, spec: dict) -> Iterator[str]:
@@ -98,6 +99,20 @@ def _task_label_problems(config: dict) -> Iterator[str]:
             if missing:
                 yield (f"finetune.tasks.{task}.{side}: labels {missing} are in no sample's jets "
                        f"(the samples' processes give {sorted(labels)})")
+
+
+def _dark_shower_problems(config: dict) -> Iterator[str]:
+    """A dark sample's dark sector showers in Pythia's Hidden Valley: every root view of the
+    config must be a Pythia one."""
+    from .hard.processes import is_dark
+
+    dark = [name for name, spec in config["samples"].items() if is_dark(spec)]
+    if not dark:
+        return
+    for view, spec in config["views"].items():
+        if spec.get("fork") == "hard" and spec.get("backend", "pythia") != "pythia":
+            yield (f"views.{view}.backend: {spec['backend']!r} cannot shower the dark sector of "
+                   f"{', '.join(dark)} (Pythia's Hidden Valley); only pythia can")
 
 
 def _anomaly_problems(config: dict) -> Iterator[str]:
