@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch_geometric.nn import global_add_pool
+
+from .models.common import sum_pool
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def pooled_representation(backbone: nn.Module, features: Tensor, mask: Tensor) -
     """(B, hidden) sum-pooled particle encodings of the backbone (its jet vector before the
     output MLP)."""
     x, batch, trimmed = backbone._encode(features, mask)
-    return global_add_pool(x, batch, size=trimmed.shape[0])
+    return sum_pool(x, batch, trimmed.shape[0])
 
 
 def _mlp(widths: tuple[int, ...]) -> nn.Sequential:
