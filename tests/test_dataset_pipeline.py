@@ -22,6 +22,7 @@ def write_config(repo_root: Path, tmp: Path, events: int, samples: dict) -> Path
                        "seed": {"fork": "hard", "backend": "pythia"},
                        "hadron": {"fork": "hadron", "parent": "nominal"}}
     config["dataset"]["view_order"] = None  # the views' own order
+    config["finetune"]["tasks"] = {}  # one sample: no tagger to train
     config["jets"].update(pt_min=300.0)
     path = tmp / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -26,7 +26,9 @@ def test_view_settings_order_and_format():
     # the view's own settings come last, so they win
     assert settings[-3:] == ["StringZ:aLund = 0.7", "TimeShower:renormMultFac = 0.5", "StringZ:aLund = 0.6"]
     assert setting_line("23:onIfAny", [12, 14]) == "23:onIfAny = 12 14"
-    assert view_settings(engine_config(shower={"tune": "default"}), {})[0] == "PartonLevel:ISR = off"
+    # Monash: no tune lines, the long-lived particles left stable, then the shower switches
+    assert view_settings(engine_config(shower={"tune": "default"}), {})[:3] == [
+        "ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 10", "PartonLevel:ISR = off"]
 
 
 def test_every_cp5_setting_is_accepted():

@@ -115,14 +115,15 @@ def test_final_targets(config):
     assert "results/train/rs3l/checkpoint.pt" in targets
     assert "results/evaluate/h_vs_qcd/rejection.csv" in targets
     assert targets[-1] == "results/summary.md"
-    assert wf.view_files(config, "qcd", 2) == ["results/views/qcd/2/nominal.h5"]
+    assert wf.view_files(config, "qcd", 2) == ["results/views/qcd/2.h5"]  # every view, one file
 
 
 def test_finetune_runs_cover_modes_and_reps(config):
     config["finetune"].update(modes=["fixed", "supervised"], reps=2)
-    assert wf.finetune_runs(config, "h_vs_qcd") == ["fixed-0", "fixed-1", "supervised-0",
-                                                    "supervised-1"]
-    assert wf.finetune_dirs(config, "h_vs_qcd")[0] == "results/finetune/h_vs_qcd/fixed-0"
+    # <labelled-set size>/<backbone>/<mode>-<rep>; the supervised baseline has no backbone
+    assert wf.finetune_runs(config, "h_vs_qcd") == ["all/rs3l/fixed-0", "all/rs3l/fixed-1",
+                                                    "all/supervised-0", "all/supervised-1"]
+    assert wf.finetune_dirs(config, "h_vs_qcd")[0] == "results/finetune/h_vs_qcd/all/rs3l/fixed-0"
 
 
 def test_no_tasks_no_summary(config):

@@ -30,7 +30,7 @@ import pythia8mc
 
 from ..backends import HERWIG
 from ..errors import ConfigError, GeneratorError, LHEError
-from ..contracts import PARTICLE_FIELDS
+from ..contracts import PARTICLE_FIELDS, Branch, LHEBatch
 from .registry import register_shower
 from ..hepmc import iter_hepmc3
 from ..seeds import SeedManifest
