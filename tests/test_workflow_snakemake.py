@@ -96,8 +96,8 @@ def test_finetune_jobs_depend_on_the_backbone(repo_root, tmp_path):
     """Fixed/floating fine-tuning reads the backbone checkpoint; supervised does not."""
     result = snakemake(repo_root, tmp_path, preset(repo_root, "config/tiny.yaml"),
                        "-n", "--printshellcmds",
-                       "results/finetune/h_vs_qcd/fixed-0/model.pt",
-                       "results/finetune/h_vs_qcd/supervised-0/model.pt")
+                       "results/finetune/h_vs_qcd/all/rs3l/fixed-0/model.pt",
+                       "results/finetune/h_vs_qcd/all/supervised-0/model.pt")
     assert result.returncode == 0, result.output
     commands = [line for line in result.output.splitlines() if "rs3l finetune" in line]
     assert len(commands) == 2

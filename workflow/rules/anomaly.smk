@@ -3,15 +3,6 @@
 # sample (their shards belong to no split); the supervised benchmark for anomaly.benchmark.
 
 
-def anomaly_dark_inputs(wildcards):
-    return [f for files in wf.anomaly_dark_files(config).values() for f in files]
-
-
-def anomaly_dark_args(wildcards):
-    return " ".join(f"--dark {name} {' '.join(files)}"
-                    for name, files in wf.anomaly_dark_files(config).items())
-
-
 rule anomaly_detection:
     input:
         backbone=wf.backbone_path(wf.anomaly_backbone(config)) if wf.anomaly_samples(config) else [],
@@ -36,7 +27,7 @@ rule anomaly_detection:
     params:
         config=CONFIG,
         digest=digest("anomaly"),
-        outdir="results/anomaly",
+        outdir=lambda wildcards, output: os.path.dirname(output.metrics),
         dark=anomaly_dark_args,
     threads: 2
     resources:

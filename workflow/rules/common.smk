@@ -1,5 +1,6 @@
 # Helpers shared by every stage. The logic lives in resim.workflow (unit-tested); this file
 # only binds it to Snakemake's wildcards.
+import os
 import re
 from pathlib import Path
 
@@ -99,3 +100,44 @@ def view_inputs(wildcards):
 
 def split_inputs(wildcards):
     return wf.pair_files(config, wildcards.split)
+
+
+# --- evaluation (rules/evaluate.smk) ---
+
+
+def backbone_checkpoints(wildcards):
+    return [wf.backbone_path(name) for name in wf.backbones(config)]
+
+
+def finetune_dirs(wildcards):
+    return wf.finetune_dirs(config, wildcards.task)
+
+
+def finetune_inputs(wildcards):
+    return [f"{d}/metrics.json" for d in finetune_dirs(wildcards)]
+
+
+def backbone_args(wildcards, input):
+    return " ".join(f"--backbone {path}" for path in input.backbones)
+
+
+def evaluate_outputs(wildcards):
+    return [f"results/evaluate/{task}/metrics.json" for task in wf.tasks(config)]
+
+
+def backbone_plots(plot):
+    # one file per backbone; the report shows each under its backbone's name
+    return expand(f"results/evaluate/{{{{task}}}}/backbones/{{backbone}}/{plot}.png",
+                  backbone=wf.backbones(config))
+
+
+# --- anomaly detection (rules/anomaly.smk) ---
+
+
+def anomaly_dark_inputs(wildcards):
+    return [f for files in wf.anomaly_dark_files(config).values() for f in files]
+
+
+def anomaly_dark_args(wildcards):
+    return " ".join(f"--dark {name} {' '.join(files)}"
+                    for name, files in wf.anomaly_dark_files(config).items())

@@ -1,32 +1,6 @@
 # Evaluation per task (every size, backbone, mode and repetition at once) and the summary.
 
 
-def backbone_checkpoints(wildcards):
-    return [wf.backbone_path(name) for name in wf.backbones(config)]
-
-
-def finetune_dirs(wildcards):
-    return wf.finetune_dirs(config, wildcards.task)
-
-
-def finetune_inputs(wildcards):
-    return [f"{d}/metrics.json" for d in finetune_dirs(wildcards)]
-
-
-def backbone_args(wildcards, input):
-    return " ".join(f"--backbone {path}" for path in input.backbones)
-
-
-def evaluate_outputs(wildcards):
-    return [f"results/evaluate/{task}/metrics.json" for task in wf.tasks(config)]
-
-
-def backbone_plots(plot):
-    # one file per backbone; the report shows each under its backbone's name
-    return expand(f"results/evaluate/{{{{task}}}}/backbones/{{backbone}}/{plot}.png",
-                  backbone=wf.backbones(config))
-
-
 rule evaluate:
     input:
         test="results/dataset/test.h5",
