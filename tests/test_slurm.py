@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.backend]
 
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 DAEMONS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "scontrol", "sinfo")
-TARGET = "results/views/qcd/0/nominal.h5"   # jobs: hard (qcd, 0) + simulate (qcd, 0, nominal)
+TARGET = "results/views/qcd/0.h5"   # jobs: hard (qcd, 0) + simulate (qcd, 0: every view)
 STAGE_MODULES = ("resim.hard.cli", "resim.forks", "resim.dataset.cli")
 
 SLURM_CONF = """\

@@ -136,14 +136,13 @@ def test_tiny_workflow_end_to_end(repo_root, tmp_path):
     assert again.returncode == 0 and "Nothing to be done" in again.output
 
     # A lost shard's file is made again alone, byte-identical.
-    data = ("results/hard/*/*.lhe.gz", "results/views/*/*/*.h5")
+    data = ("results/hard/*/*.lhe.gz", "results/views/*/*.h5")
     before = tree_digest(tmp_path, data)
-    (results / "views" / "qcd" / "0" / "nominal.h5").unlink()
-    plan = snakemake(repo_root, tmp_path, tiny, "results/views/qcd/0/nominal.h5", "-n",
+    (results / "views" / "qcd" / "0.h5").unlink()
+    plan = snakemake(repo_root, tmp_path, tiny, "results/views/qcd/0.h5", "-n",
                      "--quiet", "rules")
     assert job_counts(plan.output) == {"simulate": 1, "total": 1}, plan.output
-    redo = snakemake(repo_root, tmp_path, tiny, "--cores", "2",
-                     "results/views/qcd/0/nominal.h5")
+    redo = snakemake(repo_root, tmp_path, tiny, "--cores", "2", "results/views/qcd/0.h5")
     assert redo.returncode == 0, redo.output[-3000:]
     assert tree_digest(tmp_path, data) == before
 
