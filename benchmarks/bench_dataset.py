@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import yaml
-from peak_memory import report_peaks
+from peak_memory import add_arguments, report_peaks, run_child
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -94,11 +94,9 @@ def memory_child(batch_file: str, events: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=400)
-    parser.add_argument("--memory", type=int, nargs="*", default=[1000, 10000])
-    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    add_arguments(parser, [1000, 10000])
     args = parser.parse_args()
-    if args.memory_child:
-        memory_child(args.memory_child[0], int(args.memory_child[1]))
+    if run_child(args, memory_child):
         return
 
     config = bench_config(args.events)

@@ -28,7 +28,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import yaml
-from peak_memory import report_peaks
+from peak_memory import add_arguments, report_peaks, run_child
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,11 +81,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", default="qcd")
     parser.add_argument("--events", type=int, default=400)
-    parser.add_argument("--memory", type=int, nargs="*", default=[])
-    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    add_arguments(parser, [])
     args = parser.parse_args()
-    if args.memory_child:
-        memory_child(args.memory_child[0], int(args.memory_child[1]))
+    if run_child(args, memory_child):
         return
 
     from resim.forks import view_order

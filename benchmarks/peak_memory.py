@@ -6,8 +6,25 @@ A benchmark runs itself with ``--memory-child ...`` per size; the child prints
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
+from collections.abc import Callable
+
+
+def add_arguments(parser: argparse.ArgumentParser, sizes: list[int]) -> None:
+    """``--memory SIZE...`` (the sizes to measure) and the hidden ``--memory-child A B``."""
+    parser.add_argument("--memory", type=int, nargs="*", default=sizes,
+                        help="peak memory of a job of each size, in fresh processes")
+    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+
+
+def run_child(args: argparse.Namespace, child: Callable[[str, int], None]) -> bool:
+    """In a ``--memory-child`` process: run ``child(A, int(B))`` and say so (the caller stops)."""
+    if not args.memory_child:
+        return False
+    child(args.memory_child[0], int(args.memory_child[1]))
+    return True
 
 
 def report_peaks(script: str, children: dict[int, list[str]], what: str) -> None:
