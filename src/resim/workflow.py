@@ -1,7 +1,7 @@
 """Pure-Python helpers behind the Snakemake workflow: which files exist for a config.
 
 The Snakefile and ``workflow/rules/*.smk`` stay thin: every list of targets, every shard-to-split
-assignment and every view group comes from here, so it is unit-tested without Snakemake.
+assignment and the view order comes from here, so it is unit-tested without Snakemake.
 Paths follow the layout of INTERFACES.md (``results/<stage>/...``).
 
 Splits (``dataset.splits``) assign whole shards of a sample to one of the dataset splits.

@@ -38,7 +38,7 @@ from .writer import JET_TABLE, PAIR_TABLE, H5Appender, create_file, set_attrs
 
 log = logging.getLogger(__name__)
 
-#: Rows of a view-group table: the pair fields, the jet arrays and where the object stands.
+#: Rows of a view table: the pair fields, the jet arrays and where the object stands.
 VIEW_TABLE = {**PAIR_TABLE, "truth_index": ((), np.int16), "status": ((), np.int8), **JET_TABLE}
 
 DEFAULT_JETS = {"R": 0.8, "pt_min": 450.0, "mass_min": 10.0, "eta_max": 0.1,
