@@ -10,7 +10,7 @@ import pytest
 
 from resim.errors import LHEError
 from resim.contracts import TRUTH_FIELDS
-from resim.lhe import count_events, iter_events, read_truth, truth_array
+from resim.lhe import count_event_tags, count_events, iter_events, read_truth, truth_array
 
 EXPECTED_EVENTS = {
     "pylhe-testfile-madgraph-2.0.0-wbj.lhe": 59,
@@ -31,6 +31,12 @@ def test_every_fixture_reads(fixture_lhe_files):
         incoming = first.momenta[first.status == -1, :4].sum(axis=0)
         final = first.momenta[first.status == 1, :4].sum(axis=0)
         assert np.allclose(incoming, final, rtol=1e-5, atol=1e-3), path.name
+
+
+def test_tag_count_agrees_with_the_reader(fixture_lhe_files):
+    # the progress total of a simulate job; MadGraph, Pythia and LHEF3 files, gzipped or not
+    for path in fixture_lhe_files:
+        assert count_event_tags(path) == EXPECTED_EVENTS[path.name], path.name
 
 
 def test_truth_objects_of_the_fixtures(fixture_lhe_files):

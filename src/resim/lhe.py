@@ -369,6 +369,14 @@ def read_truth(path: str | Path) -> ak.Array:
     return truth_array(list(iter_events(path)))
 
 
+def count_event_tags(path: str | Path) -> int:
+    """Number of ``<event>`` blocks, counted from their opening tags alone: cheap, for progress
+    messages (:func:`iter_events` checks the events themselves as they stream)."""
+    path = Path(path)
+    with _open_text(path) as handle:
+        return sum(1 for line in _Lines(path, handle) if line.lstrip().startswith("<event"))
+
+
 def count_events(path: str | Path) -> int:
     """Number of (valid) events in an LHE file; raises LHEError on a bad file."""
     return sum(1 for _ in iter_events(path))

@@ -29,6 +29,7 @@ from ..detector import get_detector
 from ..contracts import Branch, LHEBatch, ViewBatch
 from ..forks import ViewChain
 from ..io import atomic_path
+from ..lhe import count_event_tags
 from ..matching import match
 from ..pileup.overlay import PileUp, stream_view
 from ..seeds import SeedManifest
@@ -191,10 +192,10 @@ def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: 
     cascade = cfg["require_all_views"] if cascade is None else cascade
     manifest = SeedManifest(int(config["run"]["seed"]), sample, int(shard))
     reconstruct = _Reconstruction(config, manifest, workdir, pool)
-    total = len(events) if events is not None else int(config["run"]["events_per_shard"])
     done = 0
     with ViewChain(config, sample, shard, lhe, manifest) as chain, \
             atomic_path(out) as tmp, create_file(tmp) as f:
+        total = len(events) if events is not None else count_event_tags(lhe)
         view_file = _ViewFile(f, chain.order)
         for batch in chain.batches(int(config["run"]["batch_size"]), events):
             alive = _Cascade(len(batch), cascade)
