@@ -30,7 +30,7 @@ def _config(tmp_path, text=GOOD_CONFIG):
 @pytest.mark.parametrize("case, words", [
     ("missing", "config file {path} does not exist"),
     ("directory", "{path}: Is a directory"),
-    ("yaml", "config file {path} is not valid YAML"),
+    ("yaml", "config file {path}, line 2, column 8: not valid YAML: expected ',' or '}}'"),
     ("binary", "config file {path} is not a text file (binary data)"),
     ("schema", "{path} is not valid: run.events_per_shard: 0 is less than the minimum of 1; "
                "samples.qcd.shards: 'two' is not of type 'integer'"),

@@ -73,7 +73,10 @@ def load_config(path: str | Path) -> dict:
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not a text file (binary data)") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).replace("\n", " ")
+        raise ConfigError(f"config file {path}{where}: not valid YAML: {problem}") from None
     if not isinstance(config, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections")
     return validate(config, source=str(path))

@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from resim.config import config_hash, load_config
+from resim.dataset.cutflow import cutflow_table
 from resim.dataset.reader import PairedDataset
 from resim.errors import DatasetError
 from resim.io import atomic_write_text
@@ -46,39 +47,6 @@ def _shard_cutflows(attrs: dict) -> list[dict]:
     if "views" in flow or "pairing" in flow:
         return [flow]
     return [f for f in flow.values() if isinstance(f, dict)]
-
-
-def cutflow_table(flow: dict) -> str:
-    """Markdown: one column per view, one row per step (lost jets by reason), then the pairing."""
-    views = flow.get("views", {})
-    if not views:
-        return "_no cut-flow stored_\n"
-    counts, lost = [], []
-    for per_view in views.values():
-        for key, value in per_view.items():
-            if isinstance(value, dict):
-                lost += [f"lost: {r}" for r in value if f"lost: {r}" not in lost]
-            elif key not in counts:
-                counts.append(key)
-    # Inputs first, then the losses, then what is left ("jets"), as the cut-flow reads.
-    steps = [k for k in counts if k != "jets"] + lost + [k for k in counts if k == "jets"]
-    lines = ["| step | " + " | ".join(views) + " |", "|---" * (len(views) + 1) + "|"]
-    for step in steps:
-        cells = [str(v.get("lost", {}).get(step[6:], "") if step.startswith("lost: ") else v.get(step, ""))
-                 for v in views.values()]
-        lines.append(f"| {step} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
-    pairing = flow.get("pairing")
-    if pairing:
-        lost = ", ".join(f"{v}: {n}" for v, n in pairing.get("lost", {}).items())
-        rejected = ", ".join(f"{v}: {sum(reasons.values())}"
-                             for v, reasons in pairing.get("rejected", {}).items())
-        text += (f"\nPairing: {pairing.get('candidates', '?')} nominal jets → "
-                 f"{pairing.get('pairs', '?')} pairs. Lost, charged to the first view (in view "
-                 f"order) that drops the jet: {lost or 'none'}. Dropped by each view on its own "
-                 f"(no matched jet or a failed cut, whatever the other views do): "
-                 f"{rejected or 'none'}.\n")
-    return text
 
 
 def dataset_section(results: Path) -> list[str]:

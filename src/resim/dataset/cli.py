@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..cliutil import add_job_arguments
 from ..config import load_config
+from .cutflow import cutflow_table
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -14,8 +15,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     cutflows = simulate_shard(load_config(args.config), args.sample, args.shard, args.lhe,
                               args.out, Path(args.out).parent, pool=args.pileup)
-    for view, flow in cutflows.items():
-        print(f"{view}: {flow}")
+    print(cutflow_table({"views": cutflows}), end="")
     return 0
 
 
@@ -23,7 +23,7 @@ def _pair(args: argparse.Namespace) -> int:
     from .pair import pair_files
 
     flow = pair_files(load_config(args.config), args.sample, args.shard, args.viewfiles, args.out)
-    print(f"{args.out}: {flow['pairs']} pairs ({flow})")
+    print(f"{args.out}: {cutflow_table({'pairing': flow})}", end="")
     return 0
 
 

@@ -73,7 +73,8 @@ def new_pythia(settings: list[str], context: str, user_hooks=None) -> pythia8mc.
     """An initialised, silent Pythia. A setting Pythia refuses or a failed ``init()`` is a
     :class:`GeneratorError` naming ``context`` and the setting (Pythia only returns False)."""
     pythia = pythia8mc.Pythia("", False)
-    for line in ("Print:quiet = on", "Print:verbosity = 0", *settings):
+    # SLHA:verbose: a MadGraph file's SLHA header would otherwise print a banner per instance
+    for line in ("Print:quiet = on", "Print:verbosity = 0", "SLHA:verbose = 0", *settings):
         if not pythia.readString(line):
             raise GeneratorError(f"{context}: Pythia refused the setting {line!r}")
     if user_hooks is not None:
