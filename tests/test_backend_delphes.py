@@ -247,6 +247,7 @@ def test_workflow_simulate_command_runs_real_delphes(repo_root, tmp_path):
     config["views"] = {"nominal": {"fork": "hard", "backend": "pythia"}}
     config["detector"] = {"backend": "delphes", "delphes": {"block_events": 10}}
     config["dataset"] = {}
+    config["finetune"]["tasks"] = {}  # H vs QCD needs the higgs sample this config leaves out
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     resim = shutil.which("resim", path=str(Path(sys.executable).parent)) or "resim"
 

@@ -129,6 +129,17 @@ def test_failure_in_the_log_is_an_error_although_madgraph_exited_0(tmp_path, log
         mg.check_run(lhe, "INFO: Running Survey\n" + log_line + "\nquit\n", 50)
 
 
+def test_a_program_that_stops_says_why(tmp_path):
+    # MadGraph stops like this when its Python lacks `six`; the reason must reach the user
+    program = tmp_path / "mg5_aMC"
+    program.write_text("#!/bin/sh\necho 'INFO: starting'\necho 'madgraph requires the six module.'"
+                       "\nexit 1\n")
+    program.chmod(0o755)
+    with pytest.raises(GeneratorError, match=r"exited 1 on .*: INFO: starting madgraph requires "
+                                             r"the six module\. \(log: "):
+        mg._run_script(program, tmp_path / "card.mg5", "launch\n", tmp_path / "mg5.log")
+
+
 def test_missing_events_file_is_an_error(tmp_path):
     lhe = mg.events_file(tmp_path / "work" / "proc", decayed=False)
     with pytest.raises(GeneratorError, match="wrote no"):

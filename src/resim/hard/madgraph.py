@@ -271,9 +271,19 @@ def _run_script(executable: Path, script: Path, text: str, logfile: Path) -> str
     with open(logfile, "a") as out:
         result = subprocess.run(mg5_command(executable, script), cwd=script.parent,
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    text = logfile.read_text(errors="replace")
     if result.returncode != 0:
-        raise GeneratorError(f"{executable} exited {result.returncode} on {script} (log: {logfile})")
-    return logfile.read_text(errors="replace")
+        raise GeneratorError(f"{executable} exited {result.returncode} on {script}: "
+                             f"{_last_words(text)} (log: {logfile})")
+    return text
+
+
+def _last_words(log_text: str, limit: int = 300) -> str:
+    """The end of MadGraph's log on one line: it says why (a missing Python module, a
+    refused card line) without the user opening the log."""
+    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
+    tail = " ".join(lines[-2:]) if lines else "(empty log)"
+    return tail if len(tail) <= limit else "…" + tail[-limit:]
 
 
 def generate_madgraph(config: dict, sample: str, shard: int, out_path: str | Path,
