@@ -95,6 +95,29 @@ def test_wasserstein_of_shift_and_scale():
     assert by_view == pytest.approx({"fsr_up": 0.01, "seed": 0.0})
 
 
+def test_resampled_wasserstein_is_scipys_weighted_distance_and_its_spread():
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    nominal = rng.random(n)
+    view = np.clip(nominal + rng.normal(0.02, 0.05, n), 0, 1)  # each jet shifted a little
+    weights = metrics.bootstrap_weights(n, 300, rng)
+    boot = metrics.bootstrap_wasserstein(nominal, view, weights)
+    for k in (0, 7, 299):
+        assert boot[k] == pytest.approx(wasserstein_distance(nominal, view, weights[k], weights[k]),
+                                        rel=1e-12)
+    ones = metrics.bootstrap_wasserstein(nominal, view, np.ones((1, n)))
+    assert ones[0] == pytest.approx(metrics.wasserstein(nominal, view), rel=1e-12)
+    # the resampled values scatter around the full-sample distance, and their spread shrinks
+    # as 1/sqrt(n): a quarter of the jets, twice the spread (within sampling noise)
+    full = metrics.wasserstein(nominal, view)
+    assert np.mean(boot) == pytest.approx(full, rel=0.05)
+    quarter = metrics.bootstrap_wasserstein(nominal[: n // 4], view[: n // 4],
+                                            metrics.bootstrap_weights(n // 4, 300, rng))
+    assert np.std(quarter) / np.std(boot) == pytest.approx(2.0, rel=0.3)
+
+
 def test_n2_score_orientation_and_common_scale():
     rng = np.random.default_rng(1)
     labels = np.concatenate([np.ones(500), np.zeros(500)])

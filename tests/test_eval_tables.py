@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 
+import numpy as np
 import pytest
 
 from train.evaluate import tables
@@ -80,3 +81,24 @@ def test_rejection_cell_shows_interval_background_count_and_bound():
     bound = tables.collect_rows([_rec("fixed", 100, {"rejection@0.5": 250.0, "n_pass@0.5": 0,
                                                      "bound@0.5": 1.0})], VIEWS)[0]
     assert bound.rejection_cell("rejection@0.5") == "> 250 (0 bkg)"
+
+
+def test_distance_cell_and_csv_carry_the_test_set_spread(tmp_path):
+    # Two repetitions; per-resample means 2, 3, 4, 5 (x 1e-4): the 50 % interval is 2.75-4.25.
+    recs = [_rec("fixed", 100, {"wasserstein:seed": 3.0e-4}),
+            _rec("fixed", 100, {"wasserstein:seed": 4.0e-4})]
+    recs[0]["bootstrap"] = {"wasserstein:seed": [1.5e-4, 2.5e-4, 3.5e-4, 4.5e-4]}
+    recs[1]["bootstrap"] = {"wasserstein:seed": [2.5e-4, 3.5e-4, 4.5e-4, 5.5e-4]}
+    (row,) = tables.collect_rows(recs, VIEWS)
+    assert row.interval("wasserstein:seed", level=0.5) == pytest.approx((2.75e-4, 4.25e-4))
+    spread = float(np.std([2.0, 3.0, 4.0, 5.0], ddof=1))  # x 1e-4: 1.29
+    assert row.test_std("wasserstein:seed") == pytest.approx(spread * 1e-4)
+    assert row.distance_cell("wasserstein:seed") == "(3.50 ± 0.71)×10⁻⁴ (test σ 1.29)"
+    tables.write_tables(tmp_path, "h_vs_qcd", recs, VIEWS, [0.5])
+    with open(tmp_path / "wasserstein.csv") as fh:
+        (out,) = list(csv.DictReader(fh))
+    assert float(out["wasserstein:seed_ci_low"]) == pytest.approx(row.interval("wasserstein:seed")[0])
+    assert float(out["wasserstein:seed_test_std"]) == pytest.approx(spread * 1e-4, rel=1e-5)
+    # without resamplings the cell is the seed's format alone
+    plain = tables.collect_rows([_rec("fixed", 100, {"wasserstein:seed": 3.0e-4})], VIEWS)[0]
+    assert plain.distance_cell("wasserstein:seed") == "3.00×10⁻⁴"

@@ -15,6 +15,8 @@ import math
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from resim.config import config_hash, load_config
 from resim.dataset.cutflow import cutflow_table
 from resim.dataset.reader import PairedDataset
@@ -23,7 +25,7 @@ from resim.io import atomic_write_text
 from resim.workflow import SPLITS, backbones
 
 from .contrastive import collapse_warning
-from .evaluate.tables import collect_rows
+from .evaluate.tables import Row, collect_rows
 
 
 #: Plots of a task and of each backbone, as ``rs3l evaluate`` writes them.
@@ -116,7 +118,7 @@ def verdicts(records: list[dict], views: list[str], efficiency: float) -> list[s
                         for (a, da), (b, db) in pairs)
             out.append(f"- {fixed.name} is more robust (lower Wasserstein distance) than "
                        f"{sup.name} in {more} of {len(pairs)} views, {clear} of them beyond the "
-                       f"spread of the repetitions.")
+                       f"spread of the repetitions{_resampled(fixed, sup, others)}.")
     for size in sorted({r.train_size for r in rows if r.mode == "floating"}):
         floating = [r for r in rows if r.mode == "floating" and r.train_size == size]
         if len(floating) < 2:
@@ -126,6 +128,22 @@ def verdicts(records: list[dict], views: list[str], efficiency: float) -> list[s
         out.append(f"- {size} labelled jets, floating: the backbone with the lowest Wasserstein "
                    f"distance per view: " + ", ".join(f"`{v}`: {b}" for v, b in best.items()) + ".")
     return out
+
+
+def _resampled(lower: Row, other: Row, views: list[str], level: float = 0.95) -> str:
+    """How many views keep ``lower``'s distance below ``other``'s on ``level`` of the test-set
+    resamplings (both rows are scored on the same ones)."""
+    fractions, resamplings = [], 0
+    for view in views:
+        a, b = (r.resampled_means(f"wasserstein:{view}") for r in (lower, other))
+        if a is not None and b is not None:
+            fractions.append(float(np.mean(a < b)))
+            resamplings = len(a)
+    if not fractions:
+        return ""
+    kept = sum(f >= level for f in fractions)
+    return (f", {kept} of them on ≥ {level:.0%} of the {resamplings} test-set resamplings "
+            f"(test-set statistics only)")
 
 
 def _pm(mean: float, std: float) -> str:

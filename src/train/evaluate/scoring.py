@@ -85,8 +85,9 @@ def reference_n2(task: Task, val: list) -> tuple[np.ndarray, np.ndarray]:
 def tagger_metrics(scores: dict[str, np.ndarray], target: np.ndarray, labels: np.ndarray,
                    label_names: list[str], balanced: np.ndarray, efficiencies: list[float],
                    weights: np.ndarray) -> dict:
-    """Rejection (step ROC, with the background count behind it and bootstrap resamples over
-    ``weights``) and AUC on nominal jets, Wasserstein per view on the balanced rows, sub-class ROCs."""
+    """Rejection (step ROC, with the background count behind it) and AUC on nominal jets,
+    Wasserstein per view on the balanced rows, sub-class ROCs; rejections and distances also on
+    each test-set resampling ``weights`` (the same for every model)."""
     nominal = scores[NOMINAL]
     values = {}
     for e, point in zip(efficiencies, metrics.working_points(target, nominal, efficiencies)):
@@ -97,10 +98,15 @@ def tagger_metrics(scores: dict[str, np.ndarray], target: np.ndarray, labels: np
     for view, w in metrics.view_wasserstein({v: s[balanced] for v, s in scores.items()}).items():
         values[f"wasserstein:{view}"] = w
     boot = metrics.bootstrap_rejection(target, nominal, weights, efficiencies)
+    resampled = {f"rejection@{e:g}": b.tolist() for e, b in zip(efficiencies, boot)}
+    for view, s in scores.items():
+        if view != NOMINAL:
+            resampled[f"wasserstein:{view}"] = metrics.bootstrap_wasserstein(
+                nominal[balanced], s[balanced], weights[:, balanced]).tolist()
     signal = target.astype(bool)
     subclass = {}
     for code in np.unique(labels[~signal]):
         sel = signal | (labels == code)
         subclass[label_names[code]] = metrics.roc(target[sel], nominal[sel])
     return {"values": values, "roc": metrics.roc(target, nominal), "subclass_roc": subclass,
-            "bootstrap": {f"rejection@{e:g}": b.tolist() for e, b in zip(efficiencies, boot)}}
+            "bootstrap": resampled}
