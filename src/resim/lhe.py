@@ -369,12 +369,16 @@ def read_truth(path: str | Path) -> ak.Array:
     return truth_array(list(iter_events(path)))
 
 
+#: An event's opening tag, ``<event>`` or ``<event attr=...>`` (not ``<eventgroup>``, ...).
+_EVENT_TAG = re.compile(r"<event[\s>]")
+
+
 def count_event_tags(path: str | Path) -> int:
     """Number of ``<event>`` blocks, counted from their opening tags alone: cheap, for progress
     messages (:func:`iter_events` checks the events themselves as they stream)."""
     path = Path(path)
     with _open_text(path) as handle:
-        return sum(1 for line in _Lines(path, handle) if line.lstrip().startswith("<event"))
+        return sum(1 for line in _Lines(path, handle) if _EVENT_TAG.match(line.lstrip()))
 
 
 def count_events(path: str | Path) -> int:
