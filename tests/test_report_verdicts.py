@@ -27,3 +27,18 @@ def test_robustness_verdict_counts_views_clear_on_the_resamplings():
     (line,) = [v for v in verdicts(records, VIEWS, 0.5) if "more robust" in v]
     assert "in 2 of 2 views" in line
     assert "1 of them on ≥ 95% of the 200 test-set resamplings" in line
+
+
+def test_a_backbone_is_compared_with_the_baseline_of_its_own_network():
+    def rec(mode, network, rejection, label=None):
+        return {"mode": mode, "train_size": 100, "views": VIEWS, "network": network,
+                "backbone_label": label, "values": {"rejection@0.5": rejection}}
+
+    records = [rec("floating", "transformer", 40.0, "all"), rec("floating", "dgcnn", 30.0, "all"),
+               rec("supervised", "transformer", 20.0), rec("supervised", "dgcnn", 35.0)]
+    lines = [v for v in verdicts(records, VIEWS, 0.5) if "beat" in v]
+    assert lines == [
+        "- At ε_S = 0.5, Fine-tuned (100, floating, all, dgcnn) does not beat Fully-supervised "
+        "(100, all, dgcnn): rejection 30 vs 35 (single runs: no spread to compare with).",
+        "- At ε_S = 0.5, Fine-tuned (100, floating, all, transformer) beats Fully-supervised "
+        "(100, all, transformer): rejection 40 vs 20 (single runs: no spread to compare with)."]

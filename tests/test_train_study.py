@@ -127,22 +127,62 @@ def test_laptop_study_plans_every_backbone_and_size(tmp_path):
         assert f"results/finetune/h_vs_qcd/{size}/supervised-2/model.pt" in output
 
 
-def test_fixed_jobs_read_their_backbone_and_supervised_none(tmp_path):
+def planned_commands(tmp_path: Path, runs: list[dict], sizes: list, targets: list[str]) -> str:
+    """The shell commands `snakemake -n` plans for ``targets`` of the tiny config with ``runs``
+    as its backbones and ``sizes`` as its labelled-set sizes."""
     config = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
-    config["pretrain"]["runs"] = [{"name": "rs3l"}, {"name": "other", "label": "long", "epochs": 2}]
-    config["finetune"]["train_sizes"] = [20, "all"]
-    path = tmp_path / "two.yaml"
+    config["pretrain"]["runs"] = runs
+    config["finetune"]["train_sizes"] = sizes
+    path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-           str(tmp_path), f"--configfile={path}", "-n", "--printshellcmds",
-           "results/finetune/h_vs_qcd/20/other/fixed-0/model.pt",
-           "results/finetune/h_vs_qcd/20/supervised-0/model.pt"]
+           str(tmp_path), f"--configfile={path}", "-n", "--printshellcmds", *targets]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-2000:]
+    return output
+
+
+def test_fixed_jobs_read_their_backbone_and_supervised_none(tmp_path):
+    output = planned_commands(
+        tmp_path, [{"name": "rs3l"}, {"name": "other", "label": "long", "epochs": 2}], [20, "all"],
+        ["results/finetune/h_vs_qcd/20/other/fixed-0/model.pt",
+         "results/finetune/h_vs_qcd/20/supervised-0/model.pt"])
     commands = sorted(line for line in output.splitlines() if "rs3l finetune" in line)
     assert len(commands) == 2
     fixed, supervised = commands
     assert "--size 20" in fixed and "--backbone results/train/other/checkpoint.pt" in fixed
     assert "--mode supervised" in supervised and "--backbone" not in supervised
+    assert "--run rs3l" in supervised  # the backbones' one network, no pre-trained weights
     assert "rs3l pretrain" in output and "--run other" in output
+
+
+NETWORKS = [{"name": "rs3l"}, {"name": "tf", "model": {"backbone": "transformer"}},
+            {"name": "tf_seed", "views": "seed", "model": {"backbone": "transformer"}}]
+
+
+def test_one_supervised_baseline_per_network():
+    same = config_with(pretrain={"runs": RUNS})  # contrastive and MPM on one DGCNN
+    assert study.baselines(same) == {"rs3l": ""} and wf.baseline_network(same) == "rs3l"
+    config = config_with(pretrain={"runs": NETWORKS}, finetune={"train_sizes": [100], "reps": 1})
+    assert study.networks(config) == {"rs3l": "dgcnn", "tf": "transformer", "tf_seed": "transformer"}
+    assert study.baselines(config) == {"rs3l": "dgcnn", "tf": "transformer"}
+    runs = wf.finetune_runs(config, "h_vs_qcd")
+    assert {"100/rs3l/supervised-0", "100/tf/supervised-0"} <= set(runs)
+    assert not any(r.startswith(("100/supervised", "100/tf_seed/supervised")) for r in runs)
+    # two networks of one kind are told apart by the first backbone with each
+    wide = NETWORKS[:2] + [{"name": "tf_wide", "model": {"backbone": "transformer", "hidden": 256}}]
+    labels = study.networks(config_with(pretrain={"runs": wide}))
+    assert labels == {"rs3l": "dgcnn", "tf": "transformer of tf",
+                      "tf_wide": "transformer of tf_wide"}
+
+
+def test_each_network_baseline_trains_its_network(tmp_path):
+    output = planned_commands(tmp_path, NETWORKS[:2], [20],
+                              ["results/finetune/h_vs_qcd/20/rs3l/supervised-0/model.pt",
+                               "results/finetune/h_vs_qcd/20/tf/supervised-0/model.pt"])
+    commands = sorted(line for line in output.splitlines() if "rs3l finetune" in line)
+    assert len(commands) == 2 and not any("--backbone" in c for c in commands)
+    assert "--run rs3l" in commands[0] and "--out results/finetune/h_vs_qcd/20/rs3l/" in commands[0]
+    assert "--run tf" in commands[1] and "--out results/finetune/h_vs_qcd/20/tf/" in commands[1]
+    assert "rs3l pretrain" not in output  # a baseline waits for no pre-training

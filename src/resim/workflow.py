@@ -208,7 +208,8 @@ def pair_files(config: dict, split: str) -> list[str]:
 
 # The study's axes (backbones, labelled-set sizes) are defined by train.study; here they become
 # paths. results/finetune/<task>/<size>/<backbone>/<mode>-<rep> for a tagger on a backbone,
-# results/finetune/<task>/<size>/supervised-<rep> for the baseline trained from scratch.
+# results/finetune/<task>/<size>/supervised-<rep> for the baseline trained from scratch (one
+# network), or .../<size>/<backbone>/supervised-<rep> for the baseline of each network.
 
 
 def check_study(config: dict) -> None:
@@ -241,8 +242,20 @@ def finetune_runs(config: dict, task: str) -> list[str]:
         runs += [f"{size}/{name}/{mode}-{rep}" for name in backbones(config)
                  for mode in modes if mode in study.BACKBONE_MODES for rep in reps]
         if "supervised" in modes:
-            runs += [f"{size}/supervised-{rep}" for rep in reps]
+            runs += [supervised_run(size, name, label, rep)
+                     for name, label in study.baselines(config).items() for rep in reps]
     return runs
+
+
+def supervised_run(size: int | str, backbone: str, label: str, rep: int) -> str:
+    """A supervised baseline's run folder: ``<size>/supervised-<rep>`` for the one network of
+    every backbone (label ""), else below the first backbone with the network it trains."""
+    return f"{size}/supervised-{rep}" if not label else f"{size}/{backbone}/supervised-{rep}"
+
+
+def baseline_network(config: dict) -> str:
+    """The backbone whose network the single supervised baseline trains (every backbone's)."""
+    return next(iter(study.baselines(config)))
 
 
 def finetune_dirs(config: dict, task: str) -> list[str]:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from resim.config import load_config
+from resim.errors import ConfigError
 from resim.dataset.reader import PairedDataset
 from resim.io import atomic_path, atomic_write_text
 
@@ -36,7 +37,7 @@ from .data import NOMINAL
 from .finetune_loop import predict, train
 from .heads import MODES
 from .labelled import JetSet, build_jet_set
-from .study import ALL, backbone_label, parse_size
+from .study import ALL, backbone_label, networks, parse_size, run_config
 from .taggers import build_tagger, resolve_device
 from .tasks import Task, task_seed
 
@@ -49,16 +50,24 @@ def backbone_name(backbone_path: str | Path | None) -> str | None:
 
 
 def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: str | Path | None,
-             train_data: list, val_data: list, out: str | Path, size: int | str = ALL) -> dict:
-    """Train one tagger and write ``model.pt``, ``scores.npz`` and ``metrics.json`` into ``out``."""
+             train_data: list, val_data: list, out: str | Path, size: int | str = ALL,
+             run: str | None = None) -> dict:
+    """Train one tagger and write ``model.pt``, ``scores.npz`` and ``metrics.json`` into ``out``.
+
+    ``run`` (supervised only): the pre-training run whose network the baseline trains from
+    scratch (default: the ``pretrain`` section's)."""
+    if run is not None and mode != "supervised":
+        raise ConfigError(f"--run {run}: names the network of a supervised baseline; a {mode} "
+                          f"tagger takes its network from --backbone")
     section = config["finetune"]
     task = Task.from_config(config, task_name)
     seed = task_seed(config, task_name, rep)
     torch.manual_seed(seed)
     device = resolve_device(section["device"])
     tick = time.perf_counter()
-    tagger = build_tagger(mode, backbone_path, (config.get("pretrain") or {}).get("model"),
-                          section["head"], section.get("lora_rank", 1)).to(device)
+    pretrain = run_config(config, run)["pretrain"] if run else (config.get("pretrain") or {})
+    tagger = build_tagger(mode, backbone_path, pretrain.get("model"), section["head"],
+                          section.get("lora_rank", 1)).to(device)
     train_set, views = build_jet_set(config, task, PairedDataset(train_data), rep, "train", size,
                                      section["max_train_jets"])
     val_set, _ = build_jet_set(config, task, PairedDataset(val_data), rep, "validation", ALL,
@@ -74,12 +83,14 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
     log.info("%s: %d labelled jets; loading %.1f s, training %.1f s (%d epochs)", name,
              len(train_set), loaded - tick, time.perf_counter() - loaded, len(history))
     bb = backbone_name(backbone_path) if mode != "supervised" else None
+    network = networks(config).get(bb or run or "", "")
     record = {
         "task": task_name, "mode": mode, "rep": rep, "seed": seed, "head": section["head"],
         "signal": list(task.signal), "background": list(task.background),
         "size": size, "train_size": len(train_set), "val_size": len(val_set), "views": views,
         "backbone": str(backbone_path) if backbone_path else None, "backbone_name": bb,
         "backbone_label": backbone_label(config, bb) if bb else None,
+        "network": network,
         "best_epoch": best["epoch"], "history": history,
     }
     out = Path(out)
@@ -107,7 +118,7 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     finetune(config, args.task, args.mode, args.rep, args.backbone, args.train, args.val, args.out,
-             parse_size(args.size))
+             parse_size(args.size), args.run)
     return 0
 
 
@@ -131,6 +142,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(default; at most finetune.max_train_jets)")
     p.add_argument("--backbone", help="pre-training checkpoint (fixed/floating: weights; "
                    "supervised: architecture only)")
+    p.add_argument("--run", help="supervised: the pre-training run (pretrain.runs) whose network "
+                   "to train from scratch (default: the pretrain section's)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--train", nargs="+", required=True, help="paired HDF5 files for training")
     p.add_argument("--val", nargs="+", required=True, help="paired HDF5 files for validation")

@@ -103,14 +103,15 @@ def verdicts(records: list[dict], views: list[str], efficiency: float) -> list[s
     out = []
     for ft in (r for r in rows if r.mode == "floating"):
         for sup in (r for r in rows if r.mode == "supervised" and r.train_size == ft.train_size
-                    and r.views == ft.views):
+                    and r.views == ft.views and r.network == ft.network):
             (a, da), (b, db) = ft.mean_std(col), sup.mean_std(col)
             word = "beats" if a > b else "does not beat"
             out.append(f"- At ε_S = {efficiency:g}, {ft.name} {word} {sup.name}: rejection "
                        f"{_pm(a, da)} vs {_pm(b, db)}{_significance(a, da, b, db)}.")
     others = [v for v in views if v != "nominal"]
     for fixed in (r for r in rows if r.mode == "fixed"):
-        for sup in (r for r in rows if r.mode == "supervised" and r.train_size == fixed.train_size):
+        for sup in (r for r in rows if r.mode == "supervised" and r.train_size == fixed.train_size
+                    and r.network == fixed.network):
             pairs = [(fixed.mean_std(f"wasserstein:{v}"), sup.mean_std(f"wasserstein:{v}"))
                      for v in others]
             more = sum(a < b for (a, _), (b, _) in pairs)

@@ -6,6 +6,10 @@ A *backbone* is one pre-training run on the pretrain split: ``pretrain.runs`` li
 ``pretrain.runs`` there is one backbone, named ``workflow.backbone``, with the ``pretrain``
 section as it is (the single-backbone config of earlier versions).
 
+The *supervised baseline* trains a backbone's network from scratch: one baseline when every
+backbone shares a network, else one per network (a transformer backbone is compared with a
+transformer trained from scratch, a DGCNN one with a DGCNN).
+
 A *size* is a number of labelled training jets, or ``all``; ``finetune.train_sizes`` lists the
 sizes every fine-tuning mode runs at. The jets of a size are the first ``size`` of one random
 order of the task's jets per repetition, the same for every mode and backbone (and nested: the
@@ -85,6 +89,44 @@ def backbone_label(config: dict, name: str) -> str:
     return views if isinstance(views, str) else "+".join(views)
 
 
+def networks(config: dict) -> dict[str, str]:
+    """Backbone name -> the label of its network (``pretrain.model`` as the run sets it), or
+    ``""`` for every backbone when they all share one network.
+
+    The label is the network's kind (``dgcnn``, ``transformer``), or ``<kind> of <backbone>``
+    when two different networks are of one kind."""
+    runs = backbone_runs(config)
+    if len(runs) == 1:
+        return {name: "" for name in runs}
+    models = {name: run_config(config, name)["pretrain"].get("model") or {} for name in runs}
+    distinct: list[dict] = []
+    for model in models.values():
+        if model not in distinct:
+            distinct.append(model)
+    if len(distinct) <= 1:
+        return {name: "" for name in models}
+    kinds = [m.get("backbone", "network") for m in distinct]
+    first = {}
+    for name, model in models.items():
+        first.setdefault(distinct.index(model), name)
+    labels = {}
+    for name, model in models.items():
+        i = distinct.index(model)
+        labels[name] = kinds[i] if kinds.count(kinds[i]) == 1 else f"{kinds[i]} of {first[i]}"
+    return labels
+
+
+def baselines(config: dict) -> dict[str, str]:
+    """The supervised baselines a study trains: for each network among the backbones, the first
+    backbone with it (the baseline trains its network from scratch on the same jets) -> the
+    network's label (``""``: every backbone shares the one network, one baseline)."""
+    out: dict[str, str] = {}
+    for name, label in networks(config).items():
+        if label not in out.values():
+            out[name] = label
+    return out
+
+
 def resolve_views(selection: str | Sequence[str], available: Sequence[str],
                   key: str = "pretrain.views") -> list[str]:
     """Augmented views selected by ``selection``, in the order of ``available``.
@@ -142,16 +184,18 @@ def check(config: dict) -> None:
     backbone names and labels unique, each run a valid ``pretrain`` section whose views the
     dataset has, the fine-tuning views present, sizes unique."""
     views = list(config.get("views") or {})
-    labels: dict[str, str] = {}
+    labels: dict[tuple[str, str], str] = {}
+    nets = networks(config)
     for name, section in backbone_runs(config).items():
         key = f"pretrain.runs.{name}"
         run_config(config, name)
         if section.get("objective", "contrastive") == "contrastive":
             resolve_views(section.get("views", "all"), views, key=f"{key}.views")
-        label = backbone_label(config, name)
+        label = (backbone_label(config, name), nets[name])  # rows name both
         if label in labels:
-            raise ConfigError(f"{key}: label {label!r} is also backbone {labels[label]!r}'s; "
-                              f"give one of them a distinct `label` (table rows are named by it)")
+            raise ConfigError(f"{key}: label {label[0]!r} is also backbone {labels[label]!r}'s"
+                              f"{' (both ' + label[1] + ')' if label[1] else ''}; give one of "
+                              f"them a distinct `label` (table rows are named by it)")
         labels[label] = name
     wanted = (config.get("finetune") or {}).get("views")
     if wanted:  # [] trains on nominal jets only

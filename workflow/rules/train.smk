@@ -84,7 +84,7 @@ rule finetune:
         " --out {params.outdir} --train {input.train} --val {input.val} > {log} 2>&1"
 
 
-# The fully supervised baseline: the same network (pretrain.model) from scratch, the same jets.
+# The fully supervised baseline: the backbones' network from scratch, the same jets.
 rule supervised:
     input:
         train="results/dataset/finetune.h5",
@@ -101,6 +101,7 @@ rule supervised:
         config=CONFIG,
         digest=digest("finetune"),
         outdir=subpath(output.model, parent=True),
+        network=wf.baseline_network(config),
     threads: 1
     resources:
         mem_mb=4000,
@@ -108,5 +109,23 @@ rule supervised:
         env_for("resim")
     shell:
         "rs3l finetune --config {params.config} --task {wildcards.task} --size {wildcards.size}"
-        " --mode supervised --rep {wildcards.rep}"
+        " --mode supervised --rep {wildcards.rep} --run {params.network}"
         " --out {params.outdir} --train {input.train} --val {input.val} > {log} 2>&1"
+
+
+# When the backbones differ in network: one baseline per network, trained from scratch, below
+# the first backbone with it (no pre-training input: it reads the run's network, not weights).
+use rule supervised as supervised_network with:
+    output:
+        model="results/finetune/{task}/{size}/{backbone}/supervised-{rep}/model.pt",
+        scores="results/finetune/{task}/{size}/{backbone}/supervised-{rep}/scores.npz",
+        metrics="results/finetune/{task}/{size}/{backbone}/supervised-{rep}/metrics.json",
+    log:
+        "logs/finetune/{task}/{size}/{backbone}/supervised-{rep}.log",
+    benchmark:
+        "results/benchmarks/finetune/{task}/{size}/{backbone}/supervised-{rep}.tsv"
+    params:
+        config=CONFIG,
+        digest=digest("finetune"),
+        outdir=lambda wildcards, output: str(Path(output.model).parent),
+        network=lambda wildcards: wildcards.backbone,

@@ -58,7 +58,7 @@ def model_record(path: Path, name: str) -> dict:
     return {"name": name, "mode": record["mode"], "rep": record["rep"],
             "train_size": record["train_size"], "views": record["views"],
             "backbone_name": record.get("backbone_name"),
-            "backbone_label": record.get("backbone_label")}
+            "backbone_label": record.get("backbone_label"), "network": record.get("network", "")}
 
 
 def evaluate(config: dict, task_name: str, out: str | Path, test: list, model_dirs: list,

@@ -22,11 +22,12 @@ def series_name(row: Row) -> str:
     """A row's name without its size: the line it belongs to."""
     if row.mode == "n2":
         return "N2"
+    net = f", {row.network}" if row.network else ""
     if row.mode == "supervised":
-        return f"Fully-supervised ({row.views})"
+        return f"Fully-supervised ({row.views}{net})"
     if row.backbone == "MPM":
-        return f"MPM fine-tuned ({row.mode})"
-    return f"Fine-tuned ({row.mode}, {row.backbone or row.views})"
+        return f"MPM fine-tuned ({row.mode}{net})"
+    return f"Fine-tuned ({row.mode}, {row.backbone or row.views}{net})"
 
 
 def series(rows: Sequence[Row], column: str) -> dict[str, dict[str, np.ndarray]]:

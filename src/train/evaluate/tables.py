@@ -43,18 +43,21 @@ def view_set_label(views: Sequence[str], all_views: Sequence[str]) -> str:
     return "+".join(aug) if aug else "nominal"
 
 
-def row_name(mode: str, train_size: int, views_label: str, backbone_label: str = "") -> str:
+def row_name(mode: str, train_size: int, views_label: str, backbone_label: str = "",
+             network: str = "") -> str:
     """The seed's row names: "Fine-tuned (1000, floating, seed+FSR)" (the backbone's
     augmentation set, else the training mix's), "MPM fine-tuned (1000, floating)",
-    "Fully-supervised (1000, all)", "N2"."""
+    "Fully-supervised (1000, all)", "N2"; with the network when the study has several:
+    "Fine-tuned (1000, floating, all, transformer)", "Fully-supervised (1000, all, dgcnn)"."""
     if mode == "n2":
         return "N2"
     size = human_size(train_size)
+    net = f", {network}" if network else ""
     if mode == "supervised":
-        return f"Fully-supervised ({size}, {views_label})"
+        return f"Fully-supervised ({size}, {views_label}{net})"
     if backbone_label == "MPM":
-        return f"MPM fine-tuned ({size}, {mode})"
-    return f"Fine-tuned ({size}, {mode}, {backbone_label or views_label})"
+        return f"MPM fine-tuned ({size}, {mode}{net})"
+    return f"Fine-tuned ({size}, {mode}, {backbone_label or views_label}{net})"
 
 
 @dataclass
@@ -70,6 +73,7 @@ class Row:
     train_size: int
     views: str
     backbone: str = ""
+    network: str = ""  # the network's label when the study has several (supervised: its own)
     values: dict[str, list[float]] = field(default_factory=dict)
     bootstrap: dict[str, list[list[float]]] = field(default_factory=dict)
 
@@ -153,15 +157,17 @@ def collect_rows(records: list[dict], all_views: Sequence[str]) -> list[Row]:
     for rec in records:
         label = view_set_label(rec.get("views", all_views), all_views)
         backbone = rec.get("backbone_label") or ""
-        key = (rec["mode"], rec.get("train_size", 0), label, backbone)
+        network = rec.get("network") or ""
+        key = (rec["mode"], rec.get("train_size", 0), label, backbone, network)
         if key not in rows:
-            rows[key] = Row(row_name(rec["mode"], rec.get("train_size", 0), label, backbone), *key)
+            rows[key] = Row(row_name(*key[:4], network), *key)
         for column, value in rec["values"].items():
             rows[key].values.setdefault(column, []).append(float(value))
         for column, samples in (rec.get("bootstrap") or {}).items():
             rows[key].bootstrap.setdefault(column, []).append(samples)
     return sorted(rows.values(), key=lambda r: (r.mode != "n2", r.train_size,
-                                                MODE_ORDER.index(r.mode), r.backbone, r.views))
+                                                MODE_ORDER.index(r.mode), r.network, r.backbone,
+                                                r.views))
 
 
 def format_rejection(mean: float, std: float) -> str:
