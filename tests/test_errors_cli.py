@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +123,15 @@ def test_a_resim_error_is_exit_2_for_any_command():
 
     sub.add_parser("pretrain").set_defaults(func=fail, verbose=False)
     assert cliutil.run(parser, ["pretrain"]) == 2
+
+
+def test_evaluate_names_a_path_that_is_not_there(tmp_path, capsys):
+    from train.cli import main as rs3l
+
+    config = Path(__file__).resolve().parents[1] / "config.yaml"
+    missing = tmp_path / "finetune" / "fixed-0"  # a typo in a model folder, say
+    code = rs3l(["evaluate", "--config", str(config), "--task", "h_vs_qcd", "--out",
+                 str(tmp_path / "out"), "--test", str(tmp_path), "--val", str(missing)])
+    assert code == 2 and capsys.readouterr().err.splitlines() == [
+        f"rs3l evaluate: error: {missing}: no such file or directory"]
+    assert not (tmp_path / "out").exists()

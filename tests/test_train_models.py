@@ -125,8 +125,31 @@ def test_load_backbone_restores_weights(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(x, mask), model.eval()(x, mask))
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="bad.pt"):
+    with pytest.raises(CheckpointError, match="bad.pt is not a PyTorch checkpoint"):
         load_backbone(tmp_path / "bad.pt")
+
+
+def test_a_checkpoint_of_another_kind_is_named_for_what_it_is(tmp_path):
+    import h5py
+
+    from train.taggers import load_tagger
+
+    with h5py.File(tmp_path / "data.h5", "w") as f:
+        f["x"] = [1]
+    with pytest.raises(CheckpointError, match="data.h5 is not a PyTorch checkpoint: an HDF5 file"):
+        load_backbone(tmp_path / "data.h5")
+    model = get_model({"backbone": "dgcnn", "hidden": 16, "edgeconv_layers": 1, "k": 4})
+    optimizer = torch.optim.Adam(model.parameters())
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 50)
+    save_checkpoint(tmp_path / "c.pt", model=model, epoch=1, optimizer=optimizer,
+                    scheduler=scheduler, config={}, metrics=[])
+    with pytest.raises(CheckpointError, match="c.pt is a pre-training checkpoint .* not a tagger"):
+        load_tagger(tmp_path / "c.pt")
+    # a fine-tuned tagger records its mode: given as a backbone, it is refused by name
+    tagger = torch.load(tmp_path / "c.pt", weights_only=True)
+    torch.save({**tagger, "mode": "fixed"}, tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match="model.pt is a tagger .* not a pre-training"):
+        load_backbone(tmp_path / "model.pt")
 
 
 def test_knn_through_pyg_lib_gives_the_same_table(monkeypatch):

@@ -80,11 +80,32 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
         torch.save(obj, handle)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint; CheckpointError naming the file if it is missing or malformed."""
+#: How the files torch.save writes start: a zip archive, or a pickle (the legacy format).
+_TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
+#: Files a checkpoint argument is mistaken for, by their first bytes.
+_OTHER_FILES = {b"\x89HDF\r\n\x1a\n": "an HDF5 file (a dataset?)",
+                b"\x1f\x8b": "a gzip file (an LHE file?)"}
+
+
+#: What each kind of checkpoint is and where it comes from (a tagger records its ``mode``).
+KINDS = {"pretraining": "a pre-training checkpoint (rs3l pretrain's results/train/<name>/"
+                        "checkpoint.pt)",
+         "tagger": "a tagger (rs3l finetune's model.pt)"}
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
+                    kind: str | None = None) -> dict[str, Any]:
+    """Read a checkpoint; CheckpointError naming the file if it is missing or malformed, or
+    not of ``kind`` (a key of :data:`KINDS`) when given."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head.startswith(_TORCH_MAGIC):
+        what = next((kind for magic, kind in _OTHER_FILES.items() if head.startswith(magic)),
+                    "not a file torch.save writes")
+        raise CheckpointError(f"checkpoint {path} is not a PyTorch checkpoint: {what}")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for truncated / foreign files
@@ -92,4 +113,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
         raise CheckpointError(f"checkpoint {path} lacks {missing}")
+    found = "tagger" if "mode" in checkpoint else "pretraining"
+    if kind is not None and found != kind:
+        raise CheckpointError(f"checkpoint {path} is {KINDS[found]}, not {KINDS[kind]}")
     return checkpoint

@@ -172,7 +172,7 @@ class MaskedParticleModel(nn.Module):
 def load_masked_model(path: str | Path,
                       map_location: str | torch.device = "cpu") -> MaskedParticleModel:
     """The whole MPM model (backbone, mask token, head, tokeniser) of a checkpoint, eval mode."""
-    checkpoint = load_checkpoint(path, map_location=map_location)
+    checkpoint = load_checkpoint(path, map_location=map_location, kind="pretraining")
     if "mpm" not in checkpoint:
         raise CheckpointError(f"checkpoint {path} is not a masked-particle-modelling run")
     backbone = get_model(checkpoint["model_config"])

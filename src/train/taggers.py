@@ -34,12 +34,12 @@ def build_tagger(mode: str, backbone_path: str | Path | None, model_cfg: dict | 
     if mode not in MODES:
         raise ConfigError(f"finetune mode {mode!r}: must be one of {', '.join(MODES)}")
     if mode == "supervised":
-        cfg = load_checkpoint(backbone_path)["model_config"] if backbone_path else model_cfg
+        cfg = load_checkpoint(backbone_path, kind="pretraining")["model_config"] if backbone_path else model_cfg
         backbone = get_model(cfg)
     else:
         if backbone_path is None:
             raise ConfigError(f"finetune mode {mode!r} needs --backbone (a pre-training checkpoint)")
-        checkpoint = load_checkpoint(backbone_path)
+        checkpoint = load_checkpoint(backbone_path, kind="pretraining")
         backbone = get_model(checkpoint["model_config"])
         backbone.load_state_dict(checkpoint["state_dict"])
         if mode == "lora":
@@ -49,7 +49,7 @@ def build_tagger(mode: str, backbone_path: str | Path | None, model_cfg: dict | 
 
 def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[Tagger, dict]:
     """A tagger written by ``rs3l finetune`` (``model.pt``), in eval mode, and its record."""
-    record = load_checkpoint(path, map_location=map_location)
+    record = load_checkpoint(path, map_location=map_location, kind="tagger")
     backbone = get_model(record["model_config"])
     if record["mode"] == "lora":
         add_lora(backbone, lora_rank_of(record["state_dict"]))

@@ -54,6 +54,9 @@ def model_names(dirs: list[Path]) -> dict[Path, str]:
 
 
 def model_record(path: Path, name: str) -> dict:
+    if not (path / "metrics.json").is_file():
+        raise ConfigError(f"{path}: not a fine-tuning output (no metrics.json; rs3l finetune "
+                          f"writes model.pt, scores.npz and metrics.json)")
     record = json.loads((path / "metrics.json").read_text())
     return {"name": name, "mode": record["mode"], "rep": record["rep"],
             "train_size": record["train_size"], "views": record["views"],
@@ -174,11 +177,14 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     # "--test DATA... MODELDIR..." (INTERFACES.md): argparse hands everything after the last
     # file option to it; datasets are files and model outputs are directories, so they separate.
+    missing = [p for p in [*args.test, *args.val, *args.models] if not Path(p).exists()]
+    if missing:
+        raise ConfigError(f"{missing[0]}: no such file or directory")
     test = [Path(p) for p in args.test if not Path(p).is_dir()]
     val = [Path(p) for p in args.val if not Path(p).is_dir()]
     models = [Path(p) for p in [*args.test, *args.val, *args.models] if Path(p).is_dir()]
     if not models:
-        raise ConfigError("rs3l evaluate: no model directory given (fine-tuning outputs <mode>-<rep>/)")
+        raise ConfigError("no model directory given (fine-tuning outputs <mode>-<rep>/)")
     evaluate(config, args.task, args.out, test, models, args.backbone, val)
     return 0
 

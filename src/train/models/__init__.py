@@ -57,7 +57,7 @@ def load_backbone(path: str | Path, map_location: str | torch.device = "cpu") ->
     """The backbone stored in a pre-training checkpoint, weights loaded, in eval mode."""
     from ..checkpoint import load_checkpoint
 
-    checkpoint = load_checkpoint(path, map_location=map_location)
+    checkpoint = load_checkpoint(path, map_location=map_location, kind="pretraining")
     model = get_model(checkpoint["model_config"])
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval()
