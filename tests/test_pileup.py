@@ -96,7 +96,7 @@ def test_chs_removes_charged_pileup_and_restores_the_mass(jets):
 
 def test_vertices_spread_as_configured(config, pool, batch):
     pileup = PileUp(with_pileup(config, sigma_z_mm=30.0)["pileup"], pool)
-    overlaid = pileup.overlay(batch, 12345).particles
+    overlaid = pileup.overlay(batch, 12345, 99).particles
     pu = overlaid[overlaid.pileup == 1]
     # a pool event's particles share its vertex shift; prompt ones sit at the pool's origin
     prompt = ak.flatten(pu.vz[(abs(pu.vx) < 0.05) & (abs(pu.vy) < 0.05)])
@@ -105,14 +105,42 @@ def test_vertices_spread_as_configured(config, pool, batch):
     assert n.mean() > 100 * 0.5  # ~150 interactions, dozens of particles each, after the cone
 
 
+def test_primary_vertex_moves_the_hard_event_and_dz_is_measured_from_it(config, pool, batch):
+    pileup = PileUp(with_pileup(config, sigma_z_mm=40.0)["pileup"], pool)
+    ids = np.arange(4000, dtype=np.int64)
+    z = pileup.primary_z(4242, ids)
+    assert abs(np.mean(z)) < 3 * 40 / np.sqrt(len(z)) and abs(np.std(z) / 40.0 - 1) < 0.05
+    assert np.array_equal(pileup.primary_z(4242, ids[7:9]), z[7:9])  # per event, any batch
+    overlaid = pileup.overlay(batch, 777, 4242).particles
+    shift = pileup.primary_z(4242, batch.event_id)
+    hard = overlaid[overlaid.pileup == 0]
+    assert np.allclose(ak.to_numpy(ak.flatten(hard.vz - batch.particles.vz)),
+                       np.repeat(shift, ak.to_numpy(ak.num(hard, axis=1))))
+    # reconstructed: the hard event's charged candidates sit at DZ ~ 0 (the primary vertex),
+    # pile-up ones spread over the beam spot
+    from resim.detector import get_detector
+
+    at_vertex = _with_ids(batch, overlaid)
+    candidates = pileup.subtract(get_detector(config).simulate(at_vertex, 5), shift)
+    charged = candidates[candidates.Charge != 0]
+    dz_hard = ak.to_numpy(ak.flatten(charged.DZ[charged.IsPU == 0]))
+    dz_pu = ak.to_numpy(ak.flatten(charged.DZ[charged.IsPU == 1]))
+    assert np.median(np.abs(dz_hard)) < 0.1 and np.median(np.abs(dz_pu)) > 10
+
+
+def _with_ids(batch, particles):
+    return type(batch)(batch.sample, batch.shard, batch.view, batch.event_id, particles,
+                       batch.truth)
+
+
 def test_same_seed_same_overlay_whatever_the_batch(config, pool, batch):
     pileup = PileUp(config["pileup"], pool)
-    whole = pileup.overlay(batch, 777).particles
-    assert ak.array_equal(pileup.overlay(batch, 777).particles, whole)
+    whole = pileup.overlay(batch, 777, 99).particles
+    assert ak.array_equal(pileup.overlay(batch, 777, 99).particles, whole)
     part = type(batch)(batch.sample, batch.shard, batch.view, batch.event_id[5:9],
                        batch.particles[5:9], batch.truth[5:9])
-    assert ak.array_equal(pileup.overlay(part, 777).particles, whole[5:9])
-    assert not ak.array_equal(pileup.overlay(batch, 778).particles.vz, whole.vz)
+    assert ak.array_equal(pileup.overlay(part, 777, 99).particles, whole[5:9])
+    assert not ak.array_equal(pileup.overlay(batch, 778, 99).particles.vz, whole.vz)
 
 
 def test_pileup_fork_draws_new_pileup_and_keeps_the_event(config, pool, batch):
@@ -120,10 +148,11 @@ def test_pileup_fork_draws_new_pileup_and_keeps_the_event(config, pool, batch):
     assert stream_view(specs, "nominal") == SHARED and stream_view(specs, "repu") == "repu"
     manifest = SeedManifest(1, "qcd", 0)
     pileup = PileUp(config["pileup"], pool)
-    nominal = pileup.overlay(batch, manifest.seed(stream_view(specs, "nominal"), "pileup"))
-    other = pileup.overlay(batch, manifest.seed(stream_view(specs, "repu"), "pileup"))
+    vertex = manifest.seed(SHARED, "vertex")
+    nominal = pileup.overlay(batch, manifest.seed(stream_view(specs, "nominal"), "pileup"), vertex)
+    other = pileup.overlay(batch, manifest.seed(stream_view(specs, "repu"), "pileup"), vertex)
     hard = [p[p.pileup == 0] for p in (nominal.particles, other.particles)]
-    assert ak.array_equal(hard[0], hard[1])  # the hard event untouched
+    assert ak.array_equal(hard[0], hard[1])  # the hard event, at its vertex, untouched
     pu = [p[p.pileup == 1] for p in (nominal.particles, other.particles)]
     assert not ak.array_equal(pu[0].vz, pu[1].vz)  # other pile-up
 

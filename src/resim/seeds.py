@@ -23,7 +23,7 @@ import numpy as np
 # Pythia accepts Random:seed in 1 ... 900_000_000 (0 means "from the clock", negative is default).
 PYTHIA_SEED_MAX = 900_000_000
 
-STREAMS = ("hard", "shower", "hadronise", "detector", "pileup", "external", "train")
+STREAMS = ("hard", "shower", "hadronise", "detector", "pileup", "vertex", "external", "train")
 
 
 def _name_key(name: str | int) -> int:

@@ -31,7 +31,7 @@ from ..forks import ViewChain
 from ..io import atomic_path
 from ..lhe import count_event_tags
 from ..matching import match
-from ..pileup.overlay import PileUp, stream_view
+from ..pileup.overlay import SHARED, PileUp, stream_view
 from ..seeds import SeedManifest
 from .cutflow import check_closes, new_view_cutflow
 from .provenance import versions
@@ -52,18 +52,19 @@ def jets_config(config: dict) -> dict:
 
 def process_view(batch: ViewBatch, detector, seed: int, cfg: dict,
                  workdir: Path | None = None, pileup: PileUp | None = None,
-                 pileup_seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
+                 pileup_seed: int = 0, vertex_seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
     """Pile-up overlay, detector, pile-up subtraction, clustering, matching and selection of one
-    view batch (``pileup``: the run's :class:`PileUp`, drawn from stream ``pileup_seed``).
+    view batch (``pileup``: the run's :class:`PileUp`, drawn from stream ``pileup_seed``, the
+    primary vertices from ``vertex_seed``).
 
     Returns the VIEW_TABLE rows of the matched objects and the batch's cut-flow (``events``
     and ``skipped`` are the caller's: it knows which events the view was given).
     """
     if pileup is not None:
-        batch = pileup.overlay(batch, pileup_seed)
+        batch = pileup.overlay(batch, pileup_seed, vertex_seed)
     candidates = detector.simulate(batch, seed, workdir)
     if pileup is not None:
-        candidates = pileup.subtract(candidates)
+        candidates = pileup.subtract(candidates, pileup.primary_z(vertex_seed, batch.event_id))
     jets, index = jetlib.cluster(candidates, cfg["R"], cfg["cluster_pt_min"])
     m = match(batch.truth, jets, cfg["R"])
     cutflow = new_view_cutflow()
@@ -175,10 +176,12 @@ class _Reconstruction:
         self.pileup = PileUp(section, list(pool)) if wanted else None
 
     def __call__(self, batch: ViewBatch) -> tuple[dict, dict]:
-        pileup_seed = (self.manifest.seed(stream_view(self.specs, batch.view), "pileup")
-                       if self.pileup is not None else 0)
+        pileup_seed = vertex_seed = 0
+        if self.pileup is not None:
+            pileup_seed = self.manifest.seed(stream_view(self.specs, batch.view), "pileup")
+            vertex_seed = self.manifest.seed(SHARED, "vertex")  # every view's, forks included
         return process_view(batch, self.detector, self.manifest.seed(batch.view, "detector"),
-                            self.cfg, self.workdir, self.pileup, pileup_seed)
+                            self.cfg, self.workdir, self.pileup, pileup_seed, vertex_seed)
 
 
 def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: str | Path,

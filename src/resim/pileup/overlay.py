@@ -3,7 +3,10 @@
 Every hard event of a view gets N ~ Poisson(mu) pool events, each at its own vertex
 (z ~ N(0, sigma_z), x and y ~ N(0, sigma_xy): the beam spot), all drawn from the event's own
 random stream (``resim.seeds.event_keys``), so the overlay of an event does not depend on its
-batch. The pool events of one hard event are distinct: a window of N consecutive pool events
+batch. The hard interaction's own vertex (the primary vertex) lies on the beam line at
+z ~ N(0, sigma_z), from a stream every view of the event shares (a ``pileup`` fork included:
+it redraws the pile-up, not the hard event); candidates' DZ is then measured from it, as CMS's
+dz from the primary vertex, and CHS cuts on that. (Its 10 um transverse spread is left out.) The pool events of one hard event are distinct: a window of N consecutive pool events
 from a random start (pool events are independent draws, so any distinct set is as good as
 another). Pile-up particles carry ``pileup = 1`` to the detector, whose candidates carry
 ``IsPU`` to the stored constituents' truth flag.
@@ -31,7 +34,7 @@ from ..matching import NOT_A_JET, truth_labels
 from ..seeds import event_keys
 from .pool import Pool
 
-_N, _START, _X, _Y, _Z = 1, 2, 3, 4, 5  # what each counter-based draw is for
+_N, _START, _X, _Y, _Z, _PV_Z = 1, 2, 3, 4, 5, 6  # what each counter-based draw is for
 PILEUP_ITEM = 1 << 24  # above any hard event's particle count
 
 #: the largest number of interactions a pool must serve distinct events for: P(N > it) < 1e-9
@@ -86,12 +89,22 @@ class PileUp:
             self._phi = np.arctan2(c["py"], c["px"]).astype(np.float32)
             self._phi_hit = ((_bending(self.pool) + np.pi) % (2 * np.pi) - np.pi).astype(np.float32)
 
-    def overlay(self, batch: ViewBatch, stream_seed: int) -> ViewBatch:
-        """The batch with each event's pile-up particles appended (field ``pileup`` = 1)."""
+    def primary_z(self, vertex_seed: int, event_id: np.ndarray) -> np.ndarray:
+        """z (mm) of each event's primary vertex, from stream ``vertex_seed`` (0 without pile-up:
+        nothing else in an event measures where along the beam it happened)."""
+        if self.pool is None:
+            return np.zeros(len(event_id))
+        keys = event_keys(vertex_seed, np.asarray(event_id) & 0xFFFFFFFF)
+        return normal(keys, np.zeros(len(keys), dtype=np.int64), _PV_Z) * self.sigma_z
+
+    def overlay(self, batch: ViewBatch, stream_seed: int, vertex_seed: int) -> ViewBatch:
+        """The batch with each event's hard particles moved to its primary vertex
+        (:meth:`primary_z`) and its pile-up particles appended (field ``pileup`` = 1)."""
         hard = ak.with_field(batch.particles, ak.zeros_like(batch.particles.pid, dtype=np.int8),
                              "pileup")
         if self.pool is None or len(batch) == 0:
             return _replace(batch, hard)
+        hard = ak.with_field(hard, hard.vz + self.primary_z(vertex_seed, batch.event_id), "vz")
         keys = event_keys(stream_seed, batch.event_id & 0xFFFFFFFF)
         zero = np.zeros(len(keys), dtype=np.int64)
         n = poisson.ppf(uniform(keys, zero, _N), self.mu).astype(np.int64)
@@ -149,8 +162,13 @@ class PileUp:
                 near[todo[deta2[todo] + dphi ** 2 < cone2]] = True
         return near
 
-    def subtract(self, candidates: ak.Array) -> ak.Array:
-        """CHS: drop charged candidates whose |DZ| from the primary vertex exceeds the cut."""
+    def subtract(self, candidates: ak.Array, primary_z: np.ndarray) -> ak.Array:
+        """DZ of charged candidates measured from each event's primary vertex at ``primary_z``,
+        then CHS: drop charged candidates whose |DZ| exceeds the cut."""
+        if self.pool is not None:
+            charged = candidates.Charge != 0
+            candidates = ak.with_field(
+                candidates, ak.where(charged, candidates.DZ - primary_z, candidates.DZ), "DZ")
         if self.chs_dz is None:
             return candidates
         keep = (candidates.Charge == 0) | (abs(candidates.DZ) <= self.chs_dz)
