@@ -6,9 +6,9 @@ random stream (``resim.seeds.event_keys``), so the overlay of an event does not 
 batch. The hard interaction's own vertex (the primary vertex) lies on the beam line at
 z ~ N(0, sigma_z), from a stream every view of the event shares (a ``pileup`` fork included:
 it redraws the pile-up, not the hard event); candidates' DZ is then measured from it, as CMS's
-dz from the primary vertex, and CHS cuts on that. (Its 10 um transverse spread is left out.) The pool events of one hard event are distinct: a window of N consecutive pool events
-from a random start (pool events are independent draws, so any distinct set is as good as
-another). Pile-up particles carry ``pileup = 1`` to the detector, whose candidates carry
+dz from the primary vertex, and CHS cuts on that (its 10 um transverse spread is left out).
+The pool events of one hard event are distinct: a window of N consecutive pool events from a
+random start (pool events are independent draws, so any distinct set is as good as another). Pile-up particles carry ``pileup = 1`` to the detector, whose candidates carry
 ``IsPU`` to the stored constituents' truth flag.
 
 The stream is shared by every view of the event (one bunch crossing: the views differ in the
