@@ -99,20 +99,17 @@ def networks(config: dict) -> dict[str, str]:
     if len(runs) == 1:
         return {name: "" for name in runs}
     models = {name: run_config(config, name)["pretrain"].get("model") or {} for name in runs}
-    distinct: list[dict] = []
-    for model in models.values():
-        if model not in distinct:
-            distinct.append(model)
-    if len(distinct) <= 1:
-        return {name: "" for name in models}
-    kinds = [m.get("backbone", "network") for m in distinct]
-    first = {}
+    owners: list[tuple[dict, str]] = []  # each distinct network and the first backbone with it
     for name, model in models.items():
-        first.setdefault(distinct.index(model), name)
+        if all(model != seen for seen, _ in owners):
+            owners.append((model, name))
+    if len(owners) <= 1:
+        return {name: "" for name in models}
+    kinds = [model.get("backbone", "network") for model, _ in owners]
     labels = {}
     for name, model in models.items():
-        i = distinct.index(model)
-        labels[name] = kinds[i] if kinds.count(kinds[i]) == 1 else f"{kinds[i]} of {first[i]}"
+        i = next(i for i, (seen, _) in enumerate(owners) if seen == model)
+        labels[name] = kinds[i] if kinds.count(kinds[i]) == 1 else f"{kinds[i]} of {owners[i][1]}"
     return labels
 
 
