@@ -96,7 +96,7 @@ def test_chs_removes_charged_pileup_and_restores_the_mass(jets):
 
 def test_vertices_spread_as_configured(config, pool, batch):
     pileup = PileUp(with_pileup(config, sigma_z_mm=30.0)["pileup"], pool)
-    overlaid = pileup.overlay(batch, 12345, 99).particles
+    overlaid = pileup.overlay(batch, 12345, pileup.primary_z(99, batch.event_id)).particles
     pu = overlaid[overlaid.pileup == 1]
     # a pool event's particles share its vertex shift; prompt ones sit at the pool's origin
     prompt = ak.flatten(pu.vz[(abs(pu.vx) < 0.05) & (abs(pu.vy) < 0.05)])
@@ -111,8 +111,8 @@ def test_primary_vertex_moves_the_hard_event_and_dz_is_measured_from_it(config, 
     z = pileup.primary_z(4242, ids)
     assert abs(np.mean(z)) < 3 * 40 / np.sqrt(len(z)) and abs(np.std(z) / 40.0 - 1) < 0.05
     assert np.array_equal(pileup.primary_z(4242, ids[7:9]), z[7:9])  # per event, any batch
-    overlaid = pileup.overlay(batch, 777, 4242).particles
     shift = pileup.primary_z(4242, batch.event_id)
+    overlaid = pileup.overlay(batch, 777, shift).particles
     hard = overlaid[overlaid.pileup == 0]
     assert np.allclose(ak.to_numpy(ak.flatten(hard.vz - batch.particles.vz)),
                        np.repeat(shift, ak.to_numpy(ak.num(hard, axis=1))))
@@ -135,12 +135,14 @@ def _with_ids(batch, particles):
 
 def test_same_seed_same_overlay_whatever_the_batch(config, pool, batch):
     pileup = PileUp(config["pileup"], pool)
-    whole = pileup.overlay(batch, 777, 99).particles
-    assert ak.array_equal(pileup.overlay(batch, 777, 99).particles, whole)
+    z = pileup.primary_z(99, batch.event_id)
+    whole = pileup.overlay(batch, 777, z).particles
+    assert ak.array_equal(pileup.overlay(batch, 777, z).particles, whole)
     part = type(batch)(batch.sample, batch.shard, batch.view, batch.event_id[5:9],
                        batch.particles[5:9], batch.truth[5:9])
-    assert ak.array_equal(pileup.overlay(part, 777, 99).particles, whole[5:9])
-    assert not ak.array_equal(pileup.overlay(batch, 778, 99).particles.vz, whole.vz)
+    assert ak.array_equal(pileup.overlay(part, 777, pileup.primary_z(99, part.event_id)).particles,
+                          whole[5:9])
+    assert not ak.array_equal(pileup.overlay(batch, 778, z).particles.vz, whole.vz)
 
 
 def test_pileup_fork_draws_new_pileup_and_keeps_the_event(config, pool, batch):
@@ -148,9 +150,9 @@ def test_pileup_fork_draws_new_pileup_and_keeps_the_event(config, pool, batch):
     assert stream_view(specs, "nominal") == SHARED and stream_view(specs, "repu") == "repu"
     manifest = SeedManifest(1, "qcd", 0)
     pileup = PileUp(config["pileup"], pool)
-    vertex = manifest.seed(SHARED, "vertex")
-    nominal = pileup.overlay(batch, manifest.seed(stream_view(specs, "nominal"), "pileup"), vertex)
-    other = pileup.overlay(batch, manifest.seed(stream_view(specs, "repu"), "pileup"), vertex)
+    z = pileup.primary_z(manifest.seed(SHARED, "vertex"), batch.event_id)
+    nominal = pileup.overlay(batch, manifest.seed(stream_view(specs, "nominal"), "pileup"), z)
+    other = pileup.overlay(batch, manifest.seed(stream_view(specs, "repu"), "pileup"), z)
     hard = [p[p.pileup == 0] for p in (nominal.particles, other.particles)]
     assert ak.array_equal(hard[0], hard[1])  # the hard event, at its vertex, untouched
     pu = [p[p.pileup == 1] for p in (nominal.particles, other.particles)]

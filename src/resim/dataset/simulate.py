@@ -61,10 +61,11 @@ def process_view(batch: ViewBatch, detector, seed: int, cfg: dict,
     and ``skipped`` are the caller's: it knows which events the view was given).
     """
     if pileup is not None:
-        batch = pileup.overlay(batch, pileup_seed, vertex_seed)
+        primary_z = pileup.primary_z(vertex_seed, batch.event_id)
+        batch = pileup.overlay(batch, pileup_seed, primary_z)
     candidates = detector.simulate(batch, seed, workdir)
     if pileup is not None:
-        candidates = pileup.subtract(candidates, pileup.primary_z(vertex_seed, batch.event_id))
+        candidates = pileup.subtract(candidates, primary_z)
     jets, index = jetlib.cluster(candidates, cfg["R"], cfg["cluster_pt_min"])
     m = match(batch.truth, jets, cfg["R"])
     cutflow = new_view_cutflow()

@@ -97,14 +97,14 @@ class PileUp:
         keys = event_keys(vertex_seed, np.asarray(event_id) & 0xFFFFFFFF)
         return normal(keys, np.zeros(len(keys), dtype=np.int64), _PV_Z) * self.sigma_z
 
-    def overlay(self, batch: ViewBatch, stream_seed: int, vertex_seed: int) -> ViewBatch:
-        """The batch with each event's hard particles moved to its primary vertex
-        (:meth:`primary_z`) and its pile-up particles appended (field ``pileup`` = 1)."""
+    def overlay(self, batch: ViewBatch, stream_seed: int, primary_z: np.ndarray) -> ViewBatch:
+        """The batch with each event's hard particles moved to its primary vertex at
+        ``primary_z`` (:meth:`primary_z`) and its pile-up particles appended (``pileup`` = 1)."""
         hard = ak.with_field(batch.particles, ak.zeros_like(batch.particles.pid, dtype=np.int8),
                              "pileup")
         if self.pool is None or len(batch) == 0:
             return _replace(batch, hard)
-        hard = ak.with_field(hard, hard.vz + self.primary_z(vertex_seed, batch.event_id), "vz")
+        hard = ak.with_field(hard, hard.vz + primary_z, "vz")
         keys = event_keys(stream_seed, batch.event_id & 0xFFFFFFFF)
         zero = np.zeros(len(keys), dtype=np.int64)
         n = poisson.ppf(uniform(keys, zero, _N), self.mu).astype(np.int64)
