@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from resim.cliutil import declare_paths
 from resim.config import load_config
 from resim.contracts import JET_FIELDS, LABEL_CODE
 from resim.dataset.reader import PairedDataset
@@ -271,3 +272,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="a dark-jet sample: its name, then its paired files (repeat per sample)")
     p.add_argument("--out", required=True, help="output directory (results/anomaly)")
     p.set_defaults(func=_run)
+    declare_paths(p, inputs=("config", "backbone", "train", "val", "test", "dark"),
+                  output_dirs=("out",), runs=("backbone",))

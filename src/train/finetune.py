@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from resim.cliutil import declare_paths
 from resim.config import load_config
 from resim.errors import ConfigError
 from resim.dataset.reader import PairedDataset
@@ -148,3 +149,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--train", nargs="+", required=True, help="paired HDF5 files for training")
     p.add_argument("--val", nargs="+", required=True, help="paired HDF5 files for validation")
     p.set_defaults(func=_run)
+    declare_paths(p, inputs=("config", "backbone", "train", "val"), output_dirs=("out",),
+                  runs=("backbone",))

@@ -24,6 +24,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from resim.cliutil import check_paths, declare_paths
 from resim.config import load_config
 from resim.dataset.reader import PairedDataset
 from resim.errors import ConfigError, ResimError
@@ -255,6 +256,10 @@ def save_epoch(out: Path, model, epoch: int, optimizer, scheduler, config: dict,
     plot_curves(out, metrics, loss_label=objective.loss_label)
 
 
+#: What ``rs3l pretrain`` reads and writes (:func:`resim.cliutil.check_paths`).
+PATH_ROLES = {"inputs": ("config", "data", "val"), "output_dirs": ("out",)}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, type=Path, help="resim config (pretrain section)")
     parser.add_argument("--out", required=True, type=Path, help="run directory results/train/NAME")
@@ -287,15 +292,18 @@ def register(subparsers) -> None:
                                    description=__doc__.splitlines()[0])
     add_arguments(parser)
     parser.set_defaults(func=command)
+    declare_paths(parser, **PATH_ROLES)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``torchrun ... -m train.pretrain`` (same arguments as ``rs3l pretrain``)."""
     parser = argparse.ArgumentParser(prog="train.pretrain", description=__doc__.splitlines()[0])
     add_arguments(parser)
+    declare_paths(parser, **PATH_ROLES)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        check_paths(args)
         return command(args)
     except ResimError as err:
         print(f"train.pretrain: error: {err}", file=sys.stderr)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from resim.cliutil import declare_paths
 from resim.config import config_hash, load_config
 from resim.dataset.cutflow import cutflow_table
 from resim.dataset.reader import PairedDataset
@@ -224,3 +225,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output Markdown file (results/summary.md)")
     p.add_argument("--results", help="results directory (default: the folder of --out)")
     p.set_defaults(func=_run)
+    declare_paths(p, inputs=("config", "results"), outputs=("out",))

@@ -16,7 +16,7 @@ import awkward as ak
 import h5py
 import numpy as np
 
-from ..cliutil import add_job_arguments
+from ..cliutil import add_job_arguments, declare_paths
 from ..config import load_config
 from ..errors import ConfigError
 from ..io import atomic_path
@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="events simulated together (default run.batch_size; results do not "
                              "depend on it)")
     parser.set_defaults(func=run)
+    declare_paths(parser, inputs=("config", "lhe"), outputs=("out",), output_dirs=("hepmc",),
+                  derived=_manifest)
+
+
+def _manifest(args: argparse.Namespace) -> list[Path]:
+    return [args.out.with_name(args.out.name + ".seeds.json")] if args.out else []
 
 
 def _write_array(group: h5py.Group, name: str, array: ak.Array) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from resim.cliutil import declare_paths
 from resim.config import load_config
 from resim.dataset.reader import PairedDataset
 from resim.errors import ConfigError
@@ -206,3 +207,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "each backbone): its representation plots, kNN accuracy and training curves")
     p.add_argument("models", nargs="*", help="fine-tuning output directories")
     p.set_defaults(func=_run)
+    declare_paths(p, inputs=("config", "test", "val", "backbone", "models"), output_dirs=("out",),
+                  runs=("backbone", "models"))
