@@ -82,7 +82,29 @@ def load_config(path: str | Path) -> dict:
     return validate(config, source=str(path))
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    """A stable digest of the effective configuration, stored in every output's provenance."""
+def config_hash(config: Any) -> str:
+    """A stable digest of the effective configuration (or of a part of it), stored in every
+    output's provenance."""
     blob = json.dumps(config, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def config_section(config: dict, section: str, sample: str | None = None) -> Any:
+    """What one job reads of ``section``: only ``sample``'s entry of ``samples`` where given,
+    and ``dataset`` without ``splits`` (a shard is made alike whatever split it ends up in)."""
+    value = config.get(section)
+    if section == "samples" and sample is not None and value:
+        value = value.get(sample)
+    if section == "dataset" and value:
+        value = {k: v for k, v in value.items() if k != "splits"}
+    return value
+
+
+#: The config sections that shape a shard's jets (what ``resim simulate`` reads).
+SHAPING_SECTIONS = ("run", "samples", "shower", "views", "detector", "jets", "dataset", "pileup")
+
+
+def section_digests(config: dict, sample: str) -> dict[str, str]:
+    """A digest of each section that shapes ``sample``'s jets: a view file records them, so
+    that ``resim pair`` can name the section in which another config differs."""
+    return {s: config_hash(config_section(config, s, sample)) for s in SHAPING_SECTIONS}

@@ -13,10 +13,8 @@ task) never reaches the backbone.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
-import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 
 from train import study
 
+from .config import SHAPING_SECTIONS, config_hash, config_section
 from .errors import ConfigError
 from .forks import view_order
 from .hard.processes import is_dark
@@ -39,7 +38,7 @@ MODES = ("fixed", "floating", "lora", "supervised")
 STAGE_SECTIONS = {
     "hard": ("run", "samples"),
     "pileup": ("run", "shower", "pileup"),
-    "simulate": ("run", "samples", "shower", "views", "detector", "jets", "dataset", "pileup"),
+    "simulate": SHAPING_SECTIONS,
     "pair": ("run", "views", "jets", "dataset"),
     "pretrain": ("pretrain",),
     "finetune": ("finetune",),
@@ -313,19 +312,13 @@ def stage_digest(config: dict, stage: str, sample: str | None = None,
     """
     parts: dict[str, Any] = {}
     for section in STAGE_SECTIONS[stage]:
-        value = config.get(section)
-        if section == "samples" and sample is not None:
-            value = value[sample]
+        value = config_section(config, section, sample)
         if section == "pretrain" and backbone is not None:
             value = study.backbone_runs(config)[backbone]
         if section == "finetune" and value and stage == "finetune":
             value = {k: v for k, v in value.items() if k not in ("train_sizes", "reps", "modes")}
-        if section == "dataset" and value:
-            # shards are paired alike whatever split they end up in
-            value = {k: v for k, v in value.items() if k != "splits"}
         parts[section] = value
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return config_hash(parts)
 
 
 def expose_console_scripts() -> None:

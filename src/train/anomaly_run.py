@@ -172,6 +172,8 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
                              ("val", val_files, section["max_val_jets"]),
                              ("test", test_files, section["max_test_jets"])):
         data = PairedDataset(files)
+        if part != "train":  # the autoencoder must be judged on jets it was not trained on
+            sm["train"][0].require_apart(data, part)
         sm[part] = (data, _first(_sm_rows(data), cap, _rng(config, f"sm:{part}")))
     x = {part: representations(backbone, data, rows, batch, device, kind)
          for part, (data, rows) in sm.items()}

@@ -33,7 +33,8 @@ from resim.seeds import derive_seed
 
 from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state, unwrap
 from .contrastive import Contrastive, collapse_warning
-from .data import PairWindows, batches_per_rank, iterate_batches, make_loader, split_blocks
+from .data import (OVERLAP_FLAG, PairWindows, batches_per_rank, iterate_batches, make_loader,
+                   split_blocks)
 from .distributed import Distributed
 from .metrics_log import plot_curves, write_metrics
 from .models import get_model, resolve_model_config
@@ -73,10 +74,13 @@ def build_optimiser(model: torch.nn.Module, cfg: dict, steps_per_epoch: int):
     return optimizer, scheduler, False
 
 
-def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config: dict):
+def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config: dict,
+              val_overlaps_train: bool = False):
     """(train windows, validation windows or None, label names) from the data files and config.
 
     Masked particle modelling reads the nominal jets only (windows with no augmented view).
+    Validation files must be of the training files' config and, unless ``val_overlaps_train``,
+    share no shard with them.
     """
     def views_of(dataset: PairedDataset) -> list[str]:
         if cfg["objective"] == "mpm":
@@ -90,6 +94,7 @@ def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config
     rows = torch.arange(len(train_set)).numpy()
     if val_paths:
         val_set, val_rows = PairedDataset(val_paths), None
+        train_set.require_apart(val_set, "validation", OVERLAP_FLAG, val_overlaps_train)
     else:
         rows, val_rows = split_blocks(rows, cfg["block"], cfg["val_fraction"],
                                       train_seed(config, "split"))
@@ -103,13 +108,15 @@ def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config
 
 
 def run_pretrain(config: dict, data: list[Path], out: Path, *, val: list[Path] | None = None,
-                 resume: bool = False, stop_after: int | None = None) -> list[dict]:
+                 resume: bool = False, stop_after: int | None = None,
+                 val_overlaps_train: bool = False) -> list[dict]:
     """Pre-train as ``config["pretrain"]`` says; returns the per-epoch metrics of the whole run.
 
     ``stop_after`` ends this invocation after that many epochs (a later ``resume`` continues).
     """
     ddp = Distributed(config["pretrain"]["device"])
-    metrics = _train(config, data, Path(out), ddp, val=val, resume=resume, stop_after=stop_after)
+    metrics = _train(config, data, Path(out), ddp, val=val, resume=resume, stop_after=stop_after,
+                     val_overlaps_train=val_overlaps_train)
     # Only now, with the DDP model released, may the process group go: destroying it under a
     # live DistributedDataParallel can hang. After an error it is left to the process exit.
     gc.collect()
@@ -118,7 +125,7 @@ def run_pretrain(config: dict, data: list[Path], out: Path, *, val: list[Path] |
 
 
 def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: list[Path] | None,
-           resume: bool, stop_after: int | None) -> list[dict]:
+           resume: bool, stop_after: int | None, val_overlaps_train: bool) -> list[dict]:
     cfg = config["pretrain"]
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
@@ -126,7 +133,7 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
     if last.exists() and not resume:
         raise ConfigError(f"{out} already holds a pre-training run (last.pt): pass --resume to "
                           f"continue it or remove the directory")
-    train, val, label_names = open_data(data, val, cfg, config)
+    train, val, label_names = open_data(data, val, cfg, config, val_overlaps_train)
     n_batches = batches_per_rank(train, ddp.world)
     if cfg["max_batches"]:
         n_batches = min(n_batches, cfg["max_batches"])
@@ -268,6 +275,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     parser.add_argument("--val", nargs="+", type=Path, metavar="DATA",
                         help="validation files (default: pretrain.val_fraction of DATA, by blocks)")
+    parser.add_argument(OVERLAP_FLAG, action="store_true",
+                        help="accept validation files that share shards with the training files")
     parser.add_argument("--stop-after", type=int, metavar="N",
                         help="stop this invocation after N epochs (continue later with --resume)")
     parser.add_argument("data", nargs="+", type=Path, metavar="DATA", help="paired HDF5 files")
@@ -281,7 +290,7 @@ def command(args: argparse.Namespace) -> int:
                           f"pass --run NAME")
     config = run_config(config, args.run or names[0])
     run_pretrain(config, args.data, args.out, val=args.val, resume=args.resume,
-                 stop_after=args.stop_after)
+                 stop_after=args.stop_after, val_overlaps_train=args.val_overlaps_train)
     return 0
 
 

@@ -20,17 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import config_hash
 from ..errors import DatasetError
 from ..forks import view_order
 from ..io import atomic_path
 from ..jets import STATUS, STATUS_CODE
 from .cutflow import check_closes
-from .provenance import require_distinct, require_job, require_kind, versions
-from .reader import decode_attrs, open_h5
+from .provenance import require_distinct, require_job, require_job_config, require_kind, versions
+from .reader import decode_attrs, open_h5, require_attrs, require_parts
 from ..contracts import LABELS
 from .schema import SCHEMA_VERSION
-from .simulate import jets_config
+from .simulate import VIEW_TABLE, jets_config
 from .writer import JET_TABLE, PAIR_TABLE, H5Appender, create_file, set_attrs
 
 COPY_ROWS = 2048
@@ -93,6 +92,9 @@ def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Pat
             attrs = decode_attrs(f.attrs)
             require_kind(path, attrs, ("view-group",), "resim pair")
             require_job(path, attrs, sample, shard)
+            require_job_config(path, attrs, config, sample)
+            require_attrs(path, attrs, ("views", "seeds", "cutflow"))
+            require_parts(path, f, attrs["views"], VIEW_TABLE)
             for view in attrs["views"]:
                 if view in where:
                     raise DatasetError(f"{path}: view {view!r} already in "
@@ -146,7 +148,9 @@ def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Pat
                 "view_settings": {v: config["views"].get(v, {}) for v in views},
                 "seeds": {"global_seed": int(config["run"]["seed"]), "sample": sample,
                           "shard": int(shard), "seeds": seeds},
-                "config_hash": config_hash(config), "versions": versions(config),
+                # the config that made the jets (require_job_config: the same in every section
+                # that shapes them), so that merge and training compare like with like
+                "config_hash": group_attrs[0]["config_hash"], "versions": versions(config),
                 "cutflow": {"views": view_cutflows, "pairing": cutflow},
                 "label_names": list(LABELS), "jets": jets_config(config),
                 "detector": config.get("detector", {})})

@@ -103,6 +103,24 @@ def require_job(path: str | Path, attrs: dict, sample: str, shard: int) -> None:
                            f"job is sample {sample!r} shard {int(shard)}")
 
 
+def require_job_config(path: str | Path, attrs: dict, config: dict, sample: str) -> None:
+    """A file made by the job's ``config`` in every section that shapes its jets (a view file
+    for ``resim pair``), else a DatasetError naming the sections and both configs."""
+    from ..config import config_hash, section_digests
+
+    mine, theirs = config_hash(config), attrs.get("config_hash")
+    recorded = attrs.get("config_sections")
+    if recorded is None:  # written before files recorded their sections: the whole config
+        differ, where = theirs != mine, ""
+    else:
+        sections = [s for s, d in section_digests(config, sample).items() if recorded.get(s) != d]
+        differ, where = bool(sections), f" in {', '.join(sections)}"
+    if differ:
+        raise DatasetError(f"{path}: made with config {theirs}, but this job's config is {mine} "
+                           f"and differs{where}: simulate again with this config, or pair with "
+                           f"the one that made the file")
+
+
 def require_same_config(paths: list[str | Path], attrs: list[dict]) -> None:
     """Every file made with the same configuration (its ``config_hash``)."""
     for path, a in zip(paths[1:], attrs[1:]):

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import jets as jetlib
-from ..config import config_hash
+from ..config import config_hash, section_digests
 from ..detector import get_detector
 from ..contracts import Branch, LHEBatch, ViewBatch
 from ..forks import ViewChain
@@ -160,7 +160,9 @@ class _ViewFile:
                            "cutflow": self.cutflows, "seeds": manifest.to_dict(),
                            "view_settings": {v: config["views"].get(v, {}) for v in self.views},
                            "jets": jets_config(config), "detector": config.get("detector", {}),
-                           "config_hash": config_hash(config), "versions": versions(config)})
+                           "config_hash": config_hash(config),
+                           "config_sections": section_digests(config, sample),
+                           "versions": versions(config)})
         return self.cutflows
 
 
