@@ -9,6 +9,7 @@ stored, so ``torch.load(..., weights_only=True)`` reads it.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +74,14 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, epoch: int,
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` to ``path`` atomically and reproducibly.
 
-    Saving through a file handle, not the temporary path: torch names the archive's records
-    after the file it is given, and the random temporary name would make identical runs differ.
+    Saving into memory, not to the temporary path: torch names the archive's records after the
+    file it is given, and the random temporary name would make identical runs differ; and its
+    zip writer reports a full disk only as "unexpected pos", where a plain write says why.
     """
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        torch.save(obj, handle)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
 
 
 #: How the files torch.save writes start: a zip archive, or a pickle (the legacy format).

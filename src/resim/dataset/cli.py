@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..cliutil import add_job_arguments, declare_paths
 from ..config import load_config
+from ..errors import DatasetError
 from .cutflow import cutflow_table
 
 
@@ -35,11 +36,21 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _plots(args: argparse.Namespace) -> int:
-    from .plots import plot_file
+    from ..io import published_together
+    from .plots import plot_file, plot_paths
 
+    outputs: dict[Path, str] = {}
     for path in args.files:
-        for out in plot_file(path, args.outdir):
-            print(out)
+        for out in plot_paths(path, args.outdir):
+            if out in outputs:  # results/dataset/qcd/0.h5 and higgs/0.h5 both plot as 0_*.png
+                raise DatasetError(f"{path}: its plots would overwrite those of {outputs[out]} "
+                                   f"({out.name} in {args.outdir}); plot them into separate "
+                                   f"directories")
+            outputs[out] = path
+    with published_together(*outputs):  # all files' plots, or none
+        for path in args.files:
+            for out in plot_file(path, args.outdir):
+                print(out)
     return 0
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from ..cliutil import add_job_arguments, declare_paths
 from ..config import load_config
 from ..errors import ConfigError
+from ..dataset.writer import create_file
 from ..io import atomic_path
 from ..seeds import SeedManifest
 
@@ -65,7 +66,7 @@ def read_array(group: h5py.Group) -> ak.Array:
 
 def write_views(path: Path, batches: dict[str, list], manifest: SeedManifest) -> None:
     """All batches of every view into one HDF5 file, atomically."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as out:
+    with atomic_path(path) as tmp, create_file(tmp) as out:
         out.attrs["seeds"] = json.dumps(manifest.to_dict())
         for view, parts in batches.items():
             group = out.create_group(view)

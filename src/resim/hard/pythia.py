@@ -19,7 +19,7 @@ import pythia8mc
 
 from ..config import config_hash
 from ..errors import ConfigError, GeneratorError
-from ..io import atomic_path, reproducible_gzip, scratch_file
+from ..io import atomic_path, naming_output, reproducible_gzip, scratch_file
 from ..lhe import provenance_block
 from ..seeds import SeedManifest
 from .processes import PROCESSES, Channel, Process, channel_schedule, dark_settings
@@ -191,7 +191,7 @@ def generate_embedded(config: dict, sample: str, shard: int, out_path: str | Pat
     # Events go to a scratch file first: <init> (cross-sections) can only be written at the end.
     body = scratch_file(out_path, "body")
     try:
-        with open(body, "w") as events:
+        with naming_output(out_path), open(body, "w") as events:
             for index, k in enumerate(channel_schedule(weights, n_events)):
                 pythia, writer, counts = generators[k]
                 for _ in range(MAX_TRIES_PER_EVENT):
