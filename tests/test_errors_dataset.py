@@ -226,3 +226,46 @@ def test_merge_refuses_shards_that_do_not_belong_together(tmp_path, capsys, case
     assert code == 2 and len(lines) == 1 and lines[0].startswith("resim merge: error: ")
     assert words in lines[0]
     assert not out.parent.exists()
+
+
+def _without(path, name):
+    with h5py.File(path, "r+") as f:
+        del f[name]
+    return path
+
+
+@pytest.mark.parametrize("part", ["views/fsr_up/jet", "views/fsr_up", "pairs/label"])
+@pytest.mark.parametrize("command", ["merge", "inspect", "plots", "reader"])
+def test_a_paired_file_missing_a_part_is_one_line(tmp_path, capsys, part, command):
+    """Every reader of a paired file names the file and the missing part (issue 18, class 4)."""
+    broken = _without(paired_file(tmp_path / "0.h5"), part)
+    argv = {"merge": ["merge", "--out", tmp_path / "m.h5", broken],
+            "inspect": ["inspect", broken],
+            "plots": ["plots", "--outdir", tmp_path / "plots", broken]}.get(command)
+    if argv is None:  # training and evaluation read through PairedDataset
+        with pytest.raises(DatasetError) as err:
+            PairedDataset(broken)
+        line = str(err.value)
+    else:
+        code, lines = run_cli(argv, capsys)
+        assert code == 2 and len(lines) == 1, lines
+        line = lines[0]
+    assert f"{broken}: " in line and "Traceback" not in line
+    assert ("fsr_up" if "fsr_up" in part else "/pairs") in line
+    assert not (tmp_path / "m.h5").exists() and not (tmp_path / "plots").exists()
+
+
+@pytest.mark.parametrize("part", ["views/nominal/status", "views/nominal"])
+def test_a_view_file_missing_a_part_is_one_line(tmp_path, capsys, part):
+    broken = _without(view_file(tmp_path / "v.h5"), part)
+    line = _pair(tmp_path, capsys, [broken])
+    assert line.startswith(f"resim pair: error: {broken}: ")
+    assert ("lacks its dataset(s) status" if "status" in part else "no group /views/nominal") in line
+
+
+def test_a_file_without_its_cutflow_is_still_described(tmp_path):
+    path = paired_file(tmp_path / "0.h5")
+    with h5py.File(path, "r+") as f:
+        f.attrs["cutflow"] = "{}"
+    from resim.dataset.pair import describe
+    assert "cutflow pairing: \"absent\"" in describe(path)

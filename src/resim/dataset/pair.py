@@ -174,11 +174,11 @@ def describe(path: str | Path) -> str:
     if ds.attrs.get("sources"):  # merged: one cut-flow per source shard
         lines.append(f"  merged from {len(ds.attrs['sources'])} files")
         for source in ds.attrs["sources"]:
-            pairing = json.dumps(cut[source]["pairing"], sort_keys=True)
+            pairing = json.dumps((cut.get(source) or {}).get("pairing", "absent"), sort_keys=True)
             lines.append(f"  {source} pairing: {pairing}")
-    else:
-        for view, flow in cut["views"].items():
+    else:  # a file without its cut-flow (edited, or not resim's) is described, not a KeyError
+        for view, flow in (cut.get("views") or {}).items():
             lines.append(f"  cutflow {view}: {json.dumps(flow, sort_keys=True)}")
-        lines.append(f"  cutflow pairing: {json.dumps(cut['pairing'], sort_keys=True)}")
+        lines.append(f"  cutflow pairing: {json.dumps(cut.get('pairing', 'absent'), sort_keys=True)}")
     lines.append("  versions: " + json.dumps(ds.attrs.get("versions"), sort_keys=True))
     return "\n".join(lines)
