@@ -13,10 +13,11 @@ task) never reaches the backbone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +210,48 @@ def pair_files(config: dict, split: str) -> list[str]:
 # paths. results/finetune/<task>/<size>/<backbone>/<mode>-<rep> for a tagger on a backbone,
 # results/finetune/<task>/<size>/supervised-<rep> for the baseline trained from scratch (one
 # network), or .../<size>/<backbone>/supervised-<rep> for the baseline of each network.
+
+
+def check_config(config: dict, files: Iterable[str | Path] = ()) -> None:
+    """Everything that can be wrong with the config, checked when the workflow starts
+    (``snakemake -n`` included): its files' YAML (a section given twice), the schema, the
+    splits, the views and the study. A problem is one line on stderr, naming the key or line,
+    and exit status 2, as the console scripts end; Snakemake would print a multi-line report
+    on stdout instead."""
+    from .config import read_yaml, validate
+
+    with stop_on_error():
+        for path in files:
+            read_yaml(path)
+        validate(config, source="config (config.yaml, --configfile, --config)")
+        split_shards(config)  # dataset.splits: every shard in exactly one split
+        views(config)  # views and dataset.view_order: forks, parents and the order
+        check_study(config)
+
+
+@contextlib.contextmanager
+def stop_on_error() -> Iterator[None]:
+    """A ResimError in the block stops Snakemake as the console scripts stop: one line on
+    stderr, exit status 2 (Snakemake's own report is several lines on stdout)."""
+    from .cliutil import one_line
+    from .errors import ResimError
+
+    try:
+        yield
+    except ResimError as err:
+        print(f"snakemake: error: {one_line(str(err))}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def pool_shard(config: dict, shard: str) -> int:
+    """A pool shard a job (or a target on the command line) names, within
+    ``pileup.pool_shards``."""
+    shards = int((config.get("pileup") or {}).get("pool_shards", 1))
+    with stop_on_error():
+        if not 0 <= int(shard) < shards:
+            raise ConfigError(f"pileup.pool_shards: pool shard {shard} is outside 0..{shards - 1}"
+                              f" (results/pileup/pool/{shard}.h5)")
+    return int(shard)
 
 
 def check_study(config: dict) -> None:

@@ -263,6 +263,13 @@ def save_epoch(out: Path, model, epoch: int, optimizer, scheduler, config: dict,
     plot_curves(out, metrics, loss_label=objective.loss_label)
 
 
+def _positive(text: str) -> int:
+    """An epoch count of at least 1: ``--stop-after 0`` would end a run that trained nothing."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of epochs >= 1")
+    return int(text)
+
+
 #: What ``rs3l pretrain`` reads and writes (:func:`resim.cliutil.check_paths`).
 PATH_ROLES = {"inputs": ("config", "data", "val"), "output_dirs": ("out",)}
 
@@ -277,7 +284,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="validation files (default: pretrain.val_fraction of DATA, by blocks)")
     parser.add_argument(OVERLAP_FLAG, action="store_true",
                         help="accept validation files that share shards with the training files")
-    parser.add_argument("--stop-after", type=int, metavar="N",
+    parser.add_argument("--stop-after", type=_positive, metavar="N",
                         help="stop this invocation after N epochs (continue later with --resume)")
     parser.add_argument("data", nargs="+", type=Path, metavar="DATA", help="paired HDF5 files")
 
