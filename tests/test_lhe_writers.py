@@ -82,7 +82,7 @@ def test_a_pipe_is_named_and_not_waited_on(tmp_path):
      "event 0 (line 20): particle 3 has negative energy E = -513.25 GeV"),
     (("+4.0929200258e+02 -3.0845760170e+02 +2.7568569025e+01 +5.1325048604e+02",
       "+1e300 -3.0845760170e+02 +2.7568569025e+01 +1e300"),
-     "event 0 (line 20): particle 3 has E = 1e+300 GeV, more than the beams' 13000 GeV"),
+     "event 0 (line 20): particle 3 has a momentum of 1e+300 GeV, more than the beams' 13000 GeV"),
     (("+4.0929200258e+02 -3.0845760170e+02 +2.7568569025e+01 +5.1325048604e+02",
       "+4.0929200258e+02 -3.0845760170e+02 +2.7568569025e+01 +1.0e+02"),
      "event 0 (line 20): particle 3 has |p| = 513.25 GeV > E = 100 GeV (faster than light)"),

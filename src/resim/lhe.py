@@ -216,6 +216,8 @@ def _parse_event(path: Path, lines: _Lines, index: int, tag_line: int,
 #: How far a momentum may stray from the mass shell (rounding of the written digits): the
 #: relative amount by which |p|^2 may exceed E^2.
 _SPACELIKE_TOLERANCE = 1e-6
+#: Beyond any collider (GeV): the bound on a momentum when a file's beams do not read.
+_MAX_GEV = 1e8
 
 
 def _check_kinematics(path: Path, where: str, p: np.ndarray, collision_energy: float | None):
@@ -226,16 +228,20 @@ def _check_kinematics(path: Path, where: str, p: np.ndarray, collision_energy: f
     if bad.size:
         raise _fail(path, where, f"particle {bad[0] + 1} has negative energy E = "
                                  f"{energy[bad[0]]:g} GeV")
+    # above the beams' energy (or, without beams, beyond any collider): before squaring, which
+    # would overflow
+    limit = 1.001 * collision_energy if collision_energy else _MAX_GEV
+    bad = np.flatnonzero(np.abs(p[:, :4]).max(axis=1) > limit)
+    if bad.size:
+        raise _fail(path, where, f"particle {bad[0] + 1} has a momentum of "
+                                 f"{np.abs(p[bad[0], :4]).max():g} GeV, more than "
+                                 + (f"the beams' {collision_energy:g} GeV" if collision_energy
+                                    else f"{_MAX_GEV:g} GeV"))
     p2 = (p[:, :3] ** 2).sum(axis=1)
     bad = np.flatnonzero(p2 - energy**2 > _SPACELIKE_TOLERANCE * np.maximum(energy**2, 1.0))
     if bad.size:
         raise _fail(path, where, f"particle {bad[0] + 1} has |p| = {np.sqrt(p2[bad[0]]):g} GeV > "
                                  f"E = {energy[bad[0]]:g} GeV (faster than light)")
-    if collision_energy:
-        bad = np.flatnonzero(energy > 1.001 * collision_energy)
-        if bad.size:
-            raise _fail(path, where, f"particle {bad[0] + 1} has E = {energy[bad[0]]:g} GeV, "
-                                     f"more than the beams' {collision_energy:g} GeV")
 
 
 def _collision_energy(text: str) -> float | None:
