@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -58,7 +59,25 @@ def build_parser(prog: str, description: str, modules: Sequence[str]) -> argpars
         # SUPPRESS: an absent -v after the sub-command must not reset one given before it
         child.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                            help=VERBOSE_HELP)
+    for each in (parser, *sub_parsers(parser)):
+        _plain_help(each)
     return parser
+
+
+#: reST markup of docstrings that descriptions are taken from: ``x``, :mod:`x`, `x`.
+_MARKUP = re.compile(r"(?::[a-z]+:)?`{1,2}([^`]+)`{1,2}")
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    """--help as text: descriptions and argument helps without the docstrings' reST markup."""
+    if parser.description:
+        parser.description = _MARKUP.sub(r"\1", parser.description)
+    for action in parser._actions:
+        if action.help and action.help is not argparse.SUPPRESS:
+            action.help = _MARKUP.sub(r"\1", action.help)
+        for choice in getattr(action, "_choices_actions", []):
+            if choice.help:
+                choice.help = _MARKUP.sub(r"\1", choice.help)
 
 
 def one_line(message: str) -> str:

@@ -12,7 +12,7 @@ from resim.errors import ConfigError
 from .checkpoint import load_checkpoint
 from .heads import MODES, Tagger
 from .lora import add_lora, lora_rank_of
-from .models import get_model
+from .models import checkpoint_network, get_model
 
 
 def output_dim(backbone: nn.Module) -> int:
@@ -34,14 +34,14 @@ def build_tagger(mode: str, backbone_path: str | Path | None, model_cfg: dict | 
     if mode not in MODES:
         raise ConfigError(f"finetune mode {mode!r}: must be one of {', '.join(MODES)}")
     if mode == "supervised":
-        cfg = load_checkpoint(backbone_path, kind="pretraining")["model_config"] if backbone_path else model_cfg
-        backbone = get_model(cfg)
+        backbone = (checkpoint_network(backbone_path, load_checkpoint(
+            backbone_path, kind="pretraining"), weights=False) if backbone_path
+            else get_model(model_cfg))
     else:
         if backbone_path is None:
             raise ConfigError(f"finetune mode {mode!r} needs --backbone (a pre-training checkpoint)")
         checkpoint = load_checkpoint(backbone_path, kind="pretraining")
-        backbone = get_model(checkpoint["model_config"])
-        backbone.load_state_dict(checkpoint["state_dict"])
+        backbone = checkpoint_network(backbone_path, checkpoint)
         if mode == "lora":
             add_lora(backbone, lora_rank)
     return Tagger(backbone, output_dim(backbone), head=head, frozen=(mode == "fixed"))
@@ -50,7 +50,7 @@ def build_tagger(mode: str, backbone_path: str | Path | None, model_cfg: dict | 
 def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[Tagger, dict]:
     """A tagger written by ``rs3l finetune`` (``model.pt``), in eval mode, and its record."""
     record = load_checkpoint(path, map_location=map_location, kind="tagger")
-    backbone = get_model(record["model_config"])
+    backbone = checkpoint_network(path, record, weights=False)
     if record["mode"] == "lora":
         add_lora(backbone, lora_rank_of(record["state_dict"]))
     tagger = Tagger(backbone, output_dim(backbone), head=record["head"], frozen=record["mode"] == "fixed")

@@ -40,7 +40,9 @@ def run_versions(config: dict) -> dict[str, str]:
     shower = config.get("shower") or {}
     out = {"pythia8mc PDF": pdf_used(view_settings(config, {}))}
     if shower.get("tune", "CP5") == "CP5" and "NNPDF3.1" not in out["pythia8mc PDF"]:
-        log.info("shower: tune CP5 runs with %s (Pythia's default), not CP5's NNPDF3.1 NNLO; "
+        # debug, not info: every job of every default run would repeat it about a setting the
+        # user did not choose; the files record the PDF (versions["pythia8mc PDF"])
+        log.debug("shower: tune CP5 runs with %s (Pythia's default), not CP5's NNPDF3.1 NNLO; "
                  "Pythia's built-in PDF:pSet = 20 (NNPDF3.1 QED NNLO) is the nearest, set it in "
                  "shower.settings to use it", out["pythia8mc PDF"])
     if (config.get("detector") or {}).get("backend") == DELPHES.name:

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from . import ViewChain, run_views
 
     if args.out is None and args.hepmc is None:
-        raise ConfigError("resim views: give --out FILE and/or --hepmc OUTDIR")
+        raise ConfigError("give --out FILE and/or --hepmc OUTDIR")  # the script names itself
     config = load_config(args.config)
     manifest = SeedManifest(int(config["run"]["seed"]), args.sample, args.shard)
     batch_size = args.batch_size or int(config["run"].get("batch_size", 100))

@@ -11,7 +11,10 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 import re
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,9 +83,35 @@ def new_pythia(settings: list[str], context: str, user_hooks=None) -> pythia8mc.
     if user_hooks is not None:
         pythia.setUserHooksPtr(user_hooks)
     if not pythia.init():
-        raise GeneratorError(f"{context}: Pythia's init() failed with the settings "
-                             f"{'; '.join(settings)}")
+        log.debug("%s: Pythia's settings: %s", context, "; ".join(settings))
+        raise GeneratorError(f"{context}: Pythia's init() failed: {_init_failure(settings)}")
     return pythia
+
+
+def _init_failure(settings: list[str]) -> str:
+    """What Pythia says when ``settings`` fail to initialise (its abort and error lines).
+
+    A quiet Pythia says nothing and offers no way to ask, so a second, talking instance is
+    initialised with the same settings while the process's standard output (Pythia's C++
+    stream) goes to a file; only the failure path pays for it.
+    """
+    pythia = pythia8mc.Pythia("", False)
+    for line in (*settings, "Print:quiet = off", "Print:verbosity = 1"):
+        pythia.readString(line)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 1)
+        try:
+            pythia.init()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        capture.seek(0)
+        said = capture.read().decode(errors="replace")
+    lines = [" ".join(line.split()).removeprefix("PYTHIA ") for line in said.splitlines()
+             if "Abort" in line or "Error" in line]
+    return "; ".join(dict.fromkeys(lines)) or "Pythia gave no reason (-v logs its settings)"
 
 
 def _tagged_indices(process: pythia8mc.Event, tagged: str | int) -> list[int]:

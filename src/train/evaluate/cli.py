@@ -72,8 +72,8 @@ def evaluate(config: dict, task_name: str, out: str | Path, test: list, model_di
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if not val:
-        raise ConfigError("rs3l evaluate: --val (the validation split) is needed to fix N2's "
-                          "orientation and scale")
+        raise ConfigError("--val (the validation split) is needed to fix N2's orientation and "
+                          "scale")
     task = Task.from_config(config, task_name)
     seed = derive_seed(config["run"]["seed"], f"evaluate:{task_name}", 0, "all", SEED_STREAM)
     rng = np.random.default_rng(seed)
