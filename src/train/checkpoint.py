@@ -10,6 +10,7 @@ stored, so ``torch.load(..., weights_only=True)`` reads it.
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,29 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, epoch: int,
     atomic_torch_save(payload, path)
 
 
+def _canonical(obj: Any) -> Any:
+    """``obj`` with the same content and no object sharing that depends on how it was made:
+    fresh containers, every string interned.
+
+    pickle writes an object once and refers back to it when the same object comes again. An
+    uninterrupted run's optimizer keys ('lr', ...) are torch's interned literals, the same
+    objects as the config's keys; a resumed run's come from the unpickled last.pt and are not,
+    so equal checkpoints pickled to different bytes (and a different serialization_id).
+    """
+    if isinstance(obj, str):
+        return sys.intern(obj)
+    if isinstance(obj, dict):
+        new = type(obj)((_canonical(k), _canonical(v)) for k, v in obj.items())
+        if getattr(obj, "__dict__", None):  # a state_dict's _metadata (module versions)
+            new.__dict__.update(_canonical(obj.__dict__))
+        return new
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, tuple) and type(obj) is tuple:
+        return tuple(_canonical(v) for v in obj)
+    return obj
+
+
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` to ``path`` atomically and reproducibly.
 
@@ -79,7 +103,7 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
     zip writer reports a full disk only as "unexpected pos", where a plain write says why.
     """
     buffer = io.BytesIO()
-    torch.save(obj, buffer)
+    torch.save(_canonical(obj), buffer)
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getbuffer())
 

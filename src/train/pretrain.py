@@ -28,7 +28,7 @@ from resim.cliutil import check_paths, declare_paths
 from resim.config import load_config
 from resim.dataset.reader import PairedDataset
 from resim.errors import ConfigError, ResimError
-from resim.io import atomic_write_text
+from resim.io import atomic_write_text, remove_stale_temporaries
 from resim.seeds import derive_seed
 
 from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state, unwrap
@@ -166,6 +166,10 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
             model, device_ids=[ddp.device.index] if ddp.device.type == "cuda" else None)
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
+        # a run killed while writing leaves a temporary file; checkpoint.pt's would outlive the
+        # resumed run when validation no longer improves: every output's goes now
+        for name in RUN_FILES:
+            remove_stale_temporaries(out / name)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
 
     end = cfg["epochs"] if stop_after is None else min(cfg["epochs"], start + stop_after)
@@ -248,6 +252,11 @@ def run_validation(model: torch.nn.Module, loader, objective, ddp: Distributed) 
     for batch in iterate_batches(loader, 0):
         objective.step(model, batch.to(ddp.device), stats, generator)
     return stats.summary("val", ddp.sum)
+
+
+#: What a pre-training run writes into its directory.
+RUN_FILES = ("last.pt", "checkpoint.pt", "config.yaml", "metrics.csv", "metrics.json",
+             "curves.png", "cosine.png")
 
 
 def save_epoch(out: Path, model, epoch: int, optimizer, scheduler, config: dict,
