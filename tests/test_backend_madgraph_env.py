@@ -127,3 +127,37 @@ def test_check_backends_runs_each_programs_own_check(stand_in, tmp_path, monkeyp
         f"detector.backend: selects Delphes, found at {delphes}, but it does not run: "
         f"`{delphes}` exited 127: DelphesHepMC3: error while loading shared libraries: "
         f"libDelphes.so: cannot open shared object file"]
+
+
+def test_paired_files_record_who_made_the_hard_events(stand_in, tmp_path, repo_root):
+    """The hard-scatter backend and its version reach the view and paired files; with Delphes
+    as the detector the files say its impact parameters are Delphes' (not the embedded 'cms')."""
+    from resim.dataset.provenance import detector_record, hard_record
+
+    test_resim_hard_runs_madgraph_under_a_workflow_jobs_path(stand_in, tmp_path)
+    config = yaml.safe_load((tmp_path / "c.yaml").read_text())
+    assert hard_record(config, "qcd", tmp_path / "hard" / "0.lhe.gz") == {
+        "backend": "madgraph", "versions": {"MadGraph5_aMC@NLO": "3.5.7"}}
+    # an LHE file from elsewhere: its <generator> tag
+    other = repo_root / "tests" / "data" / "lhe-optional" / "lhef3-optional-parts.lhe"
+    config["samples"]["qcd"]["backend"] = "embedded"
+    assert hard_record(config, "qcd", other) == {"backend": "embedded",
+                                                 "versions": {"handwritten": "1.0"}}
+    assert detector_record({"detector": {"backend": "delphes", "impact_parameters": "cms"}}) == \
+        {"backend": "delphes", "impact_parameters": "delphes"}
+    assert detector_record({"detector": {"backend": "embedded", "impact_parameters": "cms"}}) == \
+        {"backend": "embedded", "impact_parameters": "cms"}
+
+
+def test_delphes_batches_hold_whole_blocks(repo_root):
+    from resim.config import validate
+    from resim.errors import ConfigError
+
+    config = yaml.safe_load((repo_root / "config" / "tiny.yaml").read_text())
+    config["detector"] = {"backend": "delphes", "delphes": {"block_events": 100}}
+    config["run"]["batch_size"] = 150
+    with pytest.raises(ConfigError, match=r"run\.batch_size: 150 events would split Delphes' "
+                                          r"blocks of detector\.delphes\.block_events = 100"):
+        validate(config)
+    config["run"]["batch_size"] = 200
+    validate(config)

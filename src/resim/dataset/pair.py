@@ -25,7 +25,8 @@ from ..forks import view_order
 from ..io import atomic_path
 from ..jets import STATUS, STATUS_CODE
 from .cutflow import check_closes
-from .provenance import require_distinct, require_job, require_job_config, require_kind, versions
+from .provenance import (detector_record, require_distinct, require_job, require_job_config,
+                         require_kind, versions)
 from .reader import decode_attrs, open_h5, require_attrs, require_parts
 from ..contracts import LABELS
 from .schema import SCHEMA_VERSION
@@ -153,7 +154,7 @@ def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Pat
                 "config_hash": group_attrs[0]["config_hash"], "versions": versions(config),
                 "cutflow": {"views": view_cutflows, "pairing": cutflow},
                 "label_names": list(LABELS), "jets": jets_config(config),
-                "detector": config.get("detector", {})})
+                "detector": detector_record(config), "hard": group_attrs[0].get("hard") or {}})
     finally:
         for f in handles:
             f.close()

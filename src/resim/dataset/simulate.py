@@ -34,7 +34,7 @@ from ..matching import match
 from ..pileup.overlay import SHARED, PileUp, stream_view
 from ..seeds import SeedManifest
 from .cutflow import check_closes, new_view_cutflow
-from .provenance import versions
+from .provenance import detector_record, hard_record, versions
 from .writer import JET_TABLE, PAIR_TABLE, H5Appender, create_file, set_attrs
 
 log = logging.getLogger(__name__)
@@ -152,14 +152,15 @@ class _ViewFile:
         _add(self.cutflows[view], flow)
 
     def close(self, config: dict, sample: str, shard: int, out, manifest: SeedManifest,
-              cascade: bool) -> dict:
+              cascade: bool, lhe=None) -> dict:
         for view, cutflow in self.cutflows.items():
             check_closes(cutflow, f"{out} view {view}")
         set_attrs(self.f, {"kind": "view-group", "sample": sample, "shard": int(shard),
                            "views": self.views, "cascade": cascade,
                            "cutflow": self.cutflows, "seeds": manifest.to_dict(),
                            "view_settings": {v: config["views"].get(v, {}) for v in self.views},
-                           "jets": jets_config(config), "detector": config.get("detector", {}),
+                           "jets": jets_config(config), "detector": detector_record(config),
+                           "hard": hard_record(config, sample, lhe),
                            "config_hash": config_hash(config),
                            "config_sections": section_digests(config, sample),
                            "versions": versions(config)})
@@ -215,7 +216,7 @@ def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: 
             log.info("%s/%s: %d/%d events (simulated per view: %s)", sample, shard, done, total,
                      ", ".join(f"{v} {len(branches[v][0]) if v in branches else 0}"
                                for v in chain.order))
-        return view_file.close(config, sample, shard, out, manifest, cascade)
+        return view_file.close(config, sample, shard, out, manifest, cascade, lhe)
 
 
 def _simulate_view(chain: ViewChain, view: str, batch: LHEBatch, positions: np.ndarray,
