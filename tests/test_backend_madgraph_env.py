@@ -149,15 +149,16 @@ def test_paired_files_record_who_made_the_hard_events(stand_in, tmp_path, repo_r
         {"backend": "embedded", "impact_parameters": "cms"}
 
 
-def test_delphes_batches_hold_whole_blocks(repo_root):
+@pytest.mark.parametrize("batch, block, backend, events", [
+    (150, 100, "delphes", 200), (50, 100, "delphes", 100), (200, 100, "delphes", 200),
+    (150, 100, "embedded", 150)])
+def test_delphes_batches_hold_whole_blocks(repo_root, batch, block, backend, events):
+    """A batch holding part of a Delphes block would start the block's random stream again
+    for the rest of it: batches are rounded up to whole blocks."""
     from resim.config import validate
-    from resim.errors import ConfigError
+    from resim.dataset.simulate import batch_events
 
     config = yaml.safe_load((repo_root / "config" / "tiny.yaml").read_text())
-    config["detector"] = {"backend": "delphes", "delphes": {"block_events": 100}}
-    config["run"]["batch_size"] = 150
-    with pytest.raises(ConfigError, match=r"run\.batch_size: 150 events would split Delphes' "
-                                          r"blocks of detector\.delphes\.block_events = 100"):
-        validate(config)
-    config["run"]["batch_size"] = 200
-    validate(config)
+    config["detector"] = {"backend": backend, "delphes": {"block_events": block}}
+    config["run"]["batch_size"] = batch
+    assert batch_events(validate(config)) == events

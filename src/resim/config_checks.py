@@ -18,24 +18,7 @@ def problems(config: dict) -> list[str]:
     from .backends import unknown_backends
 
     return [*unknown_backends(config), *_sample_problems(config), *_pileup_problems(config),
-            *_delphes_problems(config), *_pythia_problems(config)]
-
-
-def _delphes_problems(config: dict) -> Iterator[str]:
-    """Delphes draws one random stream per block of events: a batch holding part of a block
-    would give those events draws that depend on the batching (the other part's batch reuses
-    the block's stream from its start)."""
-    from .detector.delphes import DEFAULT_BLOCK_EVENTS
-
-    detector = config.get("detector") or {}
-    if detector.get("backend") != "delphes":
-        return
-    block = (detector.get("delphes") or {}).get("block_events", DEFAULT_BLOCK_EVENTS)
-    batch = int((config.get("run") or {}).get("batch_size", 100))
-    if isinstance(block, int) and block > 0 and batch % block:
-        yield (f"run.batch_size: {batch} events would split Delphes' blocks of "
-               f"detector.delphes.block_events = {block} (one random stream each): make it a "
-               f"multiple of {block}")
+            *_pythia_problems(config)]
 
 
 def _pileup_problems(config: dict) -> Iterator[str]:

@@ -150,7 +150,8 @@ def published_together(*paths: str | Path) -> Iterator[None]:
         yield
     except BaseException:
         for path in paths:
-            Path(path).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # (a file in the way of its folder: nothing there)
+                Path(path).unlink(missing_ok=True)
         raise
 
 

@@ -188,6 +188,22 @@ class _Reconstruction:
                             self.cfg, self.workdir, self.pileup, pileup_seed, vertex_seed)
 
 
+def batch_events(config: dict) -> int:
+    """Events simulated together: ``run.batch_size``, rounded up to whole blocks of
+    ``detector.delphes.block_events`` when Delphes is the detector. Delphes draws one random
+    stream per block, event after event: a batch holding part of a block would start the
+    block's stream again for the rest and give two sets of events the same draws. Results do
+    not depend on the batch size otherwise, so rounding changes only memory."""
+    from ..detector.delphes import DEFAULT_BLOCK_EVENTS
+
+    size = int(config["run"]["batch_size"])
+    detector = config.get("detector") or {}
+    if detector.get("backend") == "delphes":
+        block = int((detector.get("delphes") or {}).get("block_events", DEFAULT_BLOCK_EVENTS))
+        size = -(-size // block) * block
+    return size
+
+
 def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: str | Path,
                    workdir: Path | None = None, events: range | None = None,
                    cascade: bool | None = None, pool: list = ()) -> dict:
@@ -204,7 +220,7 @@ def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: 
             atomic_path(out) as tmp, create_file(tmp) as f:
         total = len(events) if events is not None else count_event_tags(lhe)
         view_file = _ViewFile(f, chain.order)
-        for batch in chain.batches(int(config["run"]["batch_size"]), events):
+        for batch in chain.batches(batch_events(config), events):
             alive = _Cascade(len(batch), cascade)
             branches: dict[str, tuple[np.ndarray, Branch]] = {}
             for view in chain.order:
