@@ -75,3 +75,26 @@ def test_minimum_bias_multiplicity_matches_cms(config, tmp_path):
     generate_pool(default_pdf, 0, tmp_path / "nnpdf23.h5")
     wrong, _ = charged_dndeta(tmp_path / "nnpdf23.h5")
     assert wrong > 1.25 * CMS_DNDETA, wrong
+
+
+def effective(settings: list[str]) -> dict[str, str]:
+    """Pythia's view of a settings list: the last value of each key wins."""
+    out = {}
+    for line in settings:
+        key, _, value = line.partition("=")
+        out[key.strip().lower()] = value.strip().lower()
+    return out
+
+
+@pytest.mark.parametrize("preset", ["config.yaml", "config/laptop-study.yaml"])
+def test_other_shower_view_changes_the_shower_only(repo_root, preset):
+    """The other-shower view differs from nominal in the shower model; the one other switch is
+    Vincia's ISR module, which holds the initial-final antennae every beam-connected jet
+    radiates through, with its purely initial-state (initial-initial) antennae off. MPI, the
+    tune and the PDF are nominal's."""
+    config = validate(yaml.safe_load((repo_root / preset).read_text()))
+    nominal = effective(view_settings(config, config["views"]["nominal"]))
+    other = effective(view_settings(config, config["views"]["vincia"]))
+    changed = {key for key in nominal.keys() | other.keys() if nominal.get(key) != other.get(key)}
+    assert changed == {"partonshowers:model", "partonlevel:isr", "vincia:doii"}, changed
+    assert other["vincia:doii"] == "off" and other["partonlevel:mpi"] == nominal["partonlevel:mpi"]
