@@ -34,6 +34,7 @@ from ..hard.pythia import new_pythia, pythia_version
 from ..hard.processes import dark_settings
 from ..seeds import SeedManifest, event_seeds
 from .records import ChargeTable, final_state, first_splits
+from .tau_decays import forced_channels, hadronic_settings, tau_channels
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ def tune_settings(config: dict) -> list[str]:
     """What every Pythia that simulates beyond the hard process shares, views and the pile-up
     pool alike: the tune (with its PDF) and long-lived particles left stable."""
     shower = config.get("shower") or {}
-    return [*TUNES[shower.get("tune", "CP5")], *STABLE_LONG_LIVED]
+    taus = hadronic_settings() if shower.get("tau_decays", "all") == "hadronic" else []
+    return [*TUNES[shower.get("tune", "CP5")], *STABLE_LONG_LIVED, *taus]
 
 
 def view_settings(config: dict, spec: dict, sample: str | None = None) -> list[str]:
@@ -122,14 +124,18 @@ def _last_values(settings: list[str]) -> set[str]:
 
 class PartonEvents(list):
     """Saved parton-level events. Pythia's records point into their generator's particle data,
-    so the list keeps that generator alive (restoring an orphaned record crashes)."""
+    so the list keeps that generator alive (restoring an orphaned record crashes). ``taus``:
+    per event, the decay channel each of its taus took in the view that saved it
+    (:func:`~resim.showers.tau_decays.tau_channels`), for the re-hadronised twins to take."""
 
-    def __init__(self, events: list, owner: pythia8mc.Pythia):
+    def __init__(self, events: list, owner: pythia8mc.Pythia, taus: list | None = None):
         super().__init__(events)
         self.owner = owner
+        self.taus = taus if taus is not None else [None] * len(events)
 
     def take(self, positions: np.ndarray) -> PartonEvents:
-        return PartonEvents([self[i] for i in positions], self.owner)
+        return PartonEvents([self[i] for i in positions], self.owner,
+                            [self.taus[i] for i in positions])
 
 
 class _EachEvent(pythia8mc.UserHooks):
@@ -166,11 +172,11 @@ class _RestoreAndHadronise(pythia8mc.UserHooks):
     def __init__(self):
         super().__init__()
         self.pythia = None
-        self.queue: list[tuple[pythia8mc.Event, int]] = []
+        self.queue: list[tuple[pythia8mc.Event, int, dict | None]] = []
         self.ok: list[bool] = []
 
     def onBeginEvent(self) -> None:  # noqa: N802 (Pythia's name)
-        saved, seed = self.queue.pop()
+        saved, seed, taus = self.queue.pop()
         event = self.pythia.event
         event.assign(saved)
         # assign() copies the parent Pythia's particle-data pointer; without pointing the record
@@ -178,7 +184,8 @@ class _RestoreAndHadronise(pythia8mc.UserHooks):
         event.init("", self.pythia.particleData)
         event.restorePtrs()
         self.pythia.rndm.init(int(seed))
-        self.ok.append(bool(self.pythia.forceHadronLevel(False)))
+        with forced_channels(self.pythia.particleData, taus):
+            self.ok.append(bool(self.pythia.forceHadronLevel(False)))
 
 
 class Hadroniser:
@@ -195,11 +202,12 @@ class Hadroniser:
         self._hook.pythia = self.pythia
         self.charge = ChargeTable(self.pythia.particleData)
 
-    def hadronise(self, saved: list, seeds: np.ndarray) -> tuple[ak.Array, np.ndarray]:
+    def hadronise(self, saved: PartonEvents, seeds: np.ndarray) -> tuple[ak.Array, np.ndarray]:
         """Records (``nextBatch`` layout, None where ``saved`` is None or hadronisation failed)
-        and the mask of events whose hadronisation failed (junctions and the like)."""
+        and the mask of events whose hadronisation failed (junctions and the like). Each tau
+        decays through the channel it took in the view that saved the event."""
         todo = [i for i, event in enumerate(saved) if event is not None]
-        self._hook.queue = [(saved[i], seeds[i]) for i in reversed(todo)]
+        self._hook.queue = [(saved[i], seeds[i], saved.taus[i]) for i in reversed(todo)]
         self._hook.ok = []
         records = self.pythia.nextBatch(len(todo), "none") if todo else None
         ok = np.array(self._hook.ok, dtype=bool)
@@ -295,7 +303,8 @@ class PythiaShower:
         saved = None
         if self.keep_partons:
             saved = PartonEvents([event if good else None
-                                  for event, good in zip(self._hook.saved, ok)], self.pythia)
+                                  for event, good in zip(self._hook.saved, ok)], self.pythia,
+                                 tau_channels(records))
         extra = {"shower_failed": int((~ok).sum())}
         split = first_splits(records, batch.truth)
         return Branch(particles, failed, split, saved, {**self.info, **extra})
