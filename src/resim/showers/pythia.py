@@ -202,12 +202,14 @@ class Hadroniser:
         self._hook.pythia = self.pythia
         self.charge = ChargeTable(self.pythia.particleData)
 
-    def hadronise(self, saved: PartonEvents, seeds: np.ndarray) -> tuple[ak.Array, np.ndarray]:
+    def hadronise(self, saved: list, seeds: np.ndarray) -> tuple[ak.Array, np.ndarray]:
         """Records (``nextBatch`` layout, None where ``saved`` is None or hadronisation failed)
         and the mask of events whose hadronisation failed (junctions and the like). Each tau
-        decays through the channel it took in the view that saved the event."""
+        decays through the channel it took in the view that saved the event (``saved``'s
+        ``taus`` when it is a :class:`PartonEvents`)."""
         todo = [i for i, event in enumerate(saved) if event is not None]
-        self._hook.queue = [(saved[i], seeds[i], saved.taus[i]) for i in reversed(todo)]
+        taus = getattr(saved, "taus", [None] * len(saved))
+        self._hook.queue = [(saved[i], seeds[i], taus[i]) for i in reversed(todo)]
         self._hook.ok = []
         records = self.pythia.nextBatch(len(todo), "none") if todo else None
         ok = np.array(self._hook.ok, dtype=bool)
