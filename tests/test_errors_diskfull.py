@@ -117,7 +117,7 @@ def test_hard_publishes_neither_file_when_one_fails(made):
     (made / "out2" / "0.json").mkdir(parents=True)
     proc = run(made, "resim", ["hard", *JOB, "--out", "out2/0.lhe.gz"])
     assert proc.returncode == 2
-    assert _errors(proc) == ["resim hard: error: out2/0.json: Is a directory"]
+    assert _errors(proc) == ["resim hard: error: cannot write out2/0.json: Is a directory"]
     assert not (made / "out2" / "0.lhe.gz").exists() and _litter(made) == []
 
 
