@@ -67,8 +67,12 @@ def made(tmp_path_factory):
                       f"views/{shard}.h5"]):
             proc = run(root, "resim", argv)
             assert proc.returncode == 0, proc.stderr
-    (root / "train.yaml").write_text(yaml.safe_dump(tiny_config(epochs=1, val_fraction=0.0)))
+    train = tiny_config(epochs=1, val_fraction=0.0)
+    train["pileup"] = {"pool_events": 20}
+    train["finetune"].update(epochs=1, device="cpu")
+    (root / "train.yaml").write_text(yaml.safe_dump(train))
     write_pairs(root / "pairs.h5", 256, seed=1)
+    write_pairs(root / "val.h5", 64, seed=2, shard=1)
     return root
 
 
@@ -92,6 +96,11 @@ WRITERS = {
                  ["out/last.pt", "out/checkpoint.pt"], None),
     "summary": ("rs3l", ["summary", "--config", "config.yaml", "--results", ".", "--out",
                          "out/summary.md"], ["out/summary.md"], None),
+    "pileup-pool": ("resim", ["pileup-pool", "--config", "train.yaml", "--shard", "0", "--out",
+                              "out/pool.h5"], ["out/pool.h5"], None),
+    "finetune": ("rs3l", ["finetune", "--config", "train.yaml", "--task", "h_vs_qcd", "--mode",
+                          "supervised", "--out", "out", "--train", "pairs.h5", "--val", "val.h5"],
+                 ["out/model.pt", "out/metrics.json"], None),
 }
 
 
