@@ -179,9 +179,12 @@ def test_validation_jets_apart_from_training_jets(tmp_path):
     train = PairedDataset(tmp_path / "train.h5")
     train.require_apart(PairedDataset(shards[2]), "validation")  # disjoint: fine
     (tmp_path / "link.h5").symlink_to(shards[1])
-    for val in (shards[1], tmp_path / "link.h5", tmp_path / "train.h5"):
-        with pytest.raises(DatasetError, match="the validation jets include this shard, which "
-                                               "the training files hold too"):
+    copy = tmp_path / "copy" / "1.h5"  # the same shard under another name
+    copy.parent.mkdir()
+    copy.write_bytes(shards[1].read_bytes())
+    for val in (shards[1], tmp_path / "link.h5", copy, tmp_path / "train.h5"):
+        with pytest.raises(DatasetError, match="the validation jets include sample 'qcd' shard "
+                                               "[01], which the training files hold too"):
             train.require_apart(PairedDataset(val), "validation", "--flag")
         train.require_apart(PairedDataset(val), "validation", "--flag", overlap_ok=True)
     with pytest.raises(DatasetError, match="made with config beef"):

@@ -51,8 +51,8 @@ def test_pretrain_refuses_validation_files_it_trains_on(setup, capsys):
     for val in (a, tmp_path / "alias.h5"):
         assert _pretrain(tmp_path, a, b, "--val", val) == 2
         line = _one_line(capsys)
-        assert line.startswith(f"rs3l pretrain: error: {val}: the validation jets include this "
-                               f"shard, which the training files hold too ({a})")
+        assert line.startswith(f"rs3l pretrain: error: {val}: the validation jets include "
+                               f"sample 'toy' shard 0, which the training files hold too ({a})")
         assert "--val-overlaps-train" in line
     assert not (tmp_path / "run").exists()
     # the user who wants it says so
@@ -65,5 +65,5 @@ def test_finetune_refuses_validation_files_it_trains_on(setup, capsys):
     assert rs3l(["finetune", "--config", str(tmp_path / "config.yaml"), "--task", "h_vs_qcd",
                  "--mode", "supervised", "--out", str(tmp_path / "ft"), "--train", str(a),
                  str(b), "--val", str(b)]) == 2
-    assert "the validation jets include this shard" in _one_line(capsys)
+    assert "the validation jets include sample 'toy' shard 1" in _one_line(capsys)
     assert not (tmp_path / "ft").exists()

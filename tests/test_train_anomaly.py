@@ -75,7 +75,8 @@ def test_a_run_writes_the_roc_and_table(tmp_path):
     from train.checkpoint import atomic_torch_save
 
     views = ("nominal", "rehad")
-    files = {name: write_pairs(tmp_path / f"{name}.h5", n, seed=s, views=views)
+    # one shard each: validation and test jets are not training jets
+    files = {name: write_pairs(tmp_path / f"{name}.h5", n, seed=s, shard=s, views=views)
              for name, n, s in (("train", 120, 1), ("val", 60, 2), ("test", 80, 3))}
     for name, n, seed in (("darkX", 90, 4), ("darkY", 60, 5)):  # many-particle jets, dark
         files[name] = write_pairs(tmp_path / f"{name}.h5", n, seed=seed, views=views, scale=2.0)

@@ -163,15 +163,20 @@ class PairedDataset:
     def __len__(self) -> int:
         return int(self._offsets[-1])
 
-    def shard_files(self) -> dict[tuple[int, int], Path]:
+    def shard_files(self) -> dict[tuple, Path]:
         """The shard files behind this dataset (a merged file's sources, else the files
-        themselves), keyed by file identity (device, inode), so that a shard reached through a
-        merged file, a symlink or another name is recognised as one."""
+        themselves), keyed by what they hold: (sample, shard, config hash). A shard reached
+        through a merged file, a symlink, another name or a copy is recognised as one."""
         found = {}
         for path, attrs in zip(self.paths, self.file_attrs):
-            for shard in [path.parent / s for s in attrs.get("sources") or []] or [path]:
-                info = shard.stat()
-                found[(info.st_dev, info.st_ino)] = shard
+            sources = [path.parent / s for s in attrs.get("sources") or []]
+            for shard in sources or [path]:
+                if sources:
+                    with open_h5(shard) as f:
+                        held = decode_attrs(f.attrs)
+                else:
+                    held = attrs
+                found[(held.get("sample"), held.get("shard"), held.get("config_hash"))] = shard
         return found
 
     def __getstate__(self) -> dict:
@@ -203,8 +208,9 @@ class PairedDataset:
         for key, shard in other.shard_files().items():
             if key in mine:
                 accept = f" (pass {flag} if that is what you want)" if flag else ""
-                raise DatasetError(f"{shard}: the {role} jets include this shard, which the "
-                                   f"training files hold too ({mine[key]}){accept}")
+                raise DatasetError(f"{shard}: the {role} jets include sample {key[0]!r} shard "
+                                   f"{key[1]}, which the training files hold too "
+                                   f"({mine[key]}){accept}")
 
     def read(self, view: str, rows: slice | np.ndarray) -> Jets:
         """The jets of ``view`` for ``rows``: a slice or an index array (any order, repeats
