@@ -9,6 +9,7 @@ stored, so ``torch.load(..., weights_only=True)`` reads it.
 
 from __future__ import annotations
 
+import collections
 import io
 import sys
 from pathlib import Path
@@ -84,7 +85,11 @@ def _canonical(obj: Any) -> Any:
     if isinstance(obj, str):
         return sys.intern(obj)
     if isinstance(obj, dict):
-        new = type(obj)((_canonical(k), _canonical(v)) for k, v in obj.items())
+        items = [(_canonical(k), _canonical(v)) for k, v in obj.items()]
+        if isinstance(obj, collections.defaultdict):
+            new = type(obj)(obj.default_factory, items)
+        else:
+            new = type(obj)(items)
         if getattr(obj, "__dict__", None):  # a state_dict's _metadata (module versions)
             new.__dict__.update(_canonical(obj.__dict__))
         return new
