@@ -9,6 +9,10 @@ Errors a user can cause end the same way in every script: one line on stderr,
 unreadable input, a full disk), and a bad command line. ``-v`` (before or after the sub-command)
 adds debug logging and the traceback. Any other exception is a bug in resim: Python's
 traceback and exit status 1, so that it can be reported.
+
+Before a command runs, :func:`check_paths` refuses an output that is one of its inputs (each
+command declares which arguments it reads and writes with :func:`declare_paths`): a user's
+file is never the price of a mistyped ``--out``.
 """
 
 from __future__ import annotations
