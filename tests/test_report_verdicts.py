@@ -39,6 +39,6 @@ def test_a_backbone_is_compared_with_the_baseline_of_its_own_network():
     lines = [v for v in verdicts(records, VIEWS, 0.5) if "beat" in v]
     assert lines == [
         "- At ε_S = 0.5, Fine-tuned (100, floating, all, dgcnn) does not beat Fully-supervised "
-        "(100, all, dgcnn): rejection 30 vs 35 (single runs: no spread to compare with).",
+        "(100, every, dgcnn): rejection 30 vs 35 (single runs: no spread to compare with).",
         "- At ε_S = 0.5, Fine-tuned (100, floating, all, transformer) beats Fully-supervised "
-        "(100, all, transformer): rejection 40 vs 20 (single runs: no spread to compare with)."]
+        "(100, every, transformer): rejection 40 vs 20 (single runs: no spread to compare with)."]

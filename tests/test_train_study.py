@@ -33,12 +33,12 @@ def test_runs_replace_the_keys_they_name():
     config = config_with(pretrain={"runs": RUNS, "epochs": 7})
     runs = study.backbone_runs(config)
     assert list(runs) == ["rs3l", "rs3l_seed", "mpm"]
-    assert runs["rs3l"]["epochs"] == 7 and runs["rs3l"]["views"] == "all"
+    assert runs["rs3l"]["epochs"] == 7 and runs["rs3l"]["views"] == "hard"
     assert runs["rs3l_seed"]["views"] == "seed" and "runs" not in runs["rs3l_seed"]
     mpm = study.run_config(config, "mpm")["pretrain"]
     assert mpm["objective"] == "mpm" and mpm["epochs"] == 3
     assert mpm["mpm"]["codes"] == 16 and mpm["mpm"]["mask_fraction"] == 0.3  # defaults filled
-    assert [study.backbone_label(config, n) for n in runs] == ["all", "seed", "MPM"]
+    assert [study.backbone_label(config, n) for n in runs] == ["hard", "seed", "MPM"]
 
 
 def test_without_runs_the_single_backbone_is_workflow_backbone():
@@ -112,16 +112,22 @@ def test_a_bad_study_fails_at_the_dry_run(tmp_path, runs, message):
 def test_laptop_study_plans_every_backbone_and_size(tmp_path):
     preset = REPO / "config" / "laptop-study.yaml"
     config = validate(yaml.safe_load(preset.read_text()))
-    assert wf.backbones(config) == ["rs3l", "rs3l_seed", "mpm"]
+    assert wf.backbones(config) == ["rs3l", "rs3l_seed", "rs3l_rehad", "mpm"]
+    # the RS3L row is seed 000's "all" (the four re-showers); re-hadronisation has its own row
+    runs, views, forks = study.backbone_runs(config), list(config["views"]), study.view_forks(config)
+    assert study.resolve_views(runs["rs3l"]["views"], views, forks) == [
+        "seed", "fsr_up", "fsr_down", "vincia"]
+    assert study.resolve_views(runs["rs3l_rehad"]["views"], views, forks) == ["rehad"]
+    assert study.finetune_views(config, views) == ["seed", "fsr_up", "fsr_down", "vincia"]
     assert study.train_sizes(config) == [100, 300, 1000, 3000, "all"]
     assert config["finetune"]["reps"] == 3 and set(config["views"]) >= {"nominal", "seed", "rehad"}
     result = dry_run(preset, tmp_path, quiet=False)  # every job, with its outputs
     output = result.output
     assert result.returncode == 0, output[-2000:]
-    for name in ("rs3l", "rs3l_seed", "mpm"):
+    for name in ("rs3l", "rs3l_seed", "rs3l_rehad", "mpm"):
         assert f"results/train/{name}/checkpoint.pt" in output
     for size in (100, 300, 1000, 3000, "all"):
-        for name in ("rs3l", "rs3l_seed", "mpm"):
+        for name in ("rs3l", "rs3l_seed", "rs3l_rehad", "mpm"):
             for mode in ("fixed", "floating"):
                 assert f"results/finetune/h_vs_qcd/{size}/{name}/{mode}-2/model.pt" in output
         assert f"results/finetune/h_vs_qcd/{size}/supervised-2/model.pt" in output

@@ -37,7 +37,7 @@ from .data import NOMINAL
 from .finetune_loop import predict, train
 from .heads import MODES
 from .labelled import JetSet, build_jet_set
-from .study import ALL, backbone_label, networks, parse_size, run_config
+from .study import ALL, backbone_label, mix_label, networks, parse_size, run_config
 from .taggers import build_tagger, resolve_device
 from .tasks import Task, task_seed
 
@@ -88,6 +88,8 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
         "task": task_name, "mode": mode, "rep": rep, "seed": seed, "head": section["head"],
         "signal": list(task.signal), "background": list(task.background),
         "size": size, "train_size": len(train_set), "val_size": len(val_set), "views": views,
+        # the mix as configured (``hard``, ``every``, ...): rows are named by it
+        "views_label": mix_label(section["views"]),
         "backbone": str(backbone_path) if backbone_path else None, "backbone_name": bb,
         "backbone_label": backbone_label(config, bb) if bb else None,
         "network": network,

@@ -36,7 +36,7 @@ from .data import PairWindows, batches_per_rank, iterate_batches, make_loader, s
 from .distributed import Distributed
 from .metrics_log import plot_curves, write_metrics
 from .models import get_model, resolve_model_config
-from .study import backbone_names, resolve_views, run_config
+from .study import backbone_names, resolve_views, run_config, view_forks
 from .mpm import MaskedParticleModelling
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config
     def views_of(dataset: PairedDataset) -> list[str]:
         if cfg["objective"] == "mpm":
             return []
-        return resolve_views(cfg["views"], dataset.views)
+        return resolve_views(cfg["views"], dataset.views, view_forks(config))
 
     train_set = PairedDataset(paths)
     views = views_of(train_set)

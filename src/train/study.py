@@ -22,7 +22,7 @@ Pure Python (no torch): the workflow imports it at parse time, so that a bad stu
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from resim.errors import ConfigError
 
@@ -75,7 +75,7 @@ def run_config(config: dict, name: str) -> dict:
 
 def backbone_label(config: dict, name: str) -> str:
     """How tables name a backbone: its ``label``, "MPM" for masked particle modelling, else its
-    augmentation set as configured (``all``, ``seed+fsr``, ...), like the seed's rows; a
+    augmentation set as configured (``hard``, ``seed+fsr``, ...), like the seed's rows; a
     checkpoint from outside the config's runs goes by its name."""
     for run in (config.get("pretrain") or {}).get("runs") or []:
         if run["name"] == name and run.get("label"):
@@ -85,8 +85,7 @@ def backbone_label(config: dict, name: str) -> str:
         return name
     if section.get("objective") == "mpm":
         return "MPM"
-    views = section.get("views", "all")
-    return views if isinstance(views, str) else "+".join(views)
+    return mix_label(section.get("views", "hard"))
 
 
 def networks(config: dict) -> dict[str, str]:
@@ -124,24 +123,65 @@ def baselines(config: dict) -> dict[str, str]:
     return out
 
 
-def resolve_views(selection: str | Sequence[str], available: Sequence[str],
-                  key: str = "pretrain.views") -> list[str]:
+#: Named view mixes, each by what it holds (a ``+``-joined selection may name them as tokens).
+#: ``hard``: every augmentation forked at the hard scatter, i.e. re-showered from the same LHE
+#: event (a new seed, FSR up/down, the other shower model): seed 000's "all" (its Table III).
+#: ``every``: every augmentation, the re-hadronised (``shower`` fork) and re-detected
+#: (``hadron`` fork) ones too; it adds seed 001's re-hadronisation to seed 000's mix.
+MIXES = {
+    "hard": "every view forked at the hard scatter (seed 000's 'all': seed, FSR up/down, "
+            "other shower)",
+    "every": "every augmented view (the hard forks plus re-hadronisation / re-detection)",
+}
+
+#: Selections that meant something else before the mixes were named: the message says what
+#: to write instead (an old config fails at ``snakemake -n`` rather than change meaning).
+RENAMED = {
+    "all": "'all' trained on every augmented view, re-hadronisation included, but seed 000's "
+           "'all' is seed + FSR up/down + other shower: write 'hard' for seed 000's mix, or "
+           "'every' for what 'all' selected",
+    "null": "null (finetune.views) mixed in every augmented view, re-hadronisation included: "
+            "write 'hard' for seed 000's mix, 'every' for what null selected, [] for nominal "
+            "jets only",
+}
+
+
+def view_forks(config: dict) -> dict[str, str]:
+    """View name -> its fork point (``hard`` | ``shower`` | ``hadron``) from ``config.views``."""
+    return {name: (spec or {}).get("fork", "hard") for name, spec in (config.get("views") or {}).items()}
+
+
+def resolve_views(selection: str | Sequence[str] | None, available: Sequence[str],
+                  forks: Mapping[str, str], key: str = "pretrain.views") -> list[str]:
     """Augmented views selected by ``selection``, in the order of ``available``.
 
-    ``"all"``: every view but the nominal one. A ``+``-joined string such as ``"seed+fsr"``:
-    views named like a token or starting with ``token_`` (``fsr`` → ``fsr_up``, ``fsr_down``).
-    A list: exactly those views. A token or name matching nothing is a ConfigError naming ``key``.
+    A string is ``+``-joined tokens, each a mix of :data:`MIXES` (``hard``, ``every``), or a
+    view name or prefix (``fsr`` → ``fsr_up``, ``fsr_down``): ``seed+fsr``, ``hard+rehad``.
+    A list: exactly those views. ``forks`` (view -> fork point, :func:`view_forks`) defines
+    ``hard``. A renamed selection (``all``, ``null``), or a token or name matching nothing, is a
+    ConfigError naming ``key``.
     """
+    if selection is None or (isinstance(selection, str) and selection in RENAMED):
+        old = "null" if selection is None else selection
+        raise ConfigError(f"{key}: {old!r} was renamed: {RENAMED[old]}")
     augmented = [v for v in available if v != NOMINAL]
-    if isinstance(selection, str) and selection == "all":
-        chosen = augmented
-    elif isinstance(selection, str):
+    if isinstance(selection, str):
         chosen = []
         for token in selection.split("+"):
-            hits = [v for v in augmented if v == token or v.startswith(token + "_")]
+            if token == "hard":
+                unknown = [v for v in augmented if v not in forks]
+                if unknown:  # a view of the data the config does not describe: say so
+                    raise ConfigError(f"{key}: {selection!r} needs each view's fork point, but "
+                                      f"{unknown} of the data are not in the config's views")
+                hits = [v for v in augmented if forks[v] == "hard"]
+            elif token == "every":
+                hits = augmented
+            else:
+                hits = [v for v in augmented if v == token or v.startswith(token + "_")]
             if not hits:
-                raise ConfigError(f"{key}: {token!r} (from {selection!r}) matches no "
-                                  f"augmented view of the data {augmented}")
+                raise ConfigError(f"{key}: {token!r} (from {selection!r}) matches no augmented "
+                                  f"view of the data {augmented} (mixes: " + "; ".join(
+                                      f"{k}: {v}" for k, v in MIXES.items()) + ")")
             chosen += hits
         chosen = [v for v in augmented if v in chosen]
     else:
@@ -153,6 +193,21 @@ def resolve_views(selection: str | Sequence[str], available: Sequence[str],
         raise ConfigError(f"{key}: {selection!r} selects no augmented view "
                           f"(the data has {list(available)})")
     return chosen
+
+
+def mix_label(selection: str | Sequence[str]) -> str:
+    """How rows name a view mix: the selection as configured (``hard``, ``seed+fsr``), a list
+    joined by ``+``."""
+    return selection if isinstance(selection, str) else "+".join(selection) or NOMINAL
+
+
+def finetune_views(config: dict, available: Sequence[str]) -> list[str]:
+    """The augmentation views of the fine-tuning mix (``finetune.views``, same syntax as
+    ``pretrain.views``; ``[]``: nominal jets only)."""
+    wanted = (config.get("finetune") or {}).get("views", "hard")
+    if isinstance(wanted, list) and not wanted:
+        return []
+    return resolve_views(wanted, available, view_forks(config), key="finetune.views")
 
 
 def train_sizes(config: dict) -> list[int | str]:
@@ -181,20 +236,19 @@ def check(config: dict) -> None:
     backbone names and labels unique, each run a valid ``pretrain`` section whose views the
     dataset has, the fine-tuning views present, sizes unique."""
     views = list(config.get("views") or {})
+    forks = view_forks(config)
     labels: dict[tuple[str, str], str] = {}
     nets = networks(config)
     for name, section in backbone_runs(config).items():
         key = f"pretrain.runs.{name}"
         run_config(config, name)
         if section.get("objective", "contrastive") == "contrastive":
-            resolve_views(section.get("views", "all"), views, key=f"{key}.views")
+            resolve_views(section.get("views", "hard"), views, forks, key=f"{key}.views")
         label = (backbone_label(config, name), nets[name])  # rows name both
         if label in labels:
             raise ConfigError(f"{key}: label {label[0]!r} is also backbone {labels[label]!r}'s"
                               f"{' (both ' + label[1] + ')' if label[1] else ''}; give one of "
                               f"them a distinct `label` (table rows are named by it)")
         labels[label] = name
-    wanted = (config.get("finetune") or {}).get("views")
-    if wanted:  # [] trains on nominal jets only
-        resolve_views(list(wanted), views, key="finetune.views")
+    finetune_views(config, views)
     train_sizes(config)

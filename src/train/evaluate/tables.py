@@ -36,11 +36,18 @@ def human_size(n: int) -> str:
 
 
 def view_set_label(views: Sequence[str], all_views: Sequence[str]) -> str:
-    """"all" when the training mix used every view, else the augmentation views joined by "+"."""
+    """"every" when the training mix used every view (not "all": seed 000's "all" is the
+    hard-fork mix, without re-hadronisation), else the augmentation views joined by "+"."""
     if set(views) >= set(all_views):
-        return "all"
+        return "every"
     aug = [v for v in views if v != "nominal"]
     return "+".join(aug) if aug else "nominal"
+
+
+def record_views_label(record: dict, all_views: Sequence[str]) -> str:
+    """A model's training mix as rows name it: the mix as configured (``views_label``, e.g.
+    ``hard``), else (records written before it) :func:`view_set_label` of its views."""
+    return record.get("views_label") or view_set_label(record.get("views", all_views), all_views)
 
 
 def row_name(mode: str, train_size: int, views_label: str, backbone_label: str = "",
@@ -155,7 +162,7 @@ def collect_rows(records: list[dict], all_views: Sequence[str]) -> list[Row]:
     backbone."""
     rows: dict[tuple, Row] = {}
     for rec in records:
-        label = view_set_label(rec.get("views", all_views), all_views)
+        label = record_views_label(rec, all_views)
         backbone = rec.get("backbone_label") or ""
         network = rec.get("network") or ""
         key = (rec["mode"], rec.get("train_size", 0), label, backbone, network)
