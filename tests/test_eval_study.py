@@ -86,7 +86,7 @@ def test_every_table_and_plot_of_the_study(study):
     for size in (60, 150):
         # the mixes by name: "hard" (seed 000's "all", no re-hadronisation), not "all"
         for row in (f"Fine-tuned ({size}, fixed, hard)", f"Fine-tuned ({size}, floating, hard)",
-                    f"MPM fine-tuned ({size}, fixed)", f"MPM fine-tuned ({size}, floating)",
+                    f"MPM fine-tuned ({size}, fixed, particle mean)", f"MPM fine-tuned ({size}, floating)",
                     f"Fully-supervised ({size}, hard)"):
             assert f"| {row} |" in md, row
     assert "| N2 |" in md and " ± " in md and "bkg" in md and "∞" not in md

@@ -24,8 +24,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .models.common import sum_pool
-
 log = logging.getLogger(__name__)
 
 #: Seed 001: encoder widths and the central layer.
@@ -42,12 +40,7 @@ def pooled_representation(backbone: nn.Module, features: Tensor, mask: Tensor,
     ``reduce`` ``"sum"`` (its jet vector before the output MLP) or ``"mean"`` (seed 001's *x*:
     the sum's length grows with the particle count, to which the autoencoder's cosine is
     blind; the mean leaves the direction, what the cosine compares)."""
-    x, batch, trimmed = backbone._encode(features, mask)
-    pooled = sum_pool(x, batch, trimmed.shape[0])
-    if reduce == "mean":
-        counts = trimmed.sum(1, keepdim=True).clamp_min(1).to(pooled.dtype)
-        return pooled / counts
-    return pooled
+    return backbone.pool_particles(features, mask, reduce)
 
 
 def _mlp(widths: tuple[int, ...]) -> nn.Sequential:

@@ -92,7 +92,7 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
         "views_label": mix_label(section["views"]),
         "backbone": str(backbone_path) if backbone_path else None, "backbone_name": bb,
         "backbone_label": backbone_label(config, bb) if bb else None,
-        "network": network,
+        "network": network, "representation": tagger.representation,
         "best_epoch": best["epoch"], "history": history,
     }
     out = Path(out)
@@ -103,7 +103,8 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
         "epoch": best["epoch"], "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(), "rng_state": {}, "config": config,
         "metrics": history, "head": section["head"], "mode": mode, "task": task_name,
-        "train_size": len(train_set), "views": views}, out / "model.pt")
+        "train_size": len(train_set), "views": views,
+        "representation": tagger.representation}, out / "model.pt")
     with atomic_path(out / "scores.npz") as tmp:
         with open(tmp, "wb") as fh:
             # the labelled jets (rows and views) too: which jets a run saw is checkable

@@ -63,7 +63,10 @@ def row_name(mode: str, train_size: int, views_label: str, backbone_label: str =
     if mode == "supervised":
         return f"Fully-supervised ({size}, {views_label}{net})"
     if backbone_label == "MPM":
-        return f"MPM fine-tuned ({size}, {mode}{net})"
+        # a fixed MPM backbone is probed on its particle encodings' mean (seed 004), not on
+        # its jet head, which MPM leaves untrained: the row says so
+        probe = ", particle mean" if mode == "fixed" else ""
+        return f"MPM fine-tuned ({size}, {mode}{probe}{net})"
     return f"Fine-tuned ({size}, {mode}, {backbone_label or views_label}{net})"
 
 
