@@ -103,3 +103,29 @@ def test_distance_cell_and_csv_carry_the_test_set_spread(tmp_path):
     # without resamplings the cell is the seed's format alone
     plain = tables.collect_rows([_rec("fixed", 100, {"wasserstein:seed": 3.0e-4})], VIEWS)[0]
     assert plain.distance_cell("wasserstein:seed") == "3.00×10⁻⁴"
+
+
+def _on(backbone, values):
+    return {**_rec("floating", 1000, {"rejection@0.5": values}), "backbone_name": backbone,
+            "backbone_label": "hard"}
+
+
+def test_pretraining_repetitions_split_the_spread_into_backbones_and_fine_tunings():
+    # two backbones (pre-training repetitions), two fine-tunings each: means 10 and 20
+    records = [_on(b, v) for b, v in (("rs3l", 9.0), ("rs3l", 11.0),
+                                      ("rs3l.rep1", 19.0), ("rs3l.rep1", 21.0))]
+    (row,) = tables.collect_rows(records, VIEWS)
+    assert row.name == "Fine-tuned (1000, floating, hard)" and row.n_backbones == 2
+    between, within = row.spreads("rejection@0.5")
+    assert between == pytest.approx(math.sqrt(50.0))  # std of (10, 20)
+    assert within == pytest.approx(math.sqrt(2.0))     # pooled: (1 + 1) / (1 + 1) per dof
+    assert row.spread("rejection@0.5") == pytest.approx(math.sqrt(50.0))  # the larger one
+    assert row.rejection_cell("rejection@0.5") == "15.0 ± 7.1 ± 1.4"
+    assert tables.format_scientific(8.63e-4, 0.5e-4, 0.23e-4) == "(8.63 ± 0.50 ± 0.23)×10⁻⁴"
+    csv_text = tables.to_csv([row], ["rejection@0.5"])
+    assert "rejection@0.5_std_backbones" in csv_text.splitlines()[0]
+    # one backbone: the cell, the CSV and the spread as without repetitions
+    (single,) = tables.collect_rows(records[:2], VIEWS)
+    assert single.rejection_cell("rejection@0.5") == "10.0 ± 1.4"
+    assert single.spread("rejection@0.5") == pytest.approx(single.mean_std("rejection@0.5")[1])
+    assert "std_backbones" not in tables.to_csv([single], ["rejection@0.5"])

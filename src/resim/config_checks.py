@@ -139,10 +139,10 @@ def _bottleneck_problems(config: dict, section: dict) -> Iterator[str]:
     """An autoencoder whose latent is not narrower than its input can learn the identity: it
     reconstructs every jet, dark or not, and its score measures nothing."""
     from train.model_shape import representation_dim
-    from train.study import backbone_runs
+    from train.study import backbone_runs, split_rep
 
     runs = backbone_runs(config)
-    name = section.get("backbone") or next(iter(runs))
+    name = split_rep(section.get("backbone") or next(iter(runs)))[0]  # a repetition: its run's
     if name not in runs:
         return  # an unknown anomaly.backbone is the workflow's error (it names the backbones)
     kind = section.get("representation", "auto")

@@ -43,8 +43,13 @@ log = logging.getLogger(__name__)
 
 
 def train_seed(config: dict, purpose: str) -> int:
-    """The seed of one training stream ("loader", "split", "init"), derived from run.seed."""
-    return derive_seed(config["run"]["seed"], "pretrain", 0, purpose, "train")
+    """The seed of one training stream ("loader", "split", "init"), derived from run.seed and
+    the pre-training repetition ``pretrain.rep`` (0 draws what a study without repetitions
+    drew). The backbone's name is left out on purpose: the backbones of one repetition start
+    from the same weights and draw the same batches, so two rows differ by their objective or
+    views, not by their luck (a paired comparison); the repetitions give the luck its spread."""
+    rep = int((config.get("pretrain") or {}).get("rep", 0))
+    return derive_seed(config["run"]["seed"], "pretrain", rep, purpose, "train")
 
 
 def objective_rows(cfg: dict) -> str:

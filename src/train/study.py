@@ -10,6 +10,12 @@ The *supervised baseline* trains a backbone's network from scratch: one baseline
 backbone shares a network, else one per network (a transformer backbone is compared with a
 transformer trained from scratch, a DGCNN one with a DGCNN).
 
+A backbone may be pre-trained several times (``pretrain.reps``, or a run's ``reps``): repetition
+``r`` > 0 of backbone ``name`` is the backbone ``name.rep<r>`` (repetition 0 keeps the plain
+name and folder, so a study with one repetition is laid out as before), with its own seeds
+(:func:`split_rep`); its taggers share the rows of ``name``'s, whose spread then covers
+pre-training as well as fine-tuning.
+
 A *size* is a number of labelled training jets, or ``all``; ``finetune.train_sizes`` lists the
 sizes every fine-tuning mode runs at. The jets of a size are the first ``size`` of one random
 order of the task's jets per repetition, the same for every mode and backbone (and nested: the
@@ -57,26 +63,51 @@ def backbone_runs(config: dict) -> dict[str, dict]:
     return out
 
 
+#: Between a backbone's name and its pre-training repetition (run names are [A-Za-z0-9_]+, so
+#: no configured name contains it).
+REP_MARK = ".rep"
+
+
+def split_rep(name: str) -> tuple[str, int]:
+    """``"rs3l.rep2"`` -> ``("rs3l", 2)``; a plain name is repetition 0."""
+    base, mark, rep = name.rpartition(REP_MARK)
+    if mark and base and rep.isdigit() and int(rep) > 0:
+        return base, int(rep)
+    return name, 0
+
+
+def rep_name(name: str, rep: int) -> str:
+    """The backbone of pre-training repetition ``rep`` of run ``name`` (rep 0: ``name``)."""
+    return name if rep == 0 else f"{name}{REP_MARK}{rep}"
+
+
 def backbone_names(config: dict) -> list[str]:
-    return list(backbone_runs(config))
+    """Every backbone to pre-train: each run's repetitions (``reps``), in config order."""
+    return [rep_name(name, rep) for name, section in backbone_runs(config).items()
+            for rep in range(int(section.get("reps", 1)))]
 
 
 def run_config(config: dict, name: str) -> dict:
     """The config a pre-training run of backbone ``name`` reads: ``pretrain`` is its section,
-    validated (a run's ``mpm: {codes: 8}`` gets the other ``mpm`` keys' defaults)."""
+    validated (a run's ``mpm: {codes: 8}`` gets the other ``mpm`` keys' defaults), with
+    ``rep`` its pre-training repetition (which seeds it draws)."""
     runs = backbone_runs(config)
-    if name not in runs:
-        raise ConfigError(f"pretrain.runs: no backbone {name!r} (backbones: {', '.join(runs)})")
+    base, rep = split_rep(name)
+    if base not in runs or rep >= int(runs[base].get("reps", 1)):
+        raise ConfigError(f"pretrain.runs: no backbone {name!r} (backbones: "
+                          f"{', '.join(backbone_names(config))})")
     from resim.config import validate  # fills the schema's defaults into the merged section
 
-    return validate({**config, "pretrain": runs[name]},
-                    source=f"pretrain.runs.{name} (merged into pretrain)")
+    return validate({**config, "pretrain": {**runs[base], "rep": rep}},
+                    source=f"pretrain.runs.{base} (merged into pretrain)")
 
 
 def backbone_label(config: dict, name: str) -> str:
     """How tables name a backbone: its ``label``, "MPM" for masked particle modelling, else its
     augmentation set as configured (``hard``, ``seed+fsr``, ...), like the seed's rows; a
-    checkpoint from outside the config's runs goes by its name."""
+    checkpoint from outside the config's runs goes by its name. Every pre-training repetition
+    of a run has the run's label (one row)."""
+    name = split_rep(name)[0]
     for run in (config.get("pretrain") or {}).get("runs") or []:
         if run["name"] == name and run.get("label"):
             return run["label"]
@@ -95,21 +126,22 @@ def networks(config: dict) -> dict[str, str]:
     The label is the network's kind (``dgcnn``, ``transformer``), or ``<kind> of <backbone>``
     when two different networks are of one kind."""
     runs = backbone_runs(config)
+    names = backbone_names(config)  # a run's repetitions share its network
     if len(runs) == 1:
-        return {name: "" for name in runs}
+        return {name: "" for name in names}
     models = {name: run_config(config, name)["pretrain"].get("model") or {} for name in runs}
     owners: list[tuple[dict, str]] = []  # each distinct network and the first backbone with it
     for name, model in models.items():
         if all(model != seen for seen, _ in owners):
             owners.append((model, name))
     if len(owners) <= 1:
-        return {name: "" for name in models}
+        return {name: "" for name in names}
     kinds = [model.get("backbone", "network") for model, _ in owners]
     labels = {}
     for name, model in models.items():
         i = next(i for i, (seen, _) in enumerate(owners) if seen == model)
         labels[name] = kinds[i] if kinds.count(kinds[i]) == 1 else f"{kinds[i]} of {owners[i][1]}"
-    return labels
+    return {name: labels[split_rep(name)[0]] for name in names}
 
 
 def baselines(config: dict) -> dict[str, str]:
@@ -239,7 +271,7 @@ def check(config: dict) -> None:
     forks = view_forks(config)
     labels: dict[tuple[str, str], str] = {}
     nets = networks(config)
-    for name, section in backbone_runs(config).items():
+    for name, section in backbone_runs(config).items():  # one label per run, reps included
         key = f"pretrain.runs.{name}"
         run_config(config, name)
         if section.get("objective", "contrastive") == "contrastive":
