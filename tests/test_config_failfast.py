@@ -201,3 +201,25 @@ def test_a_run_of_zero_epochs_is_refused(tmp_path, tiny, capsys):
     assert err.count("\n") == 1 and "'0' is not a number of epochs >= 1" in err
     with pytest.raises(ConfigError, match="pretrain.epochs: 0 is less than the minimum of 1"):
         validate(with_changes(tiny, [("pretrain.epochs", 0, None)]))
+
+@pytest.mark.parametrize("changes, words", [
+    # the 8-d output into a 20-d latent: the identity is reachable (the old default)
+    ({"representation": "output"}, "anomaly.latent: 20 is not smaller than the autoencoder's "
+                                   "input, the 8-d output representation of backbone"),
+    # the per-particle mean is `hidden` (64 in this preset) wide
+    ({"latent": 64}, "anomaly.latent: 64 is not smaller than the autoencoder's input, the 64-d "
+                     "mean representation"),
+])
+def test_an_anomaly_autoencoder_without_a_bottleneck_stops_the_dry_run(repo_root, tmp_path,
+                                                                       changes, words):
+    small = yaml.safe_load((repo_root / "config" / "shared-shower-small.yaml").read_text())
+    small["anomaly"].update(changes)
+    with pytest.raises(ConfigError, match="anomaly.latent"):
+        validate(copy.deepcopy(small))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(small))
+    result = snakemake(repo_root, tmp_path, str(config), "-n")
+    assert result.returncode != 0 and words in " ".join(result.output.split()), result.output[-2000:]
+    # the default (auto: the per-particle mean, 64-d, into 20) has its bottleneck
+    small["anomaly"] = {k: v for k, v in small["anomaly"].items() if k not in changes}
+    assert validate(small)["anomaly"]["representation"] == "auto"

@@ -115,7 +115,7 @@ def test_cli_trains_and_refuses_to_overwrite_a_run(tmp_path, data, capsys):
     config_path.write_text(yaml.safe_dump(config))
     assert rs3l(argv + ["--resume"]) == 2
     assert "pretrain.views" in capsys.readouterr().err
-    config["pretrain"]["views"] = "all"
+    config["pretrain"]["views"] = "hard"
     config["pretrain"]["model"]["k"] = 5
     config_path.write_text(yaml.safe_dump(config))
     assert rs3l(argv + ["--resume"]) == 2

@@ -357,7 +357,12 @@ def stage_digest(config: dict, stage: str, sample: str | None = None,
     for section in STAGE_SECTIONS[stage]:
         value = config_section(config, section, sample)
         if section == "pretrain" and backbone is not None:
-            value = study.backbone_runs(config)[backbone]
+            # the run's section and the repetition, not how many repetitions there are: adding
+            # a repetition re-trains nothing that exists
+            base, rep = study.split_rep(backbone)
+            value = {k: v for k, v in study.backbone_runs(config)[base].items()
+                     if k not in ("reps", "rep")}
+            value = {**value, "rep": rep} if rep else value
         if section == "finetune" and value and stage == "finetune":
             value = {k: v for k, v in value.items() if k not in ("train_sizes", "reps", "modes")}
         parts[section] = value

@@ -2,8 +2,11 @@
 
 Seed 001 §5.5 and Fig. 9. The autoencoder (:mod:`train.anomaly`) trains on the SM jets of
 ``--train`` only (validated on ``--val``), on the frozen pre-trained backbone's representation
-(``anomaly.representation``: its output, default, or the pooled vector before its output MLP,
-seed 001's choice; see README for why the output is the default here); every dark-jet sample (``--dark NAME FILE...``) is scored against the SM jets
+(``anomaly.representation``: ``auto``, the default, is ``mean`` (seed 001's choice: the
+per-particle encodings averaged over the jet, narrower than an ``anomaly.latent`` bottleneck
+would need to be to pass everything through) for a backbone with per-particle encodings, else
+``output``; ``pooled`` sums the encodings); every dark-jet sample (``--dark NAME FILE...``) is
+scored against the SM jets
 of ``--test``, its jets resampled to their (pT, η) distribution. For ``anomaly.benchmark`` the
 fully supervised benchmark (FSV) is trained too: the backbone's architecture from scratch with
 the MLP head, on balanced SM and dark jets (the ``finetune`` section's training recipe); its
@@ -43,6 +46,7 @@ from .finetune_loop import predict, train
 from .heads import Tagger
 from .labelled import JetSet
 from .models import get_model, load_backbone
+from .models.common import JetBackbone
 from .taggers import output_dim, resolve_device
 from .tasks import SEED_STREAM
 
@@ -82,17 +86,28 @@ def _kinematics(dataset: PairedDataset, rows: np.ndarray) -> tuple[np.ndarray, n
     return jet[:, _PT].astype(np.float64), jet[:, _ETA].astype(np.float64)
 
 
+def representation_kind(backbone: torch.nn.Module, kind: str) -> str:
+    """``anomaly.representation`` for this backbone: ``auto`` is ``mean`` where the backbone
+    has per-particle encodings (every :class:`~train.models.common.JetBackbone`), else
+    ``output``."""
+    if kind != "auto":
+        return kind
+    return "mean" if isinstance(backbone, JetBackbone) else "output"
+
+
 def representations(backbone: torch.nn.Module, dataset: PairedDataset, rows: np.ndarray,
                     batch_size: int, device: torch.device, kind: str = "output") -> torch.Tensor:
     """The frozen backbone's representation of ``rows`` (any order, repeats allowed): its
-    output (``kind="output"``) or the pooled vector before its output MLP (``"pooled"``)."""
+    output (``kind="output"``) or its per-particle encodings averaged (``"mean"``) or summed
+    (``"pooled"``) over each jet."""
     order = np.argsort(rows, kind="stable")
     parts = []
     for start in range(0, len(rows), batch_size):
         features, mask = jet_features(dataset, NOMINAL, rows[order[start:start + batch_size]])
         features, mask = torch.from_numpy(features).to(device), torch.from_numpy(mask).to(device)
-        if kind == "pooled":
-            parts.append(pooled_representation(backbone, features, mask))
+        if kind in ("pooled", "mean"):
+            parts.append(pooled_representation(backbone, features, mask,
+                                               "mean" if kind == "mean" else "sum"))
         else:
             with torch.no_grad():
                 parts.append(backbone(features, mask))
@@ -165,7 +180,7 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
     backbone = load_backbone(backbone_path).to(device)
     backbone.requires_grad_(False)
     batch = section["batch_size"]
-    kind = section["representation"]
+    kind = representation_kind(backbone, section["representation"])
 
     sm = {}
     for part, files, cap in (("train", train_files, section["max_train_jets"]),
@@ -179,7 +194,8 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
          for part, (data, rows) in sm.items()}
     ae_seed = derive_seed(config["run"]["seed"], "anomaly", 0, "autoencoder", SEED_STREAM)
     autoencoder, ae_history = train_autoencoder(x["train"], x["val"], section["epochs"], batch,
-                                                section["lr"], ae_seed, section["patience"])
+                                                section["lr"], ae_seed, section["patience"],
+                                                section["latent"])
     sm_score = autoencoder.score(x["test"])
     ref = _kinematics(*sm["test"])
 
@@ -207,7 +223,8 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
                    "history": history}
             curves[f"FSV {name}"] = fsv.pop("roc")
             scores[f"fsv_{name}"] = fsv_scores
-    record = {"backbone": str(backbone_path), "representation": kind, "sm_train_jets": int(len(sm["train"][1])),
+    record = {"backbone": str(backbone_path), "representation": kind,
+              "input_dim": int(x["train"].shape[1]), "latent": section["latent"], "sm_train_jets": int(len(sm["train"][1])),
               "sm_test_jets": int(len(sm_score)), "models": results, "supervised": fsv,
               "autoencoder_history": ae_history, "efficiencies": efficiencies}
     log.info("anomaly: %s in %.1f s", {k: round(v["auc"], 3) for k, v in results.items()},

@@ -38,7 +38,7 @@ from .data import NOMINAL, OVERLAP_FLAG
 from .finetune_loop import predict, train
 from .heads import MODES
 from .labelled import JetSet, build_jet_set
-from .study import ALL, backbone_label, networks, parse_size, run_config
+from .study import ALL, backbone_label, mix_label, networks, parse_size, run_config
 from .taggers import build_tagger, resolve_device
 from .tasks import Task, task_seed
 
@@ -91,9 +91,11 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
         "task": task_name, "mode": mode, "rep": rep, "seed": seed, "head": section["head"],
         "signal": list(task.signal), "background": list(task.background),
         "size": size, "train_size": len(train_set), "val_size": len(val_set), "views": views,
+        # the mix as configured (``hard``, ``every``, ...): rows are named by it
+        "views_label": mix_label(section["views"]),
         "backbone": str(backbone_path) if backbone_path else None, "backbone_name": bb,
         "backbone_label": backbone_label(config, bb) if bb else None,
-        "network": network,
+        "network": network, "representation": tagger.representation,
         "best_epoch": best["epoch"], "history": history,
     }
     out = Path(out)
@@ -104,7 +106,8 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
         "epoch": best["epoch"], "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(), "rng_state": {}, "config": config,
         "metrics": history, "head": section["head"], "mode": mode, "task": task_name,
-        "train_size": len(train_set), "views": views}, out / "model.pt")
+        "train_size": len(train_set), "views": views,
+        "representation": tagger.representation}, out / "model.pt")
     with atomic_path(out / "scores.npz") as tmp:
         with open(tmp, "wb") as fh:
             # the labelled jets (rows and views) too: which jets a run saw is checkable

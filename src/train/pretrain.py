@@ -38,15 +38,20 @@ from .data import (OVERLAP_FLAG, PairWindows, batches_per_rank, iterate_batches,
 from .distributed import Distributed
 from .metrics_log import plot_curves, write_metrics
 from .models import get_model, resolve_model_config
-from .study import backbone_names, resolve_views, run_config
+from .study import backbone_names, resolve_views, run_config, view_forks
 from .mpm import MaskedParticleModelling
 
 log = logging.getLogger(__name__)
 
 
 def train_seed(config: dict, purpose: str) -> int:
-    """The seed of one training stream ("loader", "split", "init"), derived from run.seed."""
-    return derive_seed(config["run"]["seed"], "pretrain", 0, purpose, "train")
+    """The seed of one training stream ("loader", "split", "init"), derived from run.seed and
+    the pre-training repetition ``pretrain.rep`` (0 draws what a study without repetitions
+    drew). The backbone's name is left out on purpose: the backbones of one repetition start
+    from the same weights and draw the same batches, so two rows differ by their objective or
+    views, not by their luck (a paired comparison); the repetitions give the luck its spread."""
+    rep = int((config.get("pretrain") or {}).get("rep", 0))
+    return derive_seed(config["run"]["seed"], "pretrain", rep, purpose, "train")
 
 
 def objective_rows(cfg: dict) -> str:
@@ -85,7 +90,7 @@ def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config
     def views_of(dataset: PairedDataset) -> list[str]:
         if cfg["objective"] == "mpm":
             return []
-        return resolve_views(cfg["views"], dataset.views)
+        return resolve_views(cfg["views"], dataset.views, view_forks(config))
 
     train_set = PairedDataset(paths)
     views = views_of(train_set)

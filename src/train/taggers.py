@@ -12,6 +12,7 @@ from resim.errors import ConfigError
 from .checkpoint import load_checkpoint
 from .heads import MODES, Tagger
 from .lora import add_lora, lora_rank_of
+from .model_shape import representation_dim
 from .models import checkpoint_network, get_model
 
 
@@ -44,7 +45,22 @@ def build_tagger(mode: str, backbone_path: str | Path | None, model_cfg: dict | 
         backbone = checkpoint_network(backbone_path, checkpoint)
         if mode == "lora":
             add_lora(backbone, lora_rank)
-    return Tagger(backbone, output_dim(backbone), head=head, frozen=(mode == "fixed"))
+        if mode == "fixed" and is_mpm(checkpoint):
+            return _tagger(backbone, head, "fixed", "mean")
+    return _tagger(backbone, head, mode, "output")
+
+
+def is_mpm(checkpoint: dict) -> bool:
+    """Whether a pre-training checkpoint is masked particle modelling's (its jet head untrained)."""
+    return ((checkpoint.get("config") or {}).get("pretrain") or {}).get("objective") == "mpm"
+
+
+def _tagger(backbone: nn.Module, head: str, mode: str, representation: str) -> Tagger:
+    """A tagger reading ``representation`` of ``backbone`` (``mean``: the per-particle
+    encodings averaged, ``hidden`` wide; ``output``: the jet representation)."""
+    dim = (representation_dim(backbone.model_config, "mean") if representation == "mean"
+           else output_dim(backbone))
+    return Tagger(backbone, dim, head=head, frozen=(mode == "fixed"), representation=representation)
 
 
 def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[Tagger, dict]:
@@ -53,7 +69,7 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
     backbone = checkpoint_network(path, record, weights=False)
     if record["mode"] == "lora":
         add_lora(backbone, lora_rank_of(record["state_dict"]))
-    tagger = Tagger(backbone, output_dim(backbone), head=record["head"], frozen=record["mode"] == "fixed")
+    tagger = _tagger(backbone, record["head"], record["mode"], record.get("representation", "output"))
     tagger.load_state_dict(record["state_dict"])
     return tagger.eval(), record
 

@@ -61,7 +61,7 @@ def model_record(path: Path, name: str) -> dict:
     record = json.loads((path / "metrics.json").read_text())
     return {"name": name, "mode": record["mode"], "rep": record["rep"],
             "train_size": record["train_size"], "views": record["views"],
-            "backbone_name": record.get("backbone_name"),
+            "views_label": record.get("views_label"), "backbone_name": record.get("backbone_name"),
             "backbone_label": record.get("backbone_label"), "network": record.get("network", "")}
 
 
@@ -119,7 +119,7 @@ def evaluate(config: dict, task_name: str, out: str | Path, test: list, model_di
         knn_records.append({**rec, "values": {"knn": accuracy["accuracy"]}, "knn": accuracy})
         curves.setdefault(rec["train_size"], {}).setdefault(
             tables.row_name(rec["mode"], rec["train_size"],
-                            tables.view_set_label(rec["views"], dataset.views),
+                            tables.record_views_label(rec, dataset.views),
                             rec["backbone_label"] or ""), result)
 
     written = tables.write_tables(out, task_name, model_records, dataset.views, efficiencies,

@@ -17,9 +17,7 @@ from resim.errors import ConfigError
 
 from .dgcnn import DGCNN
 from .transformer import ParticleTransformer
-
-_SHARED = {"input_dim": 15, "hidden": 128, "embed_layers": 2, "head": [64, 32, 32, 8],
-           "head_order": "pool_mlp"}
+from ..model_shape import SHARED_DEFAULTS as _SHARED
 
 #: backbone name → (class, default keyword arguments).
 BACKBONES: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
