@@ -33,14 +33,18 @@ CONFIG = {"run": {"seed": 3, "events_per_shard": 20, "batch_size": 20},
           "jets": {"pt_min": 300.0, "eta_max": 2.0}}
 
 
+def _env(cwd: Path) -> dict:
+    # no byte-code: under the limit Python would leave truncated .pyc files in the checkout
+    return {"PYTHONPATH": f"{SRC}{':' + str(SRC.parent / 'tests')}", "PATH": "/usr/bin:/bin",
+            "HOME": str(cwd), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def run(cwd: Path, script: str, argv: list, limit: int | None = None):
     module = {"resim": "resim.cli", "rs3l": "train.cli"}[script]
     cmd = [sys.executable, "-c", LIMITED.format(module=module), str(limit or 2**40),
            *map(str, argv)]
-    # no byte-code: under the limit Python would leave truncated .pyc files in the checkout
-    env = {"PYTHONPATH": f"{SRC}{':' + str(SRC.parent / 'tests')}", "PATH": "/usr/bin:/bin",
-           "HOME": str(cwd), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=_env(cwd),
+                          timeout=600)
 
 
 def _errors(proc) -> list[str]:
@@ -57,6 +61,9 @@ def _litter(root: Path) -> list[str]:
 def made(tmp_path_factory):
     """One shard made without a limit: LHE, view file, paired files, training files."""
     root = tmp_path_factory.mktemp("diskfull")
+    # matplotlib's font cache (under HOME) is matplotlib's write, not a writer's: made first
+    subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=_env(root),
+                   check=True)
     (root / "config.yaml").write_text(yaml.safe_dump(CONFIG))
     job = ["--config", "config.yaml", "--sample", "qcd"]
     for shard in (0, 1):
@@ -73,6 +80,10 @@ def made(tmp_path_factory):
     (root / "train.yaml").write_text(yaml.safe_dump(train))
     write_pairs(root / "pairs.h5", 256, seed=1)
     write_pairs(root / "val.h5", 64, seed=2, shard=1)
+    proc = run(root, "rs3l", ["finetune", "--config", "train.yaml", "--task", "h_vs_qcd",
+                              "--mode", "supervised", "--out", "ft/supervised-0", "--train",
+                              "pairs.h5", "--val", "val.h5"])  # a model for rs3l evaluate
+    assert proc.returncode == 0, proc.stderr
     return root
 
 
@@ -101,6 +112,9 @@ WRITERS = {
     "finetune": ("rs3l", ["finetune", "--config", "train.yaml", "--task", "h_vs_qcd", "--mode",
                           "supervised", "--out", "out", "--train", "pairs.h5", "--val", "val.h5"],
                  ["out/model.pt", "out/metrics.json"], None),
+    "evaluate": ("rs3l", ["evaluate", "--config", "train.yaml", "--task", "h_vs_qcd", "--out",
+                          "out", "--test", "val.h5", "--val", "val.h5", "ft/supervised-0"],
+                 ["out/metrics.json"], None),
 }
 
 
