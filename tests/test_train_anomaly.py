@@ -120,6 +120,12 @@ def test_a_run_writes_the_roc_and_table(tmp_path):
     # the benchmark's dark jets: 20 % are the test jets of both methods
     assert record["models"]["darkX"]["dark_jets"] == 18
     assert record["models"]["darkY"]["dark_jets"] == 60
+    # the dark jets are resampled with replacement: fewer distinct ones stand behind the AUC,
+    # whose spread over test sets is reported (bootstrap over SM and distinct dark jets)
+    for name, available in (("darkX", 18), ("darkY", 60)):
+        model = record["models"][name]
+        assert 0 < model["dark_jets_distinct"] <= available
+        assert 0 < model["auc_std"] < 0.2
     assert (tmp_path / "out" / "roc.png").stat().st_size > 1000
     table = (tmp_path / "out" / "auc.md").read_text()
     assert "| FSV | darkX |" in table and "| SSL + AE | darkY |" in table

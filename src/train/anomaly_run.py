@@ -212,7 +212,9 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
         target = np.concatenate([np.zeros(len(sm_score)), np.ones(len(dark_score))])
         summary = _summary(target, np.concatenate([sm_score, dark_score]), efficiencies)
         curves[f"AE {name}"] = summary.pop("roc")
-        results[name] = {**summary, "dark_jets": int(len(dark_score)),
+        results[name] = {**summary, **auc_spread(config, name, sm_score, dark_score,
+                                                 parts["test"]),
+                         "dark_jets": int(len(dark_score)),
                          "dark_jets_available": int(len(_dark_rows(data, name)))}
         scores[name] = dark_score
         if name == section["benchmark"]:
@@ -233,18 +235,38 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
     return record
 
 
+def auc_spread(config: dict, name: str, sm_score: np.ndarray, dark_score: np.ndarray,
+               dark_rows: np.ndarray) -> dict:
+    """The AUC's spread over test sets: SM test jets and *distinct* dark jets resampled with
+    replacement (``evaluate.bootstrap`` times). The dark jets were drawn with replacement to the
+    SM (pT, eta) spectrum, so copies of one jet are not independent: each distinct jet is drawn
+    with all its copies, and their number is reported beside the AUC."""
+    distinct, first, copies = np.unique(dark_rows, return_index=True, return_counts=True)
+    rng = _rng(config, f"bootstrap:{name}")
+    n_boot = int(config["evaluate"]["bootstrap"])
+    sm_w = metrics.bootstrap_weights(len(sm_score), n_boot, rng)
+    dark_w = metrics.bootstrap_weights(len(distinct), n_boot, rng) * copies
+    target = np.concatenate([np.zeros(len(sm_score)), np.ones(len(distinct))])
+    aucs = metrics.bootstrap_auc(target, np.concatenate([sm_score, dark_score[first]]),
+                                 np.concatenate([sm_w, dark_w], axis=1))
+    return {"auc_std": float(aucs.std()), "dark_jets_distinct": int(len(distinct))}
+
+
 def auc_table(record: dict) -> str:
     """The Markdown table of ``metrics.json``: AUC and SM rejection per dark model."""
     effs = [f"{e:g}" for e in record["efficiencies"]]
-    lines = ["| Method | Dark model | dark jets | AUC | " + " | ".join(f"1/ε_SM at ε_dark = {e}"
-                                                                  for e in effs) + " |",
+    lines = ["| Method | Dark model | dark jets (distinct) | AUC ± σ (test sets) | "
+             + " | ".join(f"1/ε_SM at ε_dark = {e}" for e in effs) + " |",
              "|---|---|---|---|" + "---|" * len(effs)]
     rows = [("SSL + AE", name, r) for name, r in record["models"].items()]
     if record["supervised"]:
         rows.append(("FSV", record["supervised"]["model"], record["supervised"]))
     for method, name, r in rows:
         n = r.get("dark_jets", "")
-        lines.append(f"| {method} | {name} | {n} | {r['auc']:.3f} | "
+        if "dark_jets_distinct" in r:
+            n = f"{n} ({r['dark_jets_distinct']})"
+        spread = f" ± {r['auc_std']:.3f}" if "auc_std" in r else ""
+        lines.append(f"| {method} | {name} | {n} | {r['auc']:.3f}{spread} | "
                      + " | ".join(f"{r['rejection'][e]:.2f}" for e in effs) + " |")
     return "\n".join(lines) + "\n"
 
