@@ -67,6 +67,17 @@ def test_written_tables_bold_the_best_network_and_keep_numbers_in_csv(tmp_path):
     assert float(rows[1]["wasserstein:seed_mean"]) == pytest.approx(2e-4)
 
 
+def test_a_views_confounds_travel_with_its_column(tmp_path):
+    records = [_rec("fixed", 100, {"rejection@0.3": 5.0, "wasserstein:seed": 2e-4,
+                                   "wasserstein:other": 3e-4})]
+    notes = {"other": "another shower, and MPI off", "nominal": "not a column"}
+    tables.write_tables(tmp_path, "h_vs_qcd", records, ["nominal", "seed", "other"], [0.3],
+                        view_notes=notes)
+    caption = (tmp_path / "wasserstein.md").read_text()
+    assert "other: another shower, and MPI off." in caption and "not a column" not in caption
+    assert "another shower" not in (tmp_path / "rejection.md").read_text()
+
+
 def test_rejection_cell_shows_interval_background_count_and_bound():
     # Two repetitions; bootstrap resamples shared by index: means per resample are 10, 12, 14, 16.
     recs = [_rec("floating", 100, {"rejection@0.5": 12.0, "n_pass@0.5": 20, "bound@0.5": 0.0}),

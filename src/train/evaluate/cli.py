@@ -122,8 +122,10 @@ def evaluate(config: dict, task_name: str, out: str | Path, test: list, model_di
                             tables.record_views_label(rec, dataset.views),
                             rec["backbone_label"] or ""), result)
 
+    notes = {v: spec.get("description") for v, spec in
+             (dataset.attrs.get("view_settings") or {}).items() if spec.get("description")}
     written = tables.write_tables(out, task_name, model_records, dataset.views, efficiencies,
-                                  knn_records)
+                                  knn_records, notes)
     written += write_plots(out, task, model_records, dataset.views, efficiencies, curves, n2)
     summary = {"task": task_name, "test_files": [str(p) for p in dataset.paths], "n_test": len(rows),
                "n_signal": int(target.sum()), "n_wasserstein": len(balanced), "views": dataset.views,

@@ -319,11 +319,14 @@ def write_table(out_stem: str | Path, rows: list[Row], columns: list[str], heade
 
 
 def write_tables(outdir: str | Path, task: str, records: list[dict], all_views: Sequence[str],
-                 efficiencies: Sequence[float], knn_records: list[dict] = ()) -> list[Path]:
+                 efficiencies: Sequence[float], knn_records: list[dict] = (),
+                 view_notes: dict[str, str] | None = None) -> list[Path]:
     """The task's rejection, Wasserstein and kNN tables (CSV + Markdown) in ``outdir``.
 
     ``records`` hold per model (and for N2) ``values`` with keys ``rejection@<eff>`` and
-    ``wasserstein:<view>``; ``knn_records`` hold ``values`` with the key ``knn``.
+    ``wasserstein:<view>``; ``knn_records`` hold ``values`` with the key ``knn``;
+    ``view_notes``: what a view changes besides its name (``views.<name>.description``), said
+    under the Wasserstein table so that a column's confounds travel with it.
     """
     outdir = Path(outdir)
     rows = collect_rows(records, all_views)
@@ -348,7 +351,8 @@ def write_tables(outdir: str | Path, task: str, records: list[dict], all_views: 
         f"other view ({task}); lower is more robust: mean ± std over repetitions (test σ: the "
         f"spread over resamplings of the test jets, each jet's views resampled together, in the "
         f"same power of ten; a distance on a finite sample is biased upward, so no percentile "
-        f"interval is given)." + reps)
+        f"interval is given)." + reps
+        + "".join(f" {v}: {view_notes[v]}." for v in others if (view_notes or {}).get(v)))
     written += write_table(
         outdir / "knn", collect_rows(list(knn_records), all_views), ["knn"], ["accuracy"],
         "Representation", lambda r, c: format_percent(*r.mean_std(c)), "max",
