@@ -15,6 +15,8 @@ events the view never simulated (the cascade: an earlier view had already lost t
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 from pathlib import Path
 
@@ -182,4 +184,12 @@ def describe(path: str | Path) -> str:
             lines.append(f"  cutflow {view}: {json.dumps(flow, sort_keys=True)}")
         lines.append(f"  cutflow pairing: {json.dumps(cut.get('pairing', 'absent'), sort_keys=True)}")
     lines.append("  versions: " + json.dumps(ds.attrs.get("versions"), sort_keys=True))
+    # which programs made the jets: the hard-scatter backend and version, the detector
+    for key in ("hard", "detector"):
+        value = ds.attrs.get(key)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        lines.append(f"  {key}: " + json.dumps(value if value is not None else "absent",
+                                                 sort_keys=True))
     return "\n".join(lines)
