@@ -26,6 +26,23 @@ def wrap_phi(dphi: np.ndarray) -> np.ndarray:
     return (dphi + np.pi) % (2.0 * np.pi) - np.pi
 
 
+#: The particle-type flags, in feature order (the last five features).
+FLAG_NAMES = ("is_photon", "is_muon", "is_electron", "is_charged_hadron", "is_neutral_hadron")
+
+
+def particle_flags(pid: np.ndarray, charge: np.ndarray) -> dict[str, np.ndarray]:
+    """The five particle-type flags (bool) from |PID| and charge, as particle flow labels them.
+
+    One definition for the features and for the exported JetClass ``part_is*`` branches, so a
+    file read back gives the same flags. HCAL neutrals carry PID 0: neutral and not a photon.
+    """
+    pid = np.abs(pid)
+    is_muon, is_electron, is_photon = pid == 13, pid == 11, pid == 22
+    return {"is_photon": is_photon, "is_muon": is_muon, "is_electron": is_electron,
+            "is_charged_hadron": (charge != 0) & ~is_muon & ~is_electron,
+            "is_neutral_hadron": (charge == 0) & ~is_photon}
+
+
 def _safe_log(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, np.log(np.where(mask & (x > 0), x, 1.0)), 0.0)
 
@@ -42,22 +59,18 @@ def particle_features(constituents: np.ndarray, n_constituents: np.ndarray,
     m, n = c.shape[:2]
     mask = np.arange(n)[None, :] < np.asarray(n_constituents)[:, None]
     pt, eta, phi, e = (c[..., _C[k]] for k in ("PT", "Eta", "Phi", "E"))
-    charge, pid = c[..., _C["Charge"]], np.abs(c[..., _C["PID"]])
+    charge, pid = c[..., _C["Charge"]], c[..., _C["PID"]]
     jet_pt, jet_eta, jet_phi, jet_e = (j[:, _J[k], None] for k in ("pt", "eta", "phi", "E"))
 
     deta = eta - jet_eta
     dphi = wrap_phi(phi - jet_phi)
-    is_photon = pid == 22
-    is_muon = pid == 13
-    is_electron = pid == 11
-    is_ch = (charge != 0) & ~is_muon & ~is_electron
-    is_nh = (charge == 0) & ~is_photon
+    flags = particle_flags(pid, charge)
     out = np.stack([
         _safe_log(pt, mask), _safe_log(pt / np.where(jet_pt > 0, jet_pt, 1.0), mask),
         _safe_log(e, mask), _safe_log(e / np.where(jet_e > 0, jet_e, 1.0), mask),
         deta, dphi, np.hypot(deta, dphi),
         np.tanh(c[..., _C["D0"]]), np.tanh(c[..., _C["DZ"]]), charge,
-        is_photon, is_muon, is_electron, is_ch, is_nh,
+        *(flags[name] for name in FLAG_NAMES),
     ], axis=-1)
     out[~mask] = 0.0
     return out.astype(np.float32)
