@@ -83,6 +83,7 @@ def _process_problems(sample: str, spec: dict) -> Iterator[str]:
 def _task_label_problems(config: dict) -> Iterator[str]:
     """Every label a fine-tuning task names must be one the SM samples' jets can carry (known
     for the embedded processes only: another backend's sample may carry any label)."""
+    from .formats.jetclass import LABELS as JETCLASS_LABELS
     from .hard.processes import PROCESSES, is_dark
 
     labels: set[str] = set()
@@ -95,7 +96,9 @@ def _task_label_problems(config: dict) -> Iterator[str]:
         labels |= process.labels
     for task, spec in ((config.get("finetune") or {}).get("tasks") or {}).items():
         for side in ("signal", "background"):
-            missing = [name for name in spec.get(side, []) if name not in labels]
+            # JetClass labels name the branches of JetClass files: checked when they are read
+            missing = [name for name in spec.get(side, [])
+                       if name not in labels and name not in JETCLASS_LABELS]
             if missing:
                 yield (f"finetune.tasks.{task}.{side}: labels {missing} are in no sample's jets "
                        f"(the samples' processes give {sorted(labels)})")

@@ -29,12 +29,12 @@ import torch
 
 from resim.config import load_config
 from resim.errors import ConfigError
-from resim.dataset.reader import PairedDataset
 from resim.io import atomic_path, atomic_write_text
 
 from .checkpoint import atomic_torch_save
 from .data import NOMINAL
 from .finetune_loop import predict, train
+from .foreign import open_jets
 from .heads import MODES
 from .labelled import JetSet, build_jet_set
 from .study import ALL, backbone_label, networks, parse_size, run_config
@@ -68,9 +68,9 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
     pretrain = run_config(config, run)["pretrain"] if run else (config.get("pretrain") or {})
     tagger = build_tagger(mode, backbone_path, pretrain.get("model"), section["head"],
                           section.get("lora_rank", 1)).to(device)
-    train_set, views = build_jet_set(config, task, PairedDataset(train_data), rep, "train", size,
+    train_set, views = build_jet_set(config, task, open_jets(train_data), rep, "train", size,
                                      section["max_train_jets"])
-    val_set, _ = build_jet_set(config, task, PairedDataset(val_data), rep, "validation", ALL,
+    val_set, _ = build_jet_set(config, task, open_jets(val_data), rep, "validation", ALL,
                                section["max_val_jets"])
     loaded = time.perf_counter()
     name = f"{task_name} {size} {backbone_name(backbone_path) or ''} {mode}-{rep}"

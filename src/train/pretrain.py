@@ -34,6 +34,7 @@ from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state, unwrap
 from .contrastive import Contrastive, collapse_warning
 from .data import PairWindows, batches_per_rank, iterate_batches, make_loader, split_blocks
 from .distributed import Distributed
+from .foreign import open_jets
 from .metrics_log import plot_curves, write_metrics
 from .models import get_model, resolve_model_config
 from .study import backbone_names, resolve_views, run_config
@@ -82,13 +83,13 @@ def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config
             return []
         return resolve_views(cfg["views"], dataset.views)
 
-    train_set = PairedDataset(paths)
+    train_set = open_jets(paths)
     views = views_of(train_set)
     seed = train_seed(config, "loader")
     common = {"batch_size": cfg["batch_size"], "block": cfg["block"], "window": cfg["window"]}
     rows = torch.arange(len(train_set)).numpy()
     if val_paths:
-        val_set, val_rows = PairedDataset(val_paths), None
+        val_set, val_rows = open_jets(val_paths), None
     else:
         rows, val_rows = split_blocks(rows, cfg["block"], cfg["val_fraction"],
                                       train_seed(config, "split"))

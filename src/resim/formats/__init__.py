@@ -1,2 +1,28 @@
 """The field's dataset layouts (JetClass ROOT, the RS3L authors' HDF5): names, types and the
 conversions to and from the project's jet arrays, shared by the exporters and the readers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import observables
+from ..contracts import CONSTITUENT_FIELDS, JET_FIELDS
+
+
+def jet_table(pt, eta, phi, energy, n_all, constituents, n_kept, mass=None, n2=None) -> np.ndarray:
+    """(m, 7) jets in ``JET_FIELDS`` order from a foreign layout's jet kinematics.
+
+    The layouts lack some of the project's jet fields: the mass, when not given, comes from
+    (pt, η, E) (massless-jet direction, exact for the stored four-vector); N2 (β = 1), when not
+    given, from the constituents kept, as the dataset writer computes it.
+    """
+    pt, eta, energy = (np.asarray(x, dtype=np.float64) for x in (pt, eta, energy))
+    if mass is None:
+        mass = np.sqrt(np.maximum(energy ** 2 - (pt * np.cosh(eta)) ** 2, 0.0))
+    if n2 is None:
+        c = {k: constituents[..., i] for i, k in enumerate(CONSTITUENT_FIELDS)}
+        n2 = observables.n2(c["PT"], c["Eta"], c["Phi"], n_kept)
+    jet = {"pt": pt, "eta": eta, "phi": phi, "mass": mass, "E": energy, "n_constituents": n_all,
+           "n2": n2}
+    return np.stack([np.asarray(jet[k], dtype=np.float64) for k in JET_FIELDS],
+                    axis=-1).astype(np.float32)

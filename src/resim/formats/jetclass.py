@@ -24,6 +24,7 @@ import numpy as np
 
 from ..contracts import CONSTITUENT_FIELDS, JET_FIELDS, MAX_CONSTITUENTS
 from ..features import FLAG_NAMES, particle_flags, wrap_phi
+from . import jet_table
 
 TREE = "tree"
 
@@ -123,7 +124,7 @@ def from_branches(arrays: ak.Array, max_particles: int = MAX_CONSTITUENTS
     neutral hadron, as the project's detector labels HCAL neutrals): the features need |PID|
     and charge only. Jets keep their ``max_particles`` highest-pT particles (the files are
     pT-ordered). ``jet_mass`` / ``jet_n2`` when present; else the mass from the jet's
-    (pt, η, E) and N2 NaN (JetClass has no N2).
+    (pt, η, E) and N2 (β = 1) from the particles kept.
     """
     m = len(arrays)
     n_all = ak.to_numpy(ak.num(arrays["part_energy"]))
@@ -147,20 +148,38 @@ def from_branches(arrays: ak.Array, max_particles: int = MAX_CONSTITUENTS
     constituents[mask] = np.stack([fields[k] for k in CONSTITUENT_FIELDS], axis=-1)
 
     def scalar(name):
-        return ak.to_numpy(arrays[name]).astype(np.float64)
+        return ak.to_numpy(arrays[name]).astype(np.float64) if name in arrays.fields else None
 
-    jet_pt, jet_eta, jet_e = scalar("jet_pt"), scalar("jet_eta"), scalar("jet_energy")
-    fields = arrays.fields
-    mass = scalar("jet_mass") if "jet_mass" in fields else \
-        np.sqrt(np.maximum(jet_e ** 2 - (jet_pt * np.cosh(jet_eta)) ** 2, 0.0))
-    n2 = scalar("jet_n2") if "jet_n2" in fields else np.full(m, np.nan)
-    jet = {"pt": jet_pt, "eta": jet_eta, "phi": scalar("jet_phi"), "mass": mass, "E": jet_e,
-           "n_constituents": n_all, "n2": n2}
-    return constituents, n.astype(np.int16), \
-        np.stack([jet[k] for k in JET_FIELDS], axis=-1).astype(np.float32)
+    jet = jet_table(scalar("jet_pt"), scalar("jet_eta"), scalar("jet_phi"), scalar("jet_energy"),
+                    n_all, constituents, n, mass=scalar("jet_mass"), n2=scalar("jet_n2"))
+    return constituents, n.astype(np.int16), jet
 
 
 def label_columns(arrays: ak.Array, names: list[str]) -> np.ndarray:
     """(m, len(names)) float32 of label branches, whatever type each has (float, bool, int)."""
     return np.stack([ak.to_numpy(arrays[k]).astype(np.float32) for k in names], axis=-1) \
         if names else np.zeros((len(arrays), 0), dtype=np.float32)
+
+
+def describe(path) -> str:
+    """A human summary of a JetClass file (``resim inspect``): jets, classes, branches."""
+    import uproot
+
+    from ..errors import DatasetError
+
+    try:
+        f = uproot.open(path)
+        tree = f[TREE]
+        branches = list(tree.keys())
+    except Exception as err:  # uproot raises many kinds for what is not a JetClass file
+        raise DatasetError(f"{path}: not a readable JetClass file (TTree {TREE!r}): "
+                           f"{err}") from None
+    labels = [k for k in LABELS if k in branches]
+    counts = label_columns(tree.arrays(labels), labels).sum(0) if labels else []
+    lines = [f"{path}: JetClass TTree {TREE!r}, {tree.num_entries} jets",
+             "  classes: " + (", ".join(f"{k}={int(c)}" for k, c in zip(labels, counts) if c)
+                              or "none"),
+             f"  resim export: {'yes' if 'aux_jet_id' in branches else 'no'} "
+             f"(aux_jet_id pairs the views' files row by row)",
+             "  branches: " + ", ".join(f"{k} {tree[k].typename}" for k in branches)]
+    return "\n".join(lines)

@@ -36,3 +36,13 @@ def vartype_codes(views: list[str]) -> dict[str, int]:
     others = [v for v in views if v not in VARTYPE]
     return {v: VARTYPE.get(v, OTHER_VARTYPE + (others.index(v) if v in others else 0))
             for v in views}
+
+#: Where the public layout keeps what the project needs, as rodem-hep/adversarialGeneralization
+#: reads it: singletons[..., 0] the jet type (label code), [..., 9:13] jet pt, η, φ, E;
+#: jet_pflow_cands[:, :, 0:11] = pt, pt_rel, η, φ, ΔR, E, E_rel, charge, pdgId, d0, dz
+#: (particles with pt > 0 are real).
+PUBLIC_LABEL_COLUMN = 0
+PUBLIC_JET_COLUMNS = {"pt": 9, "eta": 10, "phi": 11, "E": 12}
+PUBLIC_CANDIDATE_COLUMNS = {"PT": 0, "Eta": 2, "Phi": 3, "E": 5, "Charge": 7, "PID": 8, "D0": 9,
+                            "DZ": 10}
+PUBLIC_MIN_SINGLETONS = max(PUBLIC_JET_COLUMNS.values()) + 1
