@@ -43,8 +43,8 @@ def particle_flags(pid: np.ndarray, charge: np.ndarray) -> dict[str, np.ndarray]
             "is_neutral_hadron": (charge == 0) & ~is_photon}
 
 
-def _safe_log(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return np.where(mask, np.log(np.where(mask & (x > 0), x, 1.0)), 0.0)
+def _safe_log(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), 0.0)
 
 
 def particle_features(constituents: np.ndarray, n_constituents: np.ndarray,
@@ -54,23 +54,29 @@ def particle_features(constituents: np.ndarray, n_constituents: np.ndarray,
     ``n_constituents`` (m,) counts the real entries of each row (they come first);
     ``jet`` (m, 7) holds the jet kinematics (pt, eta, phi, mass, E, ...).
     """
-    c = np.asarray(constituents, dtype=np.float64)
-    j = np.asarray(jet, dtype=np.float64)
-    m, n = c.shape[:2]
+    constituents = np.asarray(constituents)
+    m, n = constituents.shape[:2]
     mask = np.arange(n)[None, :] < np.asarray(n_constituents)[:, None]
-    pt, eta, phi, e = (c[..., _C[k]] for k in ("PT", "Eta", "Phi", "E"))
-    charge, pid = c[..., _C["Charge"]], c[..., _C["PID"]]
-    jet_pt, jet_eta, jet_phi, jet_e = (j[:, _J[k], None] for k in ("pt", "eta", "phi", "E"))
+    # computed on the real entries only (padding is most of a 100-slot row), in float64
+    c = constituents[mask].astype(np.float64)
+    j = np.asarray(jet, dtype=np.float64)[np.nonzero(mask)[0]]
+    pt, eta, phi, e = (c[:, _C[k]] for k in ("PT", "Eta", "Phi", "E"))
+    charge, pid = c[:, _C["Charge"]], c[:, _C["PID"]]
+    jet_pt, jet_eta, jet_phi, jet_e = (j[:, _J[k]] for k in ("pt", "eta", "phi", "E"))
 
     deta = eta - jet_eta
     dphi = wrap_phi(phi - jet_phi)
     flags = particle_flags(pid, charge)
-    out = np.stack([
-        _safe_log(pt, mask), _safe_log(pt / np.where(jet_pt > 0, jet_pt, 1.0), mask),
-        _safe_log(e, mask), _safe_log(e / np.where(jet_e > 0, jet_e, 1.0), mask),
+    columns = [
+        _safe_log(pt), _safe_log(pt / np.where(jet_pt > 0, jet_pt, 1.0)),
+        _safe_log(e), _safe_log(e / np.where(jet_e > 0, jet_e, 1.0)),
         deta, dphi, np.hypot(deta, dphi),
-        np.tanh(c[..., _C["D0"]]), np.tanh(c[..., _C["DZ"]]), charge,
+        np.tanh(c[:, _C["D0"]]), np.tanh(c[:, _C["DZ"]]), charge,
         *(flags[name] for name in FLAG_NAMES),
-    ], axis=-1)
-    out[~mask] = 0.0
-    return out.astype(np.float32)
+    ]
+    real = np.empty((len(c), len(FEATURE_NAMES)), dtype=np.float32)
+    for i, column in enumerate(columns):
+        real[:, i] = column
+    out = np.zeros((m * n, len(FEATURE_NAMES)), dtype=np.float32)
+    out[np.flatnonzero(mask)] = real
+    return out.reshape(m, n, len(FEATURE_NAMES))

@@ -24,6 +24,7 @@ import numpy as np
 from resim.contracts import MAX_CONSTITUENTS, PARTON_FIELDS
 from resim.dataset.reader import Jets, PairedDataset
 from resim.errors import DatasetError
+from resim.formats import fill_n2
 
 #: Entries per loaded chunk, and chunks kept per process.
 CHUNK = 2048
@@ -69,19 +70,23 @@ class ForeignJets:
     def _load(self, k: int, view: str, lo: int, hi: int) -> Jets:  # pragma: no cover
         raise NotImplementedError
 
-    def _chunk(self, k: int, view: str, c: int) -> Jets:
-        """Chunk ``c`` of file ``k`` in ``view``, from the cache or loaded (least recent out)."""
+    def _chunk(self, k: int, view: str, c: int, n2: bool = False) -> Jets:
+        """Chunk ``c`` of file ``k`` in ``view``, from the cache or loaded (least recent out);
+        with ``n2``, its N2 computed where the file lacks it (once per cached chunk)."""
         if os.getpid() != self._pid:  # a forked worker starts with its own cache
             self._cache, self._pid = OrderedDict(), os.getpid()
         key = (k, view, c)
         if key in self._cache:
             self._cache.move_to_end(key)
-            return self._cache[key]
-        size = self._offsets[k + 1] - self._offsets[k]
-        jets = self._load(k, view, c * self.chunk, min((c + 1) * self.chunk, size))
-        self._cache[key] = jets
-        while len(self._cache) > CACHE_CHUNKS:
-            self._cache.popitem(last=False)
+            jets = self._cache[key]
+        else:
+            size = self._offsets[k + 1] - self._offsets[k]
+            jets = self._load(k, view, c * self.chunk, min((c + 1) * self.chunk, size))
+            self._cache[key] = jets
+            while len(self._cache) > CACHE_CHUNKS:
+                self._cache.popitem(last=False)
+        if n2:
+            fill_n2(jets.constituents, jets.n_constituents, jets.jet)
         return jets
 
     def read(self, view: str, rows: slice | np.ndarray) -> Jets:
@@ -98,7 +103,7 @@ class ForeignJets:
                    np.zeros(len(rows), np.int16), np.zeros((len(rows), 7), np.float32))
         for k, c in {(int(w), int(l // self.chunk)) for w, l in zip(which, local)}:
             pick = np.flatnonzero((which == k) & (local // self.chunk == c))
-            jets = self._chunk(k, view, c)
+            jets = self._chunk(k, view, c, n2=True)
             at = local[pick] - c * self.chunk
             out.constituents[pick] = jets.constituents[at]
             out.n_constituents[pick] = jets.n_constituents[at]

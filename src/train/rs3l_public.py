@@ -86,5 +86,5 @@ class RS3LPublicDataset(ForeignJets):
         constituents[np.arange(self.max_particles)[None, :] >= n[:, None]] = 0.0
         single = f[rs3l.PUBLIC_SINGLETONS][lo:hi, v].astype(np.float64)
         jet = jet_table(*(single[:, rs3l.PUBLIC_JET_COLUMNS[k]] for k in ("pt", "eta", "phi", "E")),
-                        n_all, constituents, n)
+                        n_all)
         return Jets(constituents, n.astype(np.int16), jet)

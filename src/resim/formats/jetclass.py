@@ -124,15 +124,18 @@ def from_branches(arrays: ak.Array, max_particles: int = MAX_CONSTITUENTS
     neutral hadron, as the project's detector labels HCAL neutrals): the features need |PID|
     and charge only. Jets keep their ``max_particles`` highest-pT particles (the files are
     pT-ordered). ``jet_mass`` / ``jet_n2`` when present; else the mass from the jet's
-    (pt, η, E) and N2 (β = 1) from the particles kept.
+    (pt, η, E) and N2 NaN (JetClass has none; :func:`resim.formats.fill_n2`).
     """
     m = len(arrays)
     n_all = ak.to_numpy(ak.num(arrays["part_energy"]))
     n = np.minimum(n_all, max_particles)
-    keep = ak.local_index(arrays["part_energy"]) < max_particles
+    # one numpy mask over the flat content (masking each jagged branch in awkward is slower)
+    keep = None if n_all.max(initial=0) <= max_particles else \
+        np.arange(n_all.sum()) - np.repeat(np.cumsum(n_all) - n_all, n_all) < max_particles
 
     def flat(name):
-        return ak.to_numpy(ak.flatten(arrays[name][keep])).astype(np.float64)
+        values = ak.to_numpy(ak.flatten(arrays[name])).astype(np.float64)
+        return values if keep is None else values[keep]
 
     px, py, pz = flat("part_px"), flat("part_py"), flat("part_pz")
     charge = flat("part_charge")
@@ -151,7 +154,7 @@ def from_branches(arrays: ak.Array, max_particles: int = MAX_CONSTITUENTS
         return ak.to_numpy(arrays[name]).astype(np.float64) if name in arrays.fields else None
 
     jet = jet_table(scalar("jet_pt"), scalar("jet_eta"), scalar("jet_phi"), scalar("jet_energy"),
-                    n_all, constituents, n, mass=scalar("jet_mass"), n2=scalar("jet_n2"))
+                    n_all, mass=scalar("jet_mass"), n2=scalar("jet_n2"))
     return constituents, n.astype(np.int16), jet
 
 
