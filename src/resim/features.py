@@ -55,11 +55,22 @@ def particle_features(constituents: np.ndarray, n_constituents: np.ndarray,
     ``jet`` (m, 7) holds the jet kinematics (pt, eta, phi, mass, E, ...).
     """
     constituents = np.asarray(constituents)
-    m, n = constituents.shape[:2]
-    mask = np.arange(n)[None, :] < np.asarray(n_constituents)[:, None]
-    # computed on the real entries only (padding is most of a 100-slot row), in float64
-    c = constituents[mask].astype(np.float64)
-    j = np.asarray(jet, dtype=np.float64)[np.nonzero(mask)[0]]
+    mask = np.arange(constituents.shape[1])[None, :] < np.asarray(n_constituents)[:, None]
+    return flat_features(constituents[mask], n_constituents, jet, constituents.shape[1])
+
+
+def flat_features(particles: np.ndarray, n_constituents: np.ndarray, jet: np.ndarray,
+                  slots: int) -> np.ndarray:
+    """:func:`particle_features` of particles given flat: (P, 8) rows, jet by jet, the first
+    ``n_constituents[i]`` of them jet i's; padded to (m, slots, 15).
+
+    Computed on the real entries only (padding is most of a 100-slot row), in float64, so a
+    reader holding flat arrays (JetClass's jagged branches) never pads the constituents.
+    """
+    n = np.asarray(n_constituents, dtype=np.int64)
+    m = len(n)
+    c = np.asarray(particles, dtype=np.float64)
+    j = np.asarray(jet, dtype=np.float64)[np.repeat(np.arange(m), n)]
     pt, eta, phi, e = (c[:, _C[k]] for k in ("PT", "Eta", "Phi", "E"))
     charge, pid = c[:, _C["Charge"]], c[:, _C["PID"]]
     jet_pt, jet_eta, jet_phi, jet_e = (j[:, _J[k]] for k in ("pt", "eta", "phi", "E"))
@@ -77,6 +88,7 @@ def particle_features(constituents: np.ndarray, n_constituents: np.ndarray,
     real = np.empty((len(c), len(FEATURE_NAMES)), dtype=np.float32)
     for i, column in enumerate(columns):
         real[:, i] = column
-    out = np.zeros((m * n, len(FEATURE_NAMES)), dtype=np.float32)
-    out[np.flatnonzero(mask)] = real
-    return out.reshape(m, n, len(FEATURE_NAMES))
+    out = np.zeros((m * slots, len(FEATURE_NAMES)), dtype=np.float32)
+    # slot k of jet i is row i * slots + k
+    out[np.repeat(np.arange(m) * slots - np.cumsum(n) + n, n) + np.arange(len(c))] = real
+    return out.reshape(m, slots, len(FEATURE_NAMES))

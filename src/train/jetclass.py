@@ -24,7 +24,7 @@ import uproot
 from resim.contracts import MAX_CONSTITUENTS
 from resim.dataset.reader import Jets
 from resim.errors import DatasetError
-from resim.features import particle_features
+from resim.features import flat_features
 from resim.formats import jetclass as jc
 
 from .foreign import CHUNK, ForeignJets
@@ -67,12 +67,15 @@ class JetClassDataset(ForeignJets):
                          max_particles=max_particles or MAX_CONSTITUENTS, chunk=chunk)
         self._branches = [list(jc.REQUIRED) + [b for b in ("jet_mass", "jet_n2") if b in t.keys()]
                           for t in trees]
-        self._open: dict = {}
+        # the trees opened to check the files serve this process's reads too
+        self._open = {(os.getpid(), k): tree for k, tree in enumerate(trees)}
 
     @staticmethod
     def _tree(path: Path):
         try:
-            f = uproot.open(path)
+            # no uproot array cache (100 MB a file by default): memory stays bounded by the
+            # window, the reader keeps what it needs
+            f = uproot.open(path, array_cache=None)
         except FileNotFoundError:
             raise DatasetError(f"{path}: no such JetClass file") from None
         except Exception as err:  # uproot raises many kinds for a file that is not ROOT
@@ -93,37 +96,47 @@ class JetClassDataset(ForeignJets):
         state["_open"] = {}
         return state
 
-    def _load(self, k: int, view: str, lo: int, hi: int) -> Jets:
+    def _arrays(self, k: int, lo: int, hi: int):
         key = (os.getpid(), k)
         if key not in self._open:
-            self._open[key] = uproot.open(self.paths[k])[jc.TREE]
-        arrays = self._open[key].arrays(self._branches[k], entry_start=lo, entry_stop=hi)
-        return Jets(*jc.from_branches(arrays, self.max_particles))
+            self._open[key] = uproot.open(self.paths[k], array_cache=None)[jc.TREE]
+        return self._open[key].arrays(self._branches[k], entry_start=lo, entry_stop=hi)
+
+    def _load(self, k: int, view: str, lo: int, hi: int) -> Jets:
+        return Jets(*jc.from_branches(self._arrays(k, lo, hi), self.max_particles))
+
+    def flat_chunk(self, k: int, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Chunk ``c`` of file ``k`` as :func:`resim.formats.jetclass.flat_jets` arrays (no
+        padding, no cache: a stream reads each chunk once)."""
+        size = self._offsets[k + 1] - self._offsets[k]
+        return jc.flat_jets(self._arrays(k, c * self.chunk, min((c + 1) * self.chunk, size)),
+                            self.max_particles)
 
 
-def stream_batches(dataset: ForeignJets, batch_size: int, *, seed: int = 0,
+def stream_batches(dataset: JetClassDataset, batch_size: int, *, seed: int = 0,
                    shuffle: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(features (B, N, 15), mask (B, N), label codes (B,)) batches over every jet once.
 
     The files are read in turn, one chunk each per window (file 0 chunk 0, file 1 chunk 0, ...):
     with one class per file, a window holds every class, and its jets are shuffled before they
     are cut into batches. Memory: one window (``chunk`` jets per file). The last batch may be
-    short.
+    short. Features come straight from the flat branches (:func:`resim.features.flat_features`,
+    the same numbers as ``read`` + ``particle_features``).
     """
     rng = np.random.default_rng(seed)
     sizes = np.diff(dataset._offsets)
     n_chunks = -(-sizes // dataset.chunk)
+    slots = dataset.max_particles
     carry = None
     for c in range(int(n_chunks.max(initial=0))):
         files = [k for k in range(len(sizes)) if c < n_chunks[k]]
-        parts = [dataset._chunk(k, NOMINAL, c) for k in files]
-        rows = np.concatenate([dataset._offsets[k] + c * dataset.chunk + np.arange(len(p))
+        parts = [dataset.flat_chunk(k, c) for k in files]
+        n = np.concatenate([p[1] for p in parts])
+        features = flat_features(np.concatenate([p[0] for p in parts]), n,
+                                 np.concatenate([p[2] for p in parts]), slots)
+        rows = np.concatenate([dataset._offsets[k] + c * dataset.chunk + np.arange(len(p[1]))
                                for k, p in zip(files, parts)])
-        features = particle_features(np.concatenate([p.constituents for p in parts]),
-                                     np.concatenate([p.n_constituents for p in parts]),
-                                     np.concatenate([p.jet for p in parts]))
-        n = np.concatenate([p.n_constituents for p in parts])
-        window = (features, np.arange(features.shape[1])[None, :] < n[:, None],
+        window = (features, np.arange(slots)[None, :] < n[:, None],
                   dataset.labels[rows].astype(np.int64))
         if carry is not None:
             window = tuple(np.concatenate([a, b]) for a, b in zip(carry, window))

@@ -116,9 +116,10 @@ def branch_types(branches: dict) -> dict:
     return {k: (ak.type(v).content if k == "part" else v.dtype) for k, v in branches.items()}
 
 
-def from_branches(arrays: ak.Array, max_particles: int = MAX_CONSTITUENTS
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(constituents (m, max_particles, 8), n_constituents (m,), jet (m, 7)) of JetClass jets.
+def flat_jets(arrays: ak.Array, max_particles: int = MAX_CONSTITUENTS
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(particles (P, 8) float32 flat jet by jet, n_constituents (m,), jet (m, 7)) of JetClass
+    jets: :func:`from_branches` without the padding, for :func:`resim.features.flat_features`.
 
     PT, η, φ from (px, py, pz); PID from the flags and charge (22, ∓11, ∓13, 211·q, 0 for a
     neutral hadron, as the project's detector labels HCAL neutrals): the features need |PID|
@@ -126,7 +127,6 @@ def from_branches(arrays: ak.Array, max_particles: int = MAX_CONSTITUENTS
     pT-ordered). ``jet_mass`` / ``jet_n2`` when present; else the mass from the jet's
     (pt, η, E) and N2 NaN (JetClass has none; :func:`resim.formats.fill_n2`).
     """
-    m = len(arrays)
     n_all = ak.to_numpy(ak.num(arrays["part_energy"]))
     n = np.minimum(n_all, max_particles)
     # one numpy mask over the flat content (masking each jagged branch in awkward is slower)
@@ -134,10 +134,10 @@ def from_branches(arrays: ak.Array, max_particles: int = MAX_CONSTITUENTS
         np.arange(n_all.sum()) - np.repeat(np.cumsum(n_all) - n_all, n_all) < max_particles
 
     def flat(name):
-        values = ak.to_numpy(ak.flatten(arrays[name])).astype(np.float64)
+        values = ak.to_numpy(ak.flatten(arrays[name]))
         return values if keep is None else values[keep]
 
-    px, py, pz = flat("part_px"), flat("part_py"), flat("part_pz")
+    px, py, pz = (flat(f"part_{k}").astype(np.float64) for k in ("px", "py", "pz"))
     charge = flat("part_charge")
     pt = np.hypot(px, py)
     is_ = {f: flat(f"part_{f}") != 0 for f in PART_FLAGS}
@@ -146,16 +146,26 @@ def from_branches(arrays: ak.Array, max_particles: int = MAX_CONSTITUENTS
     fields = {"PT": pt, "Eta": np.arcsinh(pz / np.where(pt > 0, pt, 1.0)),
               "Phi": np.arctan2(py, px), "E": flat("part_energy"), "Charge": charge, "PID": pid,
               "D0": flat("part_d0val"), "DZ": flat("part_dzval")}
-    constituents = np.zeros((m, max_particles, len(CONSTITUENT_FIELDS)), dtype=np.float32)
-    mask = np.arange(max_particles)[None, :] < n[:, None]
-    constituents[mask] = np.stack([fields[k] for k in CONSTITUENT_FIELDS], axis=-1)
+    particles = np.empty((len(pt), len(CONSTITUENT_FIELDS)), dtype=np.float32)
+    for i, k in enumerate(CONSTITUENT_FIELDS):
+        particles[:, i] = fields[k]
 
     def scalar(name):
         return ak.to_numpy(arrays[name]).astype(np.float64) if name in arrays.fields else None
 
     jet = jet_table(scalar("jet_pt"), scalar("jet_eta"), scalar("jet_phi"), scalar("jet_energy"),
                     n_all, mass=scalar("jet_mass"), n2=scalar("jet_n2"))
-    return constituents, n.astype(np.int16), jet
+    return particles, n.astype(np.int16), jet
+
+
+def from_branches(arrays: ak.Array, max_particles: int = MAX_CONSTITUENTS
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(constituents (m, max_particles, 8), n_constituents (m,), jet (m, 7)) of JetClass jets,
+    the project's padded arrays (see :func:`flat_jets`)."""
+    particles, n, jet = flat_jets(arrays, max_particles)
+    constituents = np.zeros((len(n), max_particles, len(CONSTITUENT_FIELDS)), dtype=np.float32)
+    constituents[np.arange(max_particles)[None, :] < n[:, None]] = particles
+    return constituents, n, jet
 
 
 def label_columns(arrays: ak.Array, names: list[str]) -> np.ndarray:
