@@ -15,7 +15,8 @@ from fixtures_eval import tiny_config, write_backbone, write_paired_file
 from fixtures_train import VIEWS, write_pairs
 from resim.config import validate
 from resim.dataset.reader import PairedDataset
-from resim.errors import DatasetError
+from resim.errors import ConfigError, DatasetError
+from resim.workflow import labelled_files
 from resim.export.jetclass import export_jetclass
 from resim.features import particle_features
 from resim.formats import jetclass as jc
@@ -90,7 +91,15 @@ def test_finetune_and_evaluate_read_jetclass(one_class_files, tmp_path):
     d, _, _ = one_class_files
     raw = tiny_config()
     raw["finetune"]["tasks"] = {"hbb": {"signal": ["label_Hbb"], "background": ["label_QCD"]}}
+    raw["finetune"]["jetclass"] = {"finetune": [str(d / "*_000.root")],
+                                   "validation": [str(d / "ZJetsToNuNu_001.root"),
+                                                  str(d / "HToBB_000.root")],
+                                   "test": [str(d / "*.root")]}
     config = validate(raw)
+    # the workflow's inputs for the task: the files, globs expanded
+    assert labelled_files(config, "hbb", "finetune") == [str(d / "HToBB_000.root"),
+                                                          str(d / "ZJetsToNuNu_000.root")]
+    assert labelled_files(config, "h_vs_qcd", "test") == ["results/dataset/test.h5"]
     backbone = write_backbone(tmp_path / "backbone.pt")
     record = ft.finetune(config, "hbb", "fixed", 0, backbone, [str(d / "*_000.root")],
                          [str(d / "ZJetsToNuNu_001.root"), str(d / "HToBB_000.root")],
@@ -176,3 +185,12 @@ def test_rs3l_public_layout_errors_say_what_differs(tmp_path):
     write_public(tmp_path / "thin.h5", paired, views=VIEWS, features=8)
     with pytest.raises(DatasetError, match=r"jet_pflow_cands has shape \(6, 5, 8, 100\)"):
         open_jets([tmp_path / "thin.h5"])
+
+
+def test_a_jetclass_task_needs_its_files_and_one_kind_of_label():
+    raw = tiny_config()
+    raw["finetune"]["tasks"] = {"hbb": {"signal": ["label_Hbb"], "background": ["label_QCD", "q"]}}
+    with pytest.raises(ConfigError) as err:
+        validate(raw)
+    assert "mixes JetClass labels" in str(err.value)
+    assert "set finetune.jetclass.finetune/validation/test" in str(err.value)

@@ -60,6 +60,13 @@ _C = {name: i for i, name in enumerate(CONSTITUENT_FIELDS)}
 _J = {name: i for i, name in enumerate(JET_FIELDS)}
 
 
+def is_jetclass_task(spec: dict) -> bool:
+    """A fine-tuning task (``finetune.tasks.<name>``) whose classes are JetClass labels: it
+    reads JetClass files (``finetune.jetclass``), not the paired splits."""
+    return any(name in LABEL_TYPES for side in ("signal", "background")
+               for name in spec.get(side, []))
+
+
 def jetclass_label(label_names: list[str], codes: np.ndarray) -> dict[str, np.ndarray]:
     """The ten JetClass label branches, each in its public type, of jets with project ``codes``."""
     names = np.array([FROM_RESIM.get(name, "") for name in label_names])[codes]
