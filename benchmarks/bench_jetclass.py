@@ -5,15 +5,15 @@ Writes JetClass files of one class each (``label_QCD``, ``label_Hbb``; ``--jets`
 shuffled, padded batches of ``--batch`` jets with the 15 features:
 
 - *resim*: :func:`train.jetclass.stream_batches` (uproot + awkward, one chunk per file per window,
-  :func:`resim.features.particle_features`), batches (B, 100, 15) + mask + labels;
+  :func:`resim.features.flat_features`), batches (B, 100, 15) + mask + labels;
 - *weaver*: weaver-core's ``SimpleIterDataset`` (training mode: shuffled; every file loaded at
   once, its fastest setting) with the data config ``resim export`` writes, cut to the same
   outputs (the 15 features as expressions and the mask, 100 slots), through a torch
   ``DataLoader`` as ``weaver --data-train`` does, no workers.
 
-Printed: jets/s of each (best of ``--repeat`` alternated runs) and the ratio (goal >= 2x). ``--memory 2 8``: peak RSS of the resim
-reader over files of 2 and 8 × ``--jets`` jets, each in a fresh process (goal: flat, bounded by
-the window, not the file). A first pass over a small file warms both (imports, numba kernels).
+Printed: jets/s of each (best of ``--repeat`` alternated runs) and the ratio (goal >= 2x).
+``--memory 2 8``: peak RSS of the resim reader over files of 2 and 8 × ``--jets`` jets in all,
+each in a fresh process (goal: flat, bounded by the window, not the file). A first pass over a small file warms both (imports, numba kernels).
 
 Usage: python benchmarks/bench_jetclass.py [--jets 20000] [--batch 512] [--memory 2 8]
 """
@@ -44,7 +44,8 @@ def synthetic_jets(n: int, particles: int, two_prong: bool, seed: int):
     pt = -np.sort(-(rng.pareto(1.5, (n, MAX_CONSTITUENTS)) * 5 + 0.5), axis=1)
     eta = rng.normal(0, 0.2, (n, MAX_CONSTITUENTS)) + (0.2 if two_prong else 0.0)
     phi = rng.normal(0, 0.2, (n, MAX_CONSTITUENTS))
-    pid = rng.choice([211, -211, 22, 0, 11, -13], (n, MAX_CONSTITUENTS), p=[.3, .3, .25, .1, .03, .02])
+    pid = rng.choice([211, -211, 22, 0, 11, -13], (n, MAX_CONSTITUENTS),
+                     p=[.3, .3, .25, .1, .03, .02])
     charge = np.select([np.isin(pid, (211, -11, -13)), np.isin(pid, (-211, 11, 13))], [1, -1], 0)
     d0 = rng.normal(0, 0.05, (n, MAX_CONSTITUENTS)) * (charge != 0)
     fields = {"PT": pt, "Eta": eta, "Phi": phi, "E": pt * np.cosh(eta), "Charge": charge,
@@ -76,7 +77,8 @@ def write_files(directory: Path, jets: int, particles: int) -> list[Path]:
             tree = None
             for start in range(0, jets, 10_000):
                 m = min(10_000, jets - start)
-                constituents, n, jet = synthetic_jets(m, particles, label == "H_bb", seed=k * 1000 + start)
+                constituents, n, jet = synthetic_jets(m, particles, label == "H_bb",
+                                                      seed=k * 1000 + start)
                 branches = jc.to_branches(
                     constituents, n, jet, labels=jc.jetclass_label([label], np.zeros(m, int)),
                     parton=np.zeros((m, 5), np.float32), extra={},

@@ -47,7 +47,8 @@ class JetClassDataset(ForeignJets):
         trees = [self._tree(p) for p in paths]
         names = [label for label in jc.LABELS if any(label in t.keys() for t in trees)]
         if not names:
-            raise DatasetError(f"{paths[0]}: no label_* branch of JetClass ({', '.join(jc.LABELS)})")
+            raise DatasetError(f"{paths[0]}: no label_* branch of JetClass "
+                               f"({', '.join(jc.LABELS)})")
         labels, parton = [], []
         for path, tree in zip(paths, trees):
             present = [n for n in names if n in tree.keys()]

@@ -37,7 +37,8 @@ def _check(path: Path, f: h5py.File) -> int:
                            f"F ≥ {rs3l.PUBLIC_MIN_SINGLETONS}) with the views on axis 1")
     if len(cands) != 4 or cands[1] != views or cands[2] < rs3l.PUBLIC_MIN_FEATURES:
         raise DatasetError(f"{path}: jet_pflow_cands has shape {cands}, the layout's is (N, "
-                           f"{views}, ≥ {rs3l.PUBLIC_MIN_FEATURES}, Ncst) with the views on axis 1")
+                           f"{views}, ≥ {rs3l.PUBLIC_MIN_FEATURES}, Ncst) with the views on "
+                           f"axis 1")
     if single[0] != cands[0]:
         raise DatasetError(f"{path}: singletons has {single[0]} jets, jet_pflow_cands {cands[0]}")
     return single[0]

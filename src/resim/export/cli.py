@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "'rs3l' (the RS3L authors' training HDF5, nominal and augmented rows "
                        "interleaved). Inputs are never overwritten.")
     p.add_argument("--format", required=True, choices=FORMATS,
-                   help="jetclass: ROOT per view for weaver-core / ParT; rs3l: the RS3L training HDF5")
+                   help="jetclass: ROOT per view for weaver-core / ParT; rs3l: the RS3L "
+                   "training HDF5")
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--name", help="file name stem (default: the first input's stem)")
     p.add_argument("--max-jets", type=_positive, default=100_000,

@@ -114,7 +114,8 @@ def export_jetclass(inputs: list[str | Path], out_dir: str | Path, *, name: str 
     if unmapped:
         notes.append(f"classes without a JetClass label (all label_* 0): {unmapped}")
     write_card(side[1], dataset, "jetclass",
-               {view: [str(p.relative_to(out_dir)) for p in paths] for view, paths in files.items()},
+               {view: [str(p.relative_to(out_dir)) for p in paths]
+                for view, paths in files.items()},
                config=config, notes=notes)
     return {view: [str(p) for p in paths] for view, paths in files.items()}
 
