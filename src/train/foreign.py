@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from resim.contracts import MAX_CONSTITUENTS, PARTON_FIELDS
-from resim.dataset.reader import Jets, PairedDataset
+from resim.dataset.reader import Jets, PairedDataset, selected_rows
 from resim.errors import DatasetError
 from resim.formats import fill_n2
 
@@ -91,12 +91,7 @@ class ForeignJets:
 
     def read(self, view: str, rows: slice | np.ndarray) -> Jets:
         """The jets of ``view`` for ``rows`` (a slice or indices, any order, repeats allowed)."""
-        if view not in self.views:
-            raise DatasetError(f"view {view!r} not in {self.paths[0]} (views: {self.views})")
-        rows = np.arange(len(self))[rows] if isinstance(rows, slice) \
-            else np.asarray(rows, dtype=np.int64).reshape(-1)
-        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
-            raise IndexError(f"rows outside 0..{len(self) - 1}")
+        rows = selected_rows(self, view, rows)
         which = np.searchsorted(self._offsets, rows, side="right") - 1
         local = rows - self._offsets[which]
         out = Jets(np.zeros((len(rows), self.max_particles, 8), np.float32),
