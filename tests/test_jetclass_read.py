@@ -18,7 +18,7 @@ from resim.dataset.reader import PairedDataset
 from resim.errors import ConfigError, DatasetError
 from resim.workflow import labelled_files
 from resim.export.jetclass import export_jetclass
-from resim.features import particle_features
+from resim.features import flat_features, particle_features
 from resim.formats import jetclass as jc
 from resim.formats import rs3l
 from resim.detector.card import impact_parameter_resolution
@@ -194,3 +194,28 @@ def test_a_jetclass_task_needs_its_files_and_one_kind_of_label():
         validate(raw)
     assert "mixes JetClass labels" in str(err.value)
     assert "set finetune.jetclass.finetune/validation/test" in str(err.value)
+
+
+def test_stream_and_read_give_the_same_features(one_class_files):
+    d, _, _ = one_class_files
+    ds = JetClassDataset(sorted(d.glob("*.root")), chunk=64)
+    particles, n, jet = ds.flat_chunk(1, 0)
+    jets = ds.read("nominal", np.arange(64) + ds._offsets[1])
+    np.testing.assert_array_equal(flat_features(particles, n, jet, 100),
+                                  particle_features(jets.constituents, jets.n_constituents,
+                                                    jets.jet))
+
+
+def test_exported_files_read_back_with_their_labels(tmp_path):
+    paired = PairedDataset(write_pairs(tmp_path / "toy.h5", 30))
+    files = export_jetclass([paired.paths[0]], tmp_path / "out")
+    for view in ("nominal", "fsr_down"):
+        ds = open_jets(files[view])
+        names = np.array(paired.label_names)[paired.labels]
+        np.testing.assert_array_equal(np.array(ds.label_names)[ds.labels],
+                                      np.where(names == "H_bb", "label_Hbb", "label_QCD"))
+        ours, theirs = paired.read(view, slice(None)), ds.read("nominal", slice(None))
+        np.testing.assert_allclose(
+            particle_features(theirs.constituents, theirs.n_constituents, theirs.jet),
+            particle_features(ours.constituents, ours.n_constituents, ours.jet), atol=2e-5)
+        np.testing.assert_array_equal(theirs.jet[:, -1], ours.jet[:, -1])  # jet_n2 kept
