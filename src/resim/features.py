@@ -44,7 +44,8 @@ def particle_flags(pid: np.ndarray, charge: np.ndarray) -> dict[str, np.ndarray]
 
 
 def _safe_log(x: np.ndarray) -> np.ndarray:
-    return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), 0.0)
+    """log x, 0 where x ≤ 0 (one pass: no log of the masked entries)."""
+    return np.log(x, out=np.zeros_like(x), where=x > 0)
 
 
 def particle_features(constituents: np.ndarray, n_constituents: np.ndarray,
@@ -69,11 +70,14 @@ def flat_features(particles: np.ndarray, n_constituents: np.ndarray, jet: np.nda
     """
     n = np.asarray(n_constituents, dtype=np.int64)
     m = len(n)
-    c = np.asarray(particles, dtype=np.float64)
-    j = np.asarray(jet, dtype=np.float64)[np.repeat(np.arange(m), n)]
-    pt, eta, phi, e = (c[:, _C[k]] for k in ("PT", "Eta", "Phi", "E"))
-    charge, pid = c[:, _C["Charge"]], c[:, _C["PID"]]
-    jet_pt, jet_eta, jet_phi, jet_e = (j[:, _J[k]] for k in ("pt", "eta", "phi", "E"))
+    # one contiguous float64 row per field: the ufuncs below run on contiguous memory
+    c = np.ascontiguousarray(np.asarray(particles, dtype=np.float64).T)
+    # the jet kinematics each particle needs, repeated per particle
+    jet_pt, jet_eta, jet_phi, jet_e = np.repeat(
+        np.asarray(jet, dtype=np.float64)[:, [_J[k] for k in ("pt", "eta", "phi", "E")]], n,
+        axis=0).T
+    pt, eta, phi, e = (c[_C[k]] for k in ("PT", "Eta", "Phi", "E"))
+    charge, pid = c[_C["Charge"]], c[_C["PID"]]
 
     deta = eta - jet_eta
     dphi = wrap_phi(phi - jet_phi)
@@ -82,13 +86,13 @@ def flat_features(particles: np.ndarray, n_constituents: np.ndarray, jet: np.nda
         _safe_log(pt), _safe_log(pt / np.where(jet_pt > 0, jet_pt, 1.0)),
         _safe_log(e), _safe_log(e / np.where(jet_e > 0, jet_e, 1.0)),
         deta, dphi, np.hypot(deta, dphi),
-        np.tanh(c[:, _C["D0"]]), np.tanh(c[:, _C["DZ"]]), charge,
+        np.tanh(c[_C["D0"]]), np.tanh(c[_C["DZ"]]), charge,
         *(flags[name] for name in FLAG_NAMES),
     ]
-    real = np.empty((len(c), len(FEATURE_NAMES)), dtype=np.float32)
+    real = np.empty((c.shape[1], len(FEATURE_NAMES)), dtype=np.float32)
     for i, column in enumerate(columns):
         real[:, i] = column
     out = np.zeros((m * slots, len(FEATURE_NAMES)), dtype=np.float32)
     # slot k of jet i is row i * slots + k
-    out[np.repeat(np.arange(m) * slots - np.cumsum(n) + n, n) + np.arange(len(c))] = real
+    out[np.repeat(np.arange(m) * slots - np.cumsum(n) + n, n) + np.arange(c.shape[1])] = real
     return out.reshape(m, slots, len(FEATURE_NAMES))
