@@ -13,7 +13,8 @@ shuffled, padded batches of ``--batch`` jets with the 15 features:
 
 Printed: jets/s of each (best of ``--repeat`` alternated runs) and the ratio (goal >= 2x).
 ``--memory 2 8``: peak RSS of the resim reader over files of 2 and 8 × ``--jets`` jets in all,
-each in a fresh process (goal: flat, bounded by the window, not the file). A first pass over a small file warms both (imports, numba kernels).
+each in a fresh process (goal: flat, bounded by the window, not the file). A first pass over a
+small file warms both (imports, numba kernels).
 
 Usage: python benchmarks/bench_jetclass.py [--jets 20000] [--batch 512] [--memory 2 8]
 """

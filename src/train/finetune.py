@@ -145,8 +145,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run", help="supervised: the pre-training run (pretrain.runs) whose network "
                    "to train from scratch (default: the pretrain section's)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--train", nargs="+", required=True, help="paired HDF5 files for training, or JetClass .root files "
-                   "(README: The field's datasets)")
-    p.add_argument("--val", nargs="+", required=True, help="paired HDF5 files for validation, or JetClass "
-                   ".root files")
+    p.add_argument("--train", nargs="+", required=True, help="paired HDF5 files for training, "
+                   "or JetClass .root files (README: The field's datasets)")
+    p.add_argument("--val", nargs="+", required=True, help="paired HDF5 files for validation, "
+                   "or JetClass .root files")
     p.set_defaults(func=_run)

@@ -67,6 +67,23 @@ class ForeignJets:
     def close(self) -> None:
         self._cache.clear()
 
+    def require_apart(self, other, role: str, flag: str | None = None,
+                      overlap_ok: bool = False) -> None:
+        """``other`` (validation or test jets) shares no file with these (the training jets):
+        foreign files carry no shard provenance, so the files themselves are compared."""
+        if overlap_ok:
+            return
+        mine = {Path(p).resolve(): p for p in self.paths}
+        for path in other.paths:
+            if Path(path).resolve() in mine:
+                accept = f" (pass {flag} if that is what you want)" if flag else ""
+                raise DatasetError(f"{path}: the {role} jets are in a file the training jets "
+                                   f"come from too ({mine[Path(path).resolve()]}){accept}")
+
+    def shard_files(self) -> dict:
+        """No (sample, shard) provenance in foreign files (see :meth:`require_apart`)."""
+        return {}
+
     def _load(self, k: int, view: str, lo: int, hi: int) -> Jets:  # pragma: no cover
         raise NotImplementedError
 

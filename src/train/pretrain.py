@@ -266,8 +266,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="validation files (default: pretrain.val_fraction of DATA, by blocks)")
     parser.add_argument("--stop-after", type=int, metavar="N",
                         help="stop this invocation after N epochs (continue later with --resume)")
-    parser.add_argument("data", nargs="+", type=Path, metavar="DATA", help="paired HDF5 files, RS3L public HDF5 (contrastive) or "
-                        "JetClass .root files (mpm)")
+    parser.add_argument("data", nargs="+", type=Path, metavar="DATA",
+                        help="paired HDF5 files, RS3L public HDF5 (contrastive) or JetClass "
+                        ".root files (mpm)")
 
 
 def command(args: argparse.Namespace) -> int:

@@ -200,8 +200,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "into OUT.")
     add_task_arguments(p)
     p.add_argument("--out", required=True, help="output directory (results/evaluate/<task>)")
-    p.add_argument("--test", nargs="+", required=True, help="paired HDF5 files of held-out jets, or "
-                   "JetClass .root files")
+    p.add_argument("--test", nargs="+", required=True, help="paired HDF5 files of held-out "
+                   "jets, or JetClass .root files")
     p.add_argument("--val", nargs="+", required=True, help="paired HDF5 files of the validation "
                    "split (N2's orientation and scale)")
     p.add_argument("--backbone", action="append", default=[], metavar="CHECKPOINT",
