@@ -4,13 +4,11 @@ to its job and together)."""
 
 from __future__ import annotations
 
-import logging
 from importlib import metadata
 from pathlib import Path
 
 from ..errors import DatasetError
 
-log = logging.getLogger(__name__)
 
 PACKAGES = ("resim", "pythia8mc", "fastjet", "awkward", "numpy", "h5py", "pyhepmc")
 
@@ -28,24 +26,57 @@ def versions(config: dict | None = None) -> dict[str, str]:
 
 
 def run_versions(config: dict) -> dict[str, str]:
-    """``pythia8mc PDF``: the PDF the ``shower`` section gives every Pythia view (a view's own
-    ``PDF:pSet`` is in the file's view settings); ``Delphes``: its version when it is the
-    detector. CP5 is tuned with NNPDF3.1 NNLO through LHAPDF, which the PyPI Pythia lacks: the
-    log says which PDF runs instead."""
+    """``pythia8mc PDF``: the PDF the ``shower`` section gives every Pythia view (CP5's own,
+    NNPDF3.1 NNLO, unless ``shower.settings`` says otherwise; a view's own ``PDF:pSet`` is in
+    the file's view settings); ``Delphes``: its version when it is the detector."""
     from ..backends import DELPHES
     from ..detector.delphes import delphes_version
     from ..hard.pythia import pdf_used
     from ..showers.pythia import view_settings
 
-    shower = config.get("shower") or {}
     out = {"pythia8mc PDF": pdf_used(view_settings(config, {}))}
-    if shower.get("tune", "CP5") == "CP5" and "NNPDF3.1" not in out["pythia8mc PDF"]:
-        log.info("shower: tune CP5 runs with %s (Pythia's default), not CP5's NNPDF3.1 NNLO; "
-                 "Pythia's built-in PDF:pSet = 20 (NNPDF3.1 QED NNLO) is the nearest, set it in "
-                 "shower.settings to use it", out["pythia8mc PDF"])
     if (config.get("detector") or {}).get("backend") == DELPHES.name:
         out["Delphes"] = delphes_version(DELPHES.require("detector.backend"))
     return out
+
+
+def detector_record(config: dict) -> dict:
+    """The ``detector`` section as the files record it. With Delphes as the detector, D0/DZ are
+    Delphes' own (the helix's, unsmeared: the embedded detector's ``delphes`` mode), whatever
+    ``impact_parameters`` the section holds for the embedded detector that did not run."""
+    section = dict(config.get("detector") or {})
+    if section.get("backend") == "delphes":
+        section["impact_parameters"] = "delphes"
+    return section
+
+
+def hard_record(config: dict, sample: str, lhe: str | Path | None) -> dict:
+    """Who made the hard events: the sample's backend and its versions, from the statistics
+    ``resim hard`` wrote beside the LHE file, else from the file's ``<generator>`` tag."""
+    import json
+    import re
+
+    from ..hard import stats_path
+
+    record = {"backend": (config["samples"].get(sample) or {}).get("backend", "embedded"),
+              "versions": {}}
+    if lhe is None:
+        return record
+    stats = stats_path(lhe)
+    if stats.is_file():
+        try:
+            record["versions"] = json.loads(stats.read_text()).get("versions") or {}
+        except (OSError, ValueError):
+            pass
+    if not record["versions"]:
+        from ..lhe import _open_text
+
+        with _open_text(Path(lhe)) as handle:
+            head = handle.read(1 << 16)
+        tag = re.search(r"<generator name=['\"]([^'\"]+)['\"] version=['\"]([^'\"]+)", head)
+        if tag:
+            record["versions"] = {tag.group(1): tag.group(2)}
+    return record
 
 
 # What a dataset stage checks about the files it is given: their kind, and that they belong
@@ -101,6 +132,24 @@ def require_job(path: str | Path, attrs: dict, sample: str, shard: int) -> None:
     if made_for != (sample, int(shard)):
         raise DatasetError(f"{path}: holds sample {made_for[0]!r} shard {made_for[1]}, but this "
                            f"job is sample {sample!r} shard {int(shard)}")
+
+
+def require_job_config(path: str | Path, attrs: dict, config: dict, sample: str) -> None:
+    """A file made by the job's ``config`` in every section that shapes its jets (a view file
+    for ``resim pair``), else a DatasetError naming the sections and both configs."""
+    from ..config import config_hash, section_digests
+
+    mine, theirs = config_hash(config), attrs.get("config_hash")
+    recorded = attrs.get("config_sections")
+    if recorded is None:  # written before files recorded their sections: the whole config
+        differ, where = theirs != mine, ""
+    else:
+        sections = [s for s, d in section_digests(config, sample).items() if recorded.get(s) != d]
+        differ, where = bool(sections), f" in {', '.join(sections)}"
+    if differ:
+        raise DatasetError(f"{path}: made with config {theirs}, but this job's config is {mine} "
+                           f"and differs{where}: simulate again with this config, or pair with "
+                           f"the one that made the file")
 
 
 def require_same_config(paths: list[str | Path], attrs: list[dict]) -> None:
