@@ -47,12 +47,14 @@ def write_jetclass(path, dataset: PairedDataset, rows: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def one_class_files(tmp_path_factory):
-    """HToBB_000.root (H_bb jets) and ZJetsToNuNu_00{0,1}.root (q jets), as JetClass ships."""
+    """HToBB_00{0,1}.root (H_bb jets) and ZJetsToNuNu_00{0,1}.root (q jets), as JetClass
+    ships them."""
     d = tmp_path_factory.mktemp("jetclass")
     paired = PairedDataset(write_paired_file(d / "paired.h5", 300, seed=4, shard=0))
     names = np.array(paired.label_names)[paired.labels]
     higgs, qcd = np.flatnonzero(names == "H_bb"), np.flatnonzero(names != "H_bb")
-    write_jetclass(d / "HToBB_000.root", paired, higgs)
+    write_jetclass(d / "HToBB_000.root", paired, higgs[: len(higgs) // 2])
+    write_jetclass(d / "HToBB_001.root", paired, higgs[len(higgs) // 2:])
     write_jetclass(d / "ZJetsToNuNu_000.root", paired, qcd[: len(qcd) // 2])
     write_jetclass(d / "ZJetsToNuNu_001.root", paired, qcd[len(qcd) // 2:])
     return d, paired, np.concatenate([higgs, qcd])
@@ -92,8 +94,7 @@ def test_finetune_and_evaluate_read_jetclass(one_class_files, tmp_path):
     raw = tiny_config()
     raw["finetune"]["tasks"] = {"hbb": {"signal": ["label_Hbb"], "background": ["label_QCD"]}}
     raw["finetune"]["jetclass"] = {"finetune": [str(d / "*_000.root")],
-                                   "validation": [str(d / "ZJetsToNuNu_001.root"),
-                                                  str(d / "HToBB_000.root")],
+                                   "validation": [str(d / "*_001.root")],
                                    "test": [str(d / "*.root")]}
     config = validate(raw)
     # the workflow's inputs for the task: the files, globs expanded
@@ -102,12 +103,15 @@ def test_finetune_and_evaluate_read_jetclass(one_class_files, tmp_path):
     assert labelled_files(config, "h_vs_qcd", "test") == ["results/dataset/test.h5"]
     backbone = write_backbone(tmp_path / "backbone.pt")
     record = ft.finetune(config, "hbb", "fixed", 0, backbone, [str(d / "*_000.root")],
-                         [str(d / "ZJetsToNuNu_001.root"), str(d / "HToBB_000.root")],
-                         tmp_path / "ft")
+                         [str(d / "*_001.root")], tmp_path / "ft")
     assert record["views"] == ["nominal"] and record["train_size"] > 0
     result = evaluate(config, "hbb", tmp_path / "eval", [str(d / "*.root")], [tmp_path / "ft"],
-                      val=[str(d / "ZJetsToNuNu_001.root"), str(d / "HToBB_000.root")])
+                      val=[str(d / "*_001.root")])
     assert result
+    # validation jets from a training file are refused, as for paired files
+    with pytest.raises(DatasetError, match="HToBB_000.root: the validation jets are in a file"):
+        ft.finetune(config, "hbb", "fixed", 0, backbone, [str(d / "*_000.root")],
+                    [str(d / "HToBB_000.root")], tmp_path / "ft2")
 
 
 def test_mpm_pretraining_reads_jetclass(one_class_files):
@@ -172,7 +176,7 @@ def test_rs3l_public_layout_reads_as_paired_views(tmp_path):
     # contrastive pre-training pairs nominal with the four augmentations
     config = validate(tiny_config())
     cfg = {**config["pretrain"], "batch_size": 8, "block": 4, "window": 2, "workers": 0,
-           "val_fraction": 0.25, "views": "all"}
+           "val_fraction": 0.25, "views": "every"}
     train, _, _ = open_data([tmp_path / "public.h5"], None, cfg, config)
     assert train.views == ["seed", "fsr_down", "fsr_up", "herwig"]
 
