@@ -14,6 +14,10 @@ $(BIN)/activate:
 
 $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
+	# weaver-core, the field's JetClass reader, checks resim export in the tests. --no-deps: its
+	# declared requirements (tensorboard, pandas, pyarrow, tables, awkward0) are never imported by
+	# its data loading, which needs only what resim already installs (awkward, uproot, numba, ...).
+	$(BIN)/pip install -q --no-deps 'weaver-core>=0.5.3'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "resim.forks.cli",     # resim views: LHE -> views (particle arrays, HepMC3)
     "resim.pileup.cli",    # resim pileup-pool: minimum-bias events for the pile-up overlay
     "resim.dataset.cli",   # resim simulate / pair / merge / plots / inspect
+    "resim.export.cli",    # resim export: JetClass ROOT, the RS3L training layout
     "resim.backends.cli",  # resim check-backends: external programs the config selects
 )
 

@@ -43,6 +43,7 @@ def _sample_problems(config: dict) -> Iterator[str]:
                    "(the maximum must be above the minimum; null: no maximum)")
     # what the samples must provide for the fine-tuning tasks and the anomaly detection
     yield from _task_label_problems(config)
+    yield from _jetclass_task_problems(config)
     yield from _anomaly_problems(config)
     yield from _dark_shower_problems(config)
 
@@ -83,6 +84,7 @@ def _process_problems(sample: str, spec: dict) -> Iterator[str]:
 def _task_label_problems(config: dict) -> Iterator[str]:
     """Every label a fine-tuning task names must be one the SM samples' jets can carry (known
     for the embedded processes only: another backend's sample may carry any label)."""
+    from .formats.jetclass import LABELS as JETCLASS_LABELS
     from .hard.processes import PROCESSES, is_dark
 
     labels: set[str] = set()
@@ -95,10 +97,33 @@ def _task_label_problems(config: dict) -> Iterator[str]:
         labels |= process.labels
     for task, spec in ((config.get("finetune") or {}).get("tasks") or {}).items():
         for side in ("signal", "background"):
-            missing = [name for name in spec.get(side, []) if name not in labels]
+            # JetClass labels name the branches of JetClass files: checked when they are read
+            missing = [name for name in spec.get(side, [])
+                       if name not in labels and name not in JETCLASS_LABELS]
             if missing:
                 yield (f"finetune.tasks.{task}.{side}: labels {missing} are in no sample's jets "
                        f"(the samples' processes give {sorted(labels)})")
+
+
+def _jetclass_task_problems(config: dict) -> Iterator[str]:
+    """A task of JetClass labels reads the files of ``finetune.jetclass``: every split named,
+    and no project label beside the JetClass ones (a file holds one kind)."""
+    from .formats.jetclass import LABELS as JETCLASS_LABELS, is_jetclass_task
+
+    section = config.get("finetune") or {}
+    for task, spec in (section.get("tasks") or {}).items():
+        if not is_jetclass_task(spec):
+            continue
+        names = [*spec.get("signal", []), *spec.get("background", [])]
+        theirs = [n for n in names if n in JETCLASS_LABELS]
+        if len(theirs) != len(names):
+            yield (f"finetune.tasks.{task}: mixes JetClass labels {theirs} with the project's "
+                   f"{sorted(set(names) - set(theirs))}; a task reads one kind of file")
+        missing = [s for s in ("finetune", "validation", "test")
+                   if not (section.get("jetclass") or {}).get(s)]
+        if missing:
+            yield (f"finetune.tasks.{task}: JetClass labels need JetClass files: set "
+                   f"finetune.jetclass.{'/'.join(missing)} (paths or globs)")
 
 
 def _dark_shower_problems(config: dict) -> Iterator[str]:

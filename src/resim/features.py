@@ -26,8 +26,26 @@ def wrap_phi(dphi: np.ndarray) -> np.ndarray:
     return (dphi + np.pi) % (2.0 * np.pi) - np.pi
 
 
-def _safe_log(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return np.where(mask, np.log(np.where(mask & (x > 0), x, 1.0)), 0.0)
+#: The particle-type flags, in feature order (the last five features).
+FLAG_NAMES = ("is_photon", "is_muon", "is_electron", "is_charged_hadron", "is_neutral_hadron")
+
+
+def particle_flags(pid: np.ndarray, charge: np.ndarray) -> dict[str, np.ndarray]:
+    """The five particle-type flags (bool) from |PID| and charge, as particle flow labels them.
+
+    One definition for the features and for the exported JetClass ``part_is*`` branches, so a
+    file read back gives the same flags. HCAL neutrals carry PID 0: neutral and not a photon.
+    """
+    pid = np.abs(pid)
+    is_muon, is_electron, is_photon = pid == 13, pid == 11, pid == 22
+    return {"is_photon": is_photon, "is_muon": is_muon, "is_electron": is_electron,
+            "is_charged_hadron": (charge != 0) & ~is_muon & ~is_electron,
+            "is_neutral_hadron": (charge == 0) & ~is_photon}
+
+
+def _safe_log(x: np.ndarray) -> np.ndarray:
+    """log x, 0 where x ≤ 0 (one pass: no log of the masked entries)."""
+    return np.log(x, out=np.zeros_like(x), where=x > 0)
 
 
 def particle_features(constituents: np.ndarray, n_constituents: np.ndarray,
@@ -37,27 +55,44 @@ def particle_features(constituents: np.ndarray, n_constituents: np.ndarray,
     ``n_constituents`` (m,) counts the real entries of each row (they come first);
     ``jet`` (m, 7) holds the jet kinematics (pt, eta, phi, mass, E, ...).
     """
-    c = np.asarray(constituents, dtype=np.float64)
-    j = np.asarray(jet, dtype=np.float64)
-    m, n = c.shape[:2]
-    mask = np.arange(n)[None, :] < np.asarray(n_constituents)[:, None]
-    pt, eta, phi, e = (c[..., _C[k]] for k in ("PT", "Eta", "Phi", "E"))
-    charge, pid = c[..., _C["Charge"]], np.abs(c[..., _C["PID"]])
-    jet_pt, jet_eta, jet_phi, jet_e = (j[:, _J[k], None] for k in ("pt", "eta", "phi", "E"))
+    constituents = np.asarray(constituents)
+    mask = np.arange(constituents.shape[1])[None, :] < np.asarray(n_constituents)[:, None]
+    return flat_features(constituents[mask], n_constituents, jet, constituents.shape[1])
+
+
+def flat_features(particles: np.ndarray, n_constituents: np.ndarray, jet: np.ndarray,
+                  slots: int) -> np.ndarray:
+    """:func:`particle_features` of particles given flat: (P, 8) rows, jet by jet, the first
+    ``n_constituents[i]`` of them jet i's; padded to (m, slots, 15).
+
+    Computed on the real entries only (padding is most of a 100-slot row), in float64, so a
+    reader holding flat arrays (JetClass's jagged branches) never pads the constituents.
+    """
+    n = np.asarray(n_constituents, dtype=np.int64)
+    m = len(n)
+    # one contiguous float64 row per field: the ufuncs below run on contiguous memory
+    c = np.ascontiguousarray(np.asarray(particles, dtype=np.float64).T)
+    # the jet kinematics each particle needs, repeated per particle
+    jet_pt, jet_eta, jet_phi, jet_e = np.repeat(
+        np.asarray(jet, dtype=np.float64)[:, [_J[k] for k in ("pt", "eta", "phi", "E")]], n,
+        axis=0).T
+    pt, eta, phi, e = (c[_C[k]] for k in ("PT", "Eta", "Phi", "E"))
+    charge, pid = c[_C["Charge"]], c[_C["PID"]]
 
     deta = eta - jet_eta
     dphi = wrap_phi(phi - jet_phi)
-    is_photon = pid == 22
-    is_muon = pid == 13
-    is_electron = pid == 11
-    is_ch = (charge != 0) & ~is_muon & ~is_electron
-    is_nh = (charge == 0) & ~is_photon
-    out = np.stack([
-        _safe_log(pt, mask), _safe_log(pt / np.where(jet_pt > 0, jet_pt, 1.0), mask),
-        _safe_log(e, mask), _safe_log(e / np.where(jet_e > 0, jet_e, 1.0), mask),
+    flags = particle_flags(pid, charge)
+    columns = [
+        _safe_log(pt), _safe_log(pt / np.where(jet_pt > 0, jet_pt, 1.0)),
+        _safe_log(e), _safe_log(e / np.where(jet_e > 0, jet_e, 1.0)),
         deta, dphi, np.hypot(deta, dphi),
-        np.tanh(c[..., _C["D0"]]), np.tanh(c[..., _C["DZ"]]), charge,
-        is_photon, is_muon, is_electron, is_ch, is_nh,
-    ], axis=-1)
-    out[~mask] = 0.0
-    return out.astype(np.float32)
+        np.tanh(c[_C["D0"]]), np.tanh(c[_C["DZ"]]), charge,
+        *(flags[name] for name in FLAG_NAMES),
+    ]
+    real = np.empty((c.shape[1], len(FEATURE_NAMES)), dtype=np.float32)
+    for i, column in enumerate(columns):
+        real[:, i] = column
+    out = np.zeros((m * slots, len(FEATURE_NAMES)), dtype=np.float32)
+    # slot k of jet i is row i * slots + k
+    out[np.repeat(np.arange(m) * slots - np.cumsum(n) + n, n) + np.arange(c.shape[1])] = real
+    return out.reshape(m, slots, len(FEATURE_NAMES))

@@ -14,6 +14,7 @@ task) never reaches the backbone.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import sys
 import re
@@ -26,6 +27,7 @@ from train import study
 from .config import SHAPING_SECTIONS, config_hash, config_section
 from .errors import ConfigError
 from .forks import view_order
+from .formats.jetclass import is_jetclass_task
 from .hard.processes import is_dark
 
 #: Dataset splits, in the order the workflow builds them.
@@ -200,6 +202,23 @@ def view_files(config: dict, sample: str, shard: int) -> list[str]:
 def pair_files(config: dict, split: str) -> list[str]:
     """The per-shard paired files ``resim merge`` combines into one split."""
     return [pair_path(sample, shard) for sample, shard in split_members(config, split)]
+
+
+def labelled_files(config: dict, task: str, split: str) -> list[str]:
+    """The files a task's fine-tuning (``finetune``), validation or test jets come from: the
+    paired split, or, for a task of JetClass labels, the files ``finetune.jetclass.<split>``
+    names (globs expanded, sorted; a glob matching nothing is a ConfigError)."""
+    spec = ((config.get("finetune") or {}).get("tasks") or {}).get(task) or {}
+    if not is_jetclass_task(spec):
+        return [split_path(split)]
+    patterns = ((config.get("finetune") or {}).get("jetclass") or {}).get(split) or []
+    files = []
+    for pattern in patterns:
+        matched = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matched:
+            raise ConfigError(f"finetune.jetclass.{split}: {pattern!r} matches no file")
+        files += matched
+    return files
 
 
 # ---------------------------------------------------------------------------------------------

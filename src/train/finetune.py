@@ -30,12 +30,12 @@ import torch
 from resim.cliutil import declare_paths
 from resim.config import load_config
 from resim.errors import ConfigError
-from resim.dataset.reader import PairedDataset
 from resim.io import atomic_path, atomic_write_text
 
 from .checkpoint import atomic_torch_save
 from .data import NOMINAL, OVERLAP_FLAG
 from .finetune_loop import predict, train
+from .foreign import open_jets
 from .heads import MODES
 from .labelled import JetSet, build_jet_set
 from .study import ALL, backbone_label, mix_label, networks, parse_size, run_config
@@ -69,7 +69,7 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
     pretrain = run_config(config, run)["pretrain"] if run else (config.get("pretrain") or {})
     tagger = build_tagger(mode, backbone_path, pretrain.get("model"), section["head"],
                           section.get("lora_rank", 1)).to(device)
-    train_data, val_data = PairedDataset(train_data), PairedDataset(val_data)
+    train_data, val_data = open_jets(train_data), open_jets(val_data)
     train_data.require_apart(val_data, "validation", OVERLAP_FLAG, val_overlaps_train)
     train_set, views = build_jet_set(config, task, train_data, rep, "train", size,
                                      section["max_train_jets"])
@@ -151,8 +151,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run", help="supervised: the pre-training run (pretrain.runs) whose network "
                    "to train from scratch (default: the pretrain section's)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--train", nargs="+", required=True, help="paired HDF5 files for training")
-    p.add_argument("--val", nargs="+", required=True, help="paired HDF5 files for validation")
+    p.add_argument("--train", nargs="+", required=True, help="paired HDF5 files for training, "
+                   "or JetClass .root files (README: The field's datasets)")
+    p.add_argument("--val", nargs="+", required=True, help="paired HDF5 files for validation, "
+                   "or JetClass .root files")
     p.add_argument(OVERLAP_FLAG, action="store_true",
                    help="accept validation files that share shards with the training files")
     p.set_defaults(func=_run)

@@ -41,7 +41,10 @@ def assign_views(n: int, views: list[str], nominal_fraction: float,
 
 def augmentation_views(config: dict, dataset: PairedDataset) -> list[str]:
     """The augmentation views of the training mix: ``finetune.views`` (a mix such as ``hard``,
-    ``+``-joined views, or a list; :func:`train.study.finetune_views`) among the dataset's."""
+    ``+``-joined views, or a list; :func:`train.study.finetune_views`) among the dataset's.
+    A dataset of nominal jets only (JetClass files) has no augmentation to mix in."""
+    if list(dataset.views) == [NOMINAL]:
+        return []
     return finetune_views(config, dataset.views)
 
 

@@ -36,6 +36,7 @@ from .contrastive import Contrastive, collapse_warning
 from .data import (OVERLAP_FLAG, PairWindows, batches_per_rank, iterate_batches, make_loader,
                    split_blocks)
 from .distributed import Distributed
+from .foreign import open_jets
 from .metrics_log import plot_curves, write_metrics
 from .models import get_model, resolve_model_config
 from .study import backbone_names, resolve_views, run_config, view_forks
@@ -92,13 +93,13 @@ def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config
             return []
         return resolve_views(cfg["views"], dataset.views, view_forks(config))
 
-    train_set = PairedDataset(paths)
+    train_set = open_jets(paths)
     views = views_of(train_set)
     seed = train_seed(config, "loader")
     common = {"batch_size": cfg["batch_size"], "block": cfg["block"], "window": cfg["window"]}
     rows = torch.arange(len(train_set)).numpy()
     if val_paths:
-        val_set, val_rows = PairedDataset(val_paths), None
+        val_set, val_rows = open_jets(val_paths), None
         train_set.require_apart(val_set, "validation", OVERLAP_FLAG, val_overlaps_train)
     else:
         rows, val_rows = split_blocks(rows, cfg["block"], cfg["val_fraction"],
@@ -300,7 +301,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accept validation files that share shards with the training files")
     parser.add_argument("--stop-after", type=_positive, metavar="N",
                         help="stop this invocation after N epochs (continue later with --resume)")
-    parser.add_argument("data", nargs="+", type=Path, metavar="DATA", help="paired HDF5 files")
+    parser.add_argument("data", nargs="+", type=Path, metavar="DATA",
+                        help="paired HDF5 files, RS3L public HDF5 (contrastive) or JetClass "
+                        ".root files (mpm)")
 
 
 def command(args: argparse.Namespace) -> int:

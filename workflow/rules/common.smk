@@ -103,6 +103,11 @@ def split_inputs(wildcards):
 # --- evaluation (rules/evaluate.smk) ---
 
 
+def labelled(split):
+    """Input function: the task's jets of ``split`` (paired split or finetune.jetclass files)."""
+    return lambda wildcards: wf.labelled_files(config, wildcards.task, split)
+
+
 def backbone_checkpoints(wildcards):
     return [wf.backbone_path(name) for name in wf.backbones(config)]
 

@@ -3,8 +3,8 @@
 
 rule evaluate:
     input:
-        test="results/dataset/test.h5",
-        val="results/dataset/validation.h5",
+        test=labelled("test"),
+        val=labelled("validation"),
         backbones=backbone_checkpoints,
         models=finetune_inputs,
     output:

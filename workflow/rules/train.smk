@@ -57,8 +57,8 @@ rule pretrain:
 rule finetune:
     input:
         backbone="results/train/{backbone}/checkpoint.pt",
-        train="results/dataset/finetune.h5",
-        val="results/dataset/validation.h5",
+        train=labelled("finetune"),
+        val=labelled("validation"),
     output:
         model="results/finetune/{task}/{size}/{backbone}/{mode}-{rep}/model.pt",
         scores="results/finetune/{task}/{size}/{backbone}/{mode}-{rep}/scores.npz",
@@ -87,8 +87,8 @@ rule finetune:
 # The fully supervised baseline: the backbones' network from scratch, the same jets.
 rule supervised:
     input:
-        train="results/dataset/finetune.h5",
-        val="results/dataset/validation.h5",
+        train=labelled("finetune"),
+        val=labelled("validation"),
     output:
         model="results/finetune/{task}/{size}/supervised-{rep}/model.pt",
         scores="results/finetune/{task}/{size}/supervised-{rep}/scores.npz",

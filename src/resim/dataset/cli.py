@@ -57,6 +57,8 @@ def _plots(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     from .pair import describe
 
+    if Path(args.file).suffix == ".root":  # JetClass ROOT (public, or resim export's)
+        from ..formats.jetclass import describe
     print(describe(args.file))
     return 0
 
@@ -103,8 +105,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_plots)
     declare_paths(p, inputs=("files",), output_dirs=("outdir",))
 
-    p = sub.add_parser("inspect", help="summary of a paired file: views, labels, cut-flow",
+    p = sub.add_parser("inspect", help="summary of a paired or JetClass file",
                        description="Print what a paired or merged file holds: pairs, views, "
-                       "labels, cut-flows, config hash and package versions.")
-    p.add_argument("file", help="paired or merged file")
+                       "labels, cut-flows, config hash and package versions; for a JetClass "
+                       "ROOT file (.root): its jets, classes and branches.")
+    p.add_argument("file", help="paired, merged or JetClass (.root) file")
     p.set_defaults(func=_inspect)

@@ -52,6 +52,18 @@ def decode_attrs(attrs: h5py.AttributeManager) -> dict:
     return out
 
 
+def selected_rows(dataset, view: str, rows: slice | np.ndarray) -> np.ndarray:
+    """``rows`` of a ``read`` call as an index array, checked against the dataset's size and
+    views (shared by every reader with the paired-dataset surface)."""
+    if view not in dataset.views:
+        raise DatasetError(f"view {view!r} not in {dataset.paths[0]} (views: {dataset.views})")
+    rows = np.arange(len(dataset))[rows] if isinstance(rows, slice) \
+        else np.asarray(rows, dtype=np.int64).reshape(-1)
+    if rows.size and (rows.min() < 0 or rows.max() >= len(dataset)):
+        raise IndexError(f"rows outside 0..{len(dataset) - 1}")
+    return rows
+
+
 def require_attrs(path: str | Path, attrs: dict, keys: tuple[str, ...]) -> None:
     """The root attributes a reader needs, each named when missing."""
     missing = [key for key in keys if key not in attrs]
@@ -215,12 +227,7 @@ class PairedDataset:
     def read(self, view: str, rows: slice | np.ndarray) -> Jets:
         """The jets of ``view`` for ``rows``: a slice or an index array (any order, repeats
         allowed; sorted unique indices read fastest)."""
-        if view not in self.views:
-            raise DatasetError(f"view {view!r} not in {self.paths[0]} (views: {self.views})")
-        rows = np.arange(len(self))[rows] if isinstance(rows, slice) \
-            else np.asarray(rows, dtype=np.int64).reshape(-1)
-        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
-            raise IndexError(f"rows outside 0..{len(self) - 1}")
+        rows = selected_rows(self, view, rows)
         wanted, inverse = np.unique(rows, return_inverse=True)
         which = np.searchsorted(self._offsets, wanted, side="right") - 1
         files = self._files()

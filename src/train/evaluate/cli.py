@@ -28,13 +28,13 @@ import numpy as np
 
 from resim.cliutil import declare_paths
 from resim.config import load_config
-from resim.dataset.reader import PairedDataset
 from resim.errors import ConfigError
 from resim.io import atomic_path, atomic_write_text
 from resim.seeds import derive_seed
 
 from ..data import NOMINAL
 from ..finetune import add_task_arguments, backbone_name
+from ..foreign import open_jets
 from ..models import load_backbone
 from ..taggers import load_tagger, resolve_device
 from ..tasks import SEED_STREAM, Task
@@ -77,7 +77,7 @@ def evaluate(config: dict, task_name: str, out: str | Path, test: list, model_di
     task = Task.from_config(config, task_name)
     seed = derive_seed(config["run"]["seed"], f"evaluate:{task_name}", 0, "all", SEED_STREAM)
     rng = np.random.default_rng(seed)
-    dataset = PairedDataset(test)
+    dataset = open_jets(test)
     rows, target = task.select(dataset)
     if section["max_test_jets"] and len(rows) > section["max_test_jets"]:
         keep = np.sort(rng.choice(len(rows), section["max_test_jets"], replace=False))
@@ -157,22 +157,24 @@ def write_plots(out: Path, task: Task, records: list[dict], views: list[str],
     sig_name, bkg_name = "+".join(task.signal), "+".join(task.background)
     others = [v for v in views if v != NOMINAL]
     shown = [r for r in rows if r.mode == "n2" or r.train_size == largest]
+    robust = bool(others)  # one view (a JetClass test set): no robustness to show
     return [
         plots.roc_curves(roc, out / "roc.png",
                          f"{task.name}: nominal test jets, {largest} labelled jets", sig_name,
                          bkg_name),
         plots.subclass_rocs(subclass, out / "roc_subclass.png", sig_name),
-        plots.bars({r.name: [x for v in others for x in r.mean_std(f"wasserstein:{v}")]
-                    for r in shown}, out / "wasserstein.png", "Wasserstein distance to nominal",
-                   f"{task.name}: robustness ({largest} labelled jets)", others),
+        *([plots.bars({r.name: [x for v in others for x in r.mean_std(f"wasserstein:{v}")]
+                       for r in shown}, out / "wasserstein.png", "Wasserstein distance to nominal",
+                      f"{task.name}: robustness ({largest} labelled jets)", others)]
+          if robust else []),
         label_efficiency.plot(rows, [f"rejection@{e:g}" for e in efficiencies],
                               [f"ε_S = {e:g}" for e in efficiencies], out / "label_efficiency.png",
                               f"{bkg_name} rejection 1/ε_B",
                               f"{task.name}: rejection vs labelled jets (band: ± std over repetitions)"),
-        label_efficiency.plot(rows, [f"wasserstein:{v}" for v in others],
-                              [f"nominal vs {v}" for v in others],
-                              out / "label_efficiency_wasserstein.png", "Wasserstein distance",
-                              f"{task.name}: robustness vs labelled jets"),
+        *([label_efficiency.plot(rows, [f"wasserstein:{v}" for v in others],
+                                 [f"nominal vs {v}" for v in others],
+                                 out / "label_efficiency_wasserstein.png", "Wasserstein distance",
+                                 f"{task.name}: robustness vs labelled jets")] if robust else []),
     ]
 
 
@@ -201,7 +203,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "into OUT.")
     add_task_arguments(p)
     p.add_argument("--out", required=True, help="output directory (results/evaluate/<task>)")
-    p.add_argument("--test", nargs="+", required=True, help="paired HDF5 files of held-out jets")
+    p.add_argument("--test", nargs="+", required=True, help="paired HDF5 files of held-out "
+                   "jets, or JetClass .root files")
     p.add_argument("--val", nargs="+", required=True, help="paired HDF5 files of the validation "
                    "split (N2's orientation and scale)")
     p.add_argument("--backbone", action="append", default=[], metavar="CHECKPOINT",

@@ -16,6 +16,7 @@ from resim.dataset.reader import PairedDataset
 from resim.contracts import JET_FIELDS
 
 from ..data import NOMINAL
+from ..foreign import open_jets
 from ..heads import Tagger
 from ..labelled import network_inputs
 from ..tasks import Task
@@ -78,7 +79,7 @@ def score_views(dataset: PairedDataset, rows: np.ndarray, taggers: dict[str, Tag
 def reference_n2(task: Task, val: list) -> tuple[np.ndarray, np.ndarray]:
     """(nominal N2, target) of the task's validation jets: N2's orientation and scale come from
     them, never from the test jets it is scored on."""
-    dataset = PairedDataset(val)
+    dataset = open_jets(val)
     rows, target = task.select(dataset)
     return dataset.read(NOMINAL, rows).jet[:, _N2], target
 

@@ -1,0 +1,151 @@
+"""Read JetClass ROOT files (public ones or ``resim export --format jetclass``) for training.
+
+:class:`JetClassDataset` presents JetClass files as a dataset of one view, ``nominal``, whose
+label names are the files' ``label_*`` branches (``label_QCD``, ``label_Hbb``, ...): a task
+``signal: [label_Hbb], background: [label_QCD]`` selects from them as from the project's
+labels. Each branch is cast whatever its type (float, bool, int32); a jet with none set is
+``unlabelled``. The project's 15 features come from the branches through
+:func:`resim.formats.jetclass.from_branches` and the shared :func:`resim.features.
+particle_features` (PID from the flags: the features need only the particle type).
+
+:func:`stream_batches` streams padded batches straight from the files: files of one class each
+are read a chunk at a time in turn, so every window, and every batch cut from it, mixes classes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import uproot
+
+from resim.contracts import MAX_CONSTITUENTS
+from resim.dataset.reader import Jets
+from resim.errors import DatasetError
+from resim.features import flat_features
+from resim.formats import jetclass as jc
+
+from .foreign import CHUNK, ForeignJets
+from .study import NOMINAL
+
+UNLABELLED = "unlabelled"
+_GENPART = ("aux_genpart_pid", "aux_genpart_pt", "aux_genpart_eta", "aux_genpart_phi")
+
+
+class JetClassDataset(ForeignJets):
+    """JetClass files as one table of nominal jets (see the module)."""
+
+    format = "jetclass"
+
+    def __init__(self, paths: list[str | Path], *, max_particles: int | None = None,
+                 chunk: int = CHUNK):
+        paths = [Path(p) for p in paths]
+        if not paths:
+            raise DatasetError("JetClassDataset needs at least one file")
+        trees = [self._tree(p) for p in paths]
+        names = [label for label in jc.LABELS if any(label in t.keys() for t in trees)]
+        if not names:
+            raise DatasetError(f"{paths[0]}: no label_* branch of JetClass "
+                               f"({', '.join(jc.LABELS)})")
+        labels, parton = [], []
+        for path, tree in zip(paths, trees):
+            present = [n for n in names if n in tree.keys()]
+            arrays = tree.arrays(present + [b for b in _GENPART if b in tree.keys()])
+            columns = np.zeros((tree.num_entries, len(names)), np.float32)
+            columns[:, [names.index(n) for n in present]] = jc.label_columns(arrays, present)
+            code = np.where(columns.sum(1) > 0, columns.argmax(1), len(names))
+            labels.append(code)
+            truth = np.zeros((tree.num_entries, 5), np.float32)
+            for i, b in enumerate(_GENPART):
+                if b in arrays.fields:
+                    truth[:, i] = np.asarray(arrays[b], dtype=np.float32)
+            parton.append(truth)
+        label_names = names + [UNLABELLED] if any((c == len(names)).any() for c in labels) \
+            else names
+        super().__init__(paths, [NOMINAL], label_names, labels, parton,
+                         max_particles=max_particles or MAX_CONSTITUENTS, chunk=chunk)
+        self._branches = [list(jc.REQUIRED) + [b for b in ("jet_mass", "jet_n2") if b in t.keys()]
+                          for t in trees]
+        # the trees opened to check the files serve this process's reads too
+        self._open = {(os.getpid(), k): tree for k, tree in enumerate(trees)}
+
+    @staticmethod
+    def _tree(path: Path):
+        try:
+            # no uproot array cache (100 MB a file by default): memory stays bounded by the
+            # window, the reader keeps what it needs
+            f = uproot.open(path, array_cache=None)
+        except FileNotFoundError:
+            raise DatasetError(f"{path}: no such JetClass file") from None
+        except Exception as err:  # uproot raises many kinds for a file that is not ROOT
+            raise DatasetError(f"{path}: not a readable ROOT file: {err}") from None
+        classes = {k.split(";")[0]: v for k, v in f.classnames().items()}
+        if classes.get(jc.TREE) != "TTree":
+            what = f"a {classes[jc.TREE]}" if jc.TREE in classes else f"no {jc.TREE!r}"
+            raise DatasetError(f"{path}: holds {what}, not the TTree {jc.TREE!r} of a JetClass "
+                               f"file (objects: {sorted(classes)})")
+        tree = f[jc.TREE]
+        missing = [b for b in jc.REQUIRED if b not in tree.keys()]
+        if missing:
+            raise DatasetError(f"{path}: lacks the JetClass branches {missing}")
+        return tree
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state["_open"] = {}
+        return state
+
+    def _arrays(self, k: int, lo: int, hi: int):
+        key = (os.getpid(), k)
+        if key not in self._open:
+            self._open[key] = uproot.open(self.paths[k], array_cache=None)[jc.TREE]
+        return self._open[key].arrays(self._branches[k], entry_start=lo, entry_stop=hi)
+
+    def _load(self, k: int, view: str, lo: int, hi: int) -> Jets:
+        return Jets(*jc.from_branches(self._arrays(k, lo, hi), self.max_particles))
+
+    def flat_chunk(self, k: int, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Chunk ``c`` of file ``k`` as :func:`resim.formats.jetclass.flat_jets` arrays (no
+        padding, no cache: a stream reads each chunk once)."""
+        size = self._offsets[k + 1] - self._offsets[k]
+        return jc.flat_jets(self._arrays(k, c * self.chunk, min((c + 1) * self.chunk, size)),
+                            self.max_particles)
+
+
+def stream_batches(dataset: JetClassDataset, batch_size: int, *, seed: int = 0,
+                   shuffle: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(features (B, N, 15), mask (B, N), label codes (B,)) batches over every jet once.
+
+    The files are read in turn, one chunk each per window (file 0 chunk 0, file 1 chunk 0, ...):
+    with one class per file, a window holds every class, and its jets are shuffled before they
+    are cut into batches. Memory: one window (``chunk`` jets per file). The last batch may be
+    short. Features come straight from the flat branches (:func:`resim.features.flat_features`,
+    the same numbers as ``read`` + ``particle_features``).
+    """
+    rng = np.random.default_rng(seed)
+    sizes = np.diff(dataset._offsets)
+    n_chunks = -(-sizes // dataset.chunk)
+    slots = dataset.max_particles
+    carry = None
+    for c in range(int(n_chunks.max(initial=0))):
+        files = [k for k in range(len(sizes)) if c < n_chunks[k]]
+        parts = [dataset.flat_chunk(k, c) for k in files]
+        n = np.concatenate([p[1] for p in parts])
+        features = flat_features(np.concatenate([p[0] for p in parts]), n,
+                                 np.concatenate([p[2] for p in parts]), slots)
+        rows = np.concatenate([dataset._offsets[k] + c * dataset.chunk + np.arange(len(p[1]))
+                               for k, p in zip(files, parts)])
+        window = (features, np.arange(slots)[None, :] < n[:, None],
+                  dataset.labels[rows].astype(np.int64))
+        if carry is not None:
+            window = tuple(np.concatenate([a, b]) for a, b in zip(carry, window))
+        order = rng.permutation(len(window[0])) if shuffle else np.arange(len(window[0]))
+        full = len(order) - len(order) % batch_size
+        for start in range(0, full, batch_size):
+            idx = order[start:start + batch_size]
+            yield tuple(a[idx] for a in window)
+        carry = tuple(a[order[full:]] for a in window)
+    if carry is not None and len(carry[0]):
+        yield carry
