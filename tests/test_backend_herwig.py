@@ -5,10 +5,12 @@ Herwig's file contract. A real Herwig run when it is installed."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import sys
 import textwrap
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
@@ -172,11 +174,12 @@ def test_events_out_of_lhe_order_are_an_error(tmp_path):
 # A stand-in for the Herwig executable that follows its file contract: ``read X.in`` saves a
 # run file named by ``saverun``; ``run X.run -N n -s seed`` reads the LHE named in it and writes
 # HepMC3 where the HepMCFile analysis points, numbering events by their <event num> tags.
-# It "vetoes" the second event, as Herwig does with events it cannot shower, and makes up for
-# it as Herwig does, by reopening the file: event 1 comes again after the last one.
+# It "vetoes" the events numbered in $STAND_IN_VETO (default: the second), as Herwig does with
+# events it cannot shower, and makes up for them as Herwig does, by reopening the file: the
+# first events come again, numbered 1, 2, ..., after the last one.
 STAND_IN = textwrap.dedent("""\
     #!{python}
-    import re, sys, pathlib
+    import os, re, sys, pathlib
     import numpy as np
     args = sys.argv[1:]
     if args[0] == "--version":
@@ -192,11 +195,10 @@ STAND_IN = textwrap.dedent("""\
     out = re.search(r"HepMCFile:Filename (\\S+)", text).group(1)
     numbers = [int(n) for n in re.findall(r"<event num> (\\d+) </event num>", pathlib.Path(lhe).read_text())]
     n_max = int(args[args.index("-N") + 1])
-    events = list(zip(numbers, iter_events(lhe)))
+    veto = {int(n) for n in os.environ.get("STAND_IN_VETO", "2").split(",")}
+    kept = [(n, e) for n, e in zip(numbers, iter_events(lhe)) if n not in veto][:n_max]
     with pyhepmc.io.WriterAscii(out) as writer:
-        for number, event in (events + events[:1])[:n_max + 1]:
-            if number == 2:
-                continue
+        for number, event in kept + kept[:n_max - len(kept)]:
             final = event.status == 1
             cols = dict(px=event.momenta[final, 0], py=event.momenta[final, 1], pz=event.momenta[final, 2],
                         E=event.momenta[final, 3], pid=event.pid[final])
@@ -247,6 +249,41 @@ def test_shower_cycle_keeps_views_aligned_when_herwig_drops_an_event(stand_in_he
     assert first.info["shower_failed"] == 1 and first.info["isr"] is False
     assert first.info["versions"]["Herwig"] == "Herwig 7.3.0 (stand-in)"
     assert not os.path.exists(workdir)
+
+
+def test_refill_after_the_last_events_were_dropped_is_not_read(stand_in_herwig, fixture_lhe_files,
+                                                              monkeypatch, tmp_path):
+    # Herwig drops the last two events and re-showers events 1 and 2 of the re-opened file to
+    # make up for them: those come back numbered 1 and 2 after event 4, are repeats, not the
+    # events 5 and 6 of the view, and are not an ordering error.
+    monkeypatch.setenv("STAND_IN_VETO", "5,6")
+    source = next(p for p in fixture_lhe_files if "madgraph-2.2.1" in p.name)
+    # a file of six events, so that the dropped ones are its last
+    head, *blocks = gzip.open(source, "rt").read().split("<event>")
+    lhe = tmp_path / "six.lhe"
+    lhe.write_text("<event>".join([head, *blocks[:5], blocks[5].split("</event>")[0] + "</event>\n"])
+                   + "</LesHouchesEvents>\n")
+    events = list(iter_events(lhe))
+    assert len(events) == 6
+    config = herwig_config()
+    shower = get_shower("herwig")(config, "herwig", config["views"]["herwig"], SeedManifest(11, "qcd", 0))
+    shower.open(lhe)
+    assert [e.event_number for e, _ in hw.iter_hepmc3(next(Path(shower._workdir.name).glob("*.hepmc3")))] \
+        == [1, 2, 3, 4, 1, 2]  # the stand-in wrote what Herwig writes
+    first = shower.shower(lhe_batch(events[:3]))
+    second = shower.shower(lhe_batch(events[3:]))
+    shower.close()
+    assert first.failed.tolist() == [False] * 3 and second.failed.tolist() == [False, True, True]
+    assert second.info["shower_failed"] == 2
+    assert ak.num(second.particles).tolist()[1:] == [0, 0]
+
+
+def test_numbers_going_back_end_the_events(tmp_path):
+    path = tmp_path / "herwig.hepmc3"
+    write_hepmc3(particles_batch(5, numbers=[1, 3, 4, 1, 2]), path)
+    particles, failed = hw.HerwigEvents(path, charge_table()).take([0, 1, 2, 3, 4, 5])
+    assert failed.tolist() == [False, True, False, False, True, True]
+    assert ak.num(particles).tolist() == [5, 0, 6, 7, 0, 0]
 
 
 def test_missing_herwig_fails_when_the_view_is_built(tmp_path, monkeypatch):

@@ -12,6 +12,8 @@ counting output events would silently misalign views. The LHE given to Herwig is
 copy with ``<event num> i </event num>`` in each event, which ThePEG reads when the handler
 numbers events by the LHE (``EventNumbering LHE``); the HepMC3 event number is then the LHE
 index, and a dropped event becomes an empty (failed) event counted in ``info["shower_failed"]``.
+Herwig makes up for dropped events by re-opening the file: the HepMC3 output then ends with
+repeats of the first events (numbers 1, 2, ... again), which are not part of the view.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ def herwig_input(lhe: str | Path, hepmc: str | Path, run_name: str, nevents: int
         "create ThePEG::LesHouchesFileReader LHEReader",
         f"set LHEReader:FileName {lhe}",
         # Herwig replaces a vetoed event with the next one of the file; at the end it reopens
-        # the file for the missing ones. Those repeats come after the last event and are ignored.
+        # the file for the missing ones. Those repeats come after the last event, numbered
+        # from 1 again, and HerwigEvents stops reading there.
         "set LHEReader:AllowedToReOpen Yes",
         "set LHEReader:InitPDFs 0",
         "set LHEReader:Cuts /Herwig/Cuts/NoCuts",
@@ -169,11 +172,23 @@ class HerwigEvents:
     def __init__(self, path: str | Path, charge: ChargeTable):
         self.path, self.charge = Path(path), charge
         self._events = iter_hepmc3(self.path)
+        self._last = -1
         self._pending = self._advance()
 
     def _advance(self) -> tuple[int, dict[str, np.ndarray]] | None:
         event, columns = next(self._events, (None, None))
-        return None if event is None else (event.event_number - 1, columns)
+        if event is None:
+            return None
+        index = event.event_number - 1
+        if index <= self._last:
+            # A number at or below one already read: Herwig re-opened the LHE file to make up
+            # for dropped events, and every event from here on repeats an earlier one.
+            log.debug("%s: event %d after event %d: Herwig's refill, not read", self.path,
+                      index + 1, self._last + 1)
+            self._events.close()
+            return None
+        self._last = index
+        return index, columns
 
     def take(self, indices: list[int]) -> tuple[ak.Array, np.ndarray]:
         """Particles (n x var x PARTICLE_FIELDS) of the LHE events ``indices`` (ascending) and
