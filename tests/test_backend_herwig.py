@@ -5,6 +5,7 @@ Herwig's file contract. A real Herwig run when it is installed."""
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import os
 import re
@@ -183,8 +184,15 @@ STAND_IN = textwrap.dedent("""\
     import numpy as np
     args = sys.argv[1:]
     if args[0] == "--version":
-        print("Herwig 7.3.0 (stand-in)"); sys.exit(0)
+        print("Herwig 7.3.0 (stand-in)"); print("ThePEG 2.3.0 (stand-in)"); sys.exit(0)
     text = pathlib.Path(args[1]).read_text()
+    if args[0] == "read" and "saverun" not in text:  # the self-check: PDF names and a PDF value
+        for line in text.splitlines():
+            if line.startswith("get "):
+                print(os.environ.get("STAND_IN_PDF", "StandInPDF"))
+            elif line.startswith("do "):
+                print(" " + " ".join(["0.5"] * 13))
+        sys.exit(0)
     if args[0] == "read":
         run = re.search(r"^saverun (\\S+) ", text, re.M).group(1)
         pathlib.Path(run + ".run").write_text(text); sys.exit(0)
@@ -247,7 +255,9 @@ def test_shower_cycle_keeps_views_aligned_when_herwig_drops_an_event(stand_in_he
                                            event.momenta[event.status == 1, 0])
     assert first.info["seed"] == manifest.seeds["herwig"]["shower"]
     assert first.info["shower_failed"] == 1 and first.info["isr"] is False
-    assert first.info["versions"]["Herwig"] == "Herwig 7.3.0 (stand-in)"
+    assert first.info["versions"] == {"Herwig": "7.3.0 (stand-in)", "ThePEG": "2.3.0 (stand-in)",
+                                      "LHAPDF": "unknown"}
+    assert first.info["pdf"] == "StandInPDF"  # Herwig's default, as its self-check reads it
     assert not os.path.exists(workdir)
 
 
@@ -284,6 +294,42 @@ def test_numbers_going_back_end_the_events(tmp_path):
     particles, failed = hw.HerwigEvents(path, charge_table()).take([0, 1, 2, 3, 4, 5])
     assert failed.tolist() == [False, True, False, False, True, True]
     assert ak.num(particles).tolist() == [5, 0, 6, 7, 0, 0]
+
+
+def test_a_view_pdf_sets_every_proton_pdf_of_herwig():
+    settings = hw.herwig_settings("herwig", {}, {"pdf": "NNPDF23_lo_as_0130_qed"})
+    assert settings.pdf == "NNPDF23_lo_as_0130_qed"
+    lines = in_lines(settings=settings)
+    assert {f"set /Herwig/Partons/{obj}:PDFName NNPDF23_lo_as_0130_qed"
+            for obj in ("HardLOPDF", "ShowerLOPDF", "MPIPDF", "RemnantPDF")} <= set(lines)
+    assert not any("PDFName" in line for line in in_lines())
+
+
+def test_check_backends_runs_herwigs_self_check(stand_in_herwig, tmp_path, capsys, monkeypatch):
+    from resim.backends import cli
+
+    config = tmp_path / "herwig.yaml"
+    config.write_text("views:\n  herwig: {fork: hard, backend: herwig}\n")
+    monkeypatch.setattr(cli, "load_config", lambda path: herwig_config())
+    assert cli.run(argparse.Namespace(config=str(config))) == 0
+    out = capsys.readouterr().out
+    assert "Herwig 7 (" in out and "self-check passed: Herwig 7.3.0 (stand-in), ThePEG 2.3.0 (stand-in)" in out
+    assert "Herwig PDF StandInPDF" in out
+    # a PDF set that does not evaluate (here: no values at all) fails the check
+    stand_in_herwig.write_text(STAND_IN.replace("{python}", sys.executable)
+                               .replace('print(" " + " ".join(["0.5"] * 13))', 'pass'))
+    hw.herwig_provenance.cache_clear()
+    assert cli.run(argparse.Namespace(config=str(config))) == 2
+    assert "fails its self-check" in capsys.readouterr().err
+
+
+def test_dataset_provenance_names_herwig_thepeg_lhapdf_and_the_pdf(stand_in_herwig):
+    from resim.dataset.provenance import run_versions
+
+    got = run_versions(herwig_config())
+    assert {k: got[k] for k in ("Herwig", "ThePEG", "LHAPDF", "Herwig PDF")} == {
+        "Herwig": "7.3.0 (stand-in)", "ThePEG": "2.3.0 (stand-in)", "LHAPDF": "unknown",
+        "Herwig PDF": "StandInPDF"}
 
 
 def test_missing_herwig_fails_when_the_view_is_built(tmp_path, monkeypatch):

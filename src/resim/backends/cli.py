@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..config import load_config
+from ..errors import ResimError
 from . import check, selected
 
 
@@ -26,6 +27,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"resim check-backends: missing backend: {message}", file=sys.stderr)
     if missing:
         return 2
-    found = sorted({program.title for program, _ in selected(config)})
-    print("external backends: " + (", ".join(found) + " found" if found else "none selected"))
+    programs = {program.title: program for program, _ in selected(config)}
+    print("external backends: " + (", ".join(sorted(programs)) + " found" if programs else "none selected"))
+    # Found is not working: each program that has one runs its own smallest check.
+    for title, program in sorted(programs.items()):
+        executable = program.locate()
+        try:
+            facts = program.run_self_check(executable)
+        except ResimError as err:
+            print(f"resim check-backends: {title} ({executable}) fails its self-check: {err}",
+                  file=sys.stderr)
+            return 2
+        if facts:
+            print(f"{title} ({executable}) self-check passed: "
+                  + ", ".join(f"{key} {value}" for key, value in facts.items()))
     return 0

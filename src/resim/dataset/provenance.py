@@ -30,10 +30,11 @@ def versions(config: dict | None = None) -> dict[str, str]:
 def run_versions(config: dict) -> dict[str, str]:
     """``pythia8mc PDF``: the PDF the ``shower`` section gives every Pythia view (a view's own
     ``PDF:pSet`` is in the file's view settings); ``Delphes``: its version when it is the
-    detector. CP5 is tuned with NNPDF3.1 NNLO through LHAPDF, which the PyPI Pythia lacks: the
+    detector; ``Herwig``, ``ThePEG``, ``LHAPDF``, ``Herwig PDF`` when a view runs Herwig. CP5 is tuned with NNPDF3.1 NNLO through LHAPDF, which the PyPI Pythia lacks: the
     log says which PDF runs instead."""
-    from ..backends import DELPHES
+    from ..backends import DELPHES, HERWIG
     from ..detector.delphes import delphes_version
+    from ..showers.herwig import herwig_provenance
     from ..hard.pythia import pdf_used
     from ..showers.pythia import view_settings
 
@@ -45,6 +46,12 @@ def run_versions(config: dict) -> dict[str, str]:
                  "shower.settings to use it", out["pythia8mc PDF"])
     if (config.get("detector") or {}).get("backend") == DELPHES.name:
         out["Delphes"] = delphes_version(DELPHES.require("detector.backend"))
+    herwig_views = [view for view, spec in (config.get("views") or {}).items()
+                    if spec.get("backend") == HERWIG.name]
+    if herwig_views:
+        # Herwig, ThePEG and LHAPDF versions and Herwig's default PDF (a view's own `pdf` is
+        # in the file's view settings)
+        out.update(herwig_provenance(HERWIG.require(f"views.{herwig_views[0]}.backend")))
     return out
 
 
