@@ -33,8 +33,8 @@ from compare_delphes import REPO, compare_config, concat, hadron_candidates, mat
 SAMPLES = {"higgs": ("hz_bb_nunu", 125.0, "H"), "qcd": ("zjet_nunu", None, "QCD")}
 VIEWS = ("nominal", "herwig")
 PT_MIN = 400.0
-#: Pythia's proton PDF in the nominal view (PDF:pSet = 13), as an LHAPDF set for Herwig.
-PYTHIA_PDF = "NNPDF23_lo_as_0130_qed"
+#: The proton PDF of the Pythia views (CP5: PDF:pSet = 20), as an LHAPDF set for Herwig.
+PYTHIA_PDF = "NNPDF31_nnlo_as_0118_luxqed"
 
 
 def herwig_config(events: int, pdf: str | None) -> dict:

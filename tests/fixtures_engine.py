@@ -23,7 +23,7 @@ ENGINE_CONFIG = {
         "fsr_up": {"fork": "hard", "settings": {"TimeShower:renormMultFac": 0.5}},
         "fsr_down": {"fork": "hard", "settings": {"TimeShower:renormMultFac": 2.0}},
         "vincia": {"fork": "hard", "settings": {"PartonShowers:model": 2, "PartonLevel:ISR": True,
-                                                "PartonLevel:MPI": False}},
+                                                "Vincia:doII": False, "PartonLevel:MPI": False}},
         "rehad_a": {"fork": "shower", "parent": "nominal"},
         "rehad_b": {"fork": "shower", "parent": "nominal", "settings": {"StringZ:aLund": 0.8}},
         "redetect": {"fork": "hadron", "parent": "rehad_a"},

@@ -78,6 +78,13 @@ def test_tower_granularity():
     assert np.allclose(np.diff(hcal.eta_edges)[hc], 0.087) and set(hcal.nphi[hc]) == {72}
     assert {1.74, 2.043, 2.5, 2.868, 4.525} <= set(np.round(hcal.eta_edges, 3))
     assert hcal.nphi[-1] == 18 and hcal.nphi[np.searchsorted(hcal.eta_edges, 3.5) - 1] == 36
+    # the card's ring at 1.566 < |eta| < 1.74 is two rings: 1.566-1.653 with 72 phi towers
+    # (5 degrees), 1.653-1.74 with 36 (10 degrees), on both sides
+    for sign in (1, -1):
+        _, ring_a, _ = hcal.tower(np.array([sign * 1.60]), np.zeros(1))
+        _, ring_b, _ = hcal.tower(np.array([sign * 1.70]), np.zeros(1))
+        assert ring_a != ring_b and hcal.nphi[ring_a[0]] == 72 and hcal.nphi[ring_b[0]] == 36
+        assert np.isclose(hcal.eta_edges[ring_b[0]] if sign > 0 else -hcal.eta_edges[ring_b[0] + 1], 1.653)
     tower, ieta, iphi = ecal.tower(np.array([0.01, 0.01]), np.array([0.001, 0.019]))
     assert tower[0] != tower[1] and ieta[0] == ieta[1]  # 1 degree = 0.01745 rad apart
 

@@ -4,13 +4,11 @@ to its job and together)."""
 
 from __future__ import annotations
 
-import logging
 from importlib import metadata
 from pathlib import Path
 
 from ..errors import DatasetError
 
-log = logging.getLogger(__name__)
 
 PACKAGES = ("resim", "pythia8mc", "fastjet", "awkward", "numpy", "h5py", "pyhepmc")
 
@@ -28,22 +26,17 @@ def versions(config: dict | None = None) -> dict[str, str]:
 
 
 def run_versions(config: dict) -> dict[str, str]:
-    """``pythia8mc PDF``: the PDF the ``shower`` section gives every Pythia view (a view's own
-    ``PDF:pSet`` is in the file's view settings); ``Delphes``: its version when it is the
-    detector; ``Herwig``, ``ThePEG``, ``LHAPDF``, ``Herwig PDF`` when a view runs Herwig. CP5 is tuned with NNPDF3.1 NNLO through LHAPDF, which the PyPI Pythia lacks: the
-    log says which PDF runs instead."""
+    """``pythia8mc PDF``: the PDF the ``shower`` section gives every Pythia view (CP5's own,
+    NNPDF3.1 NNLO, unless ``shower.settings`` says otherwise; a view's own ``PDF:pSet`` is in
+    the file's view settings); ``Delphes``: its version when it is the detector; ``Herwig``,
+    ``ThePEG``, ``LHAPDF``, ``Herwig PDF`` when a view runs Herwig."""
     from ..backends import DELPHES, HERWIG
     from ..detector.delphes import delphes_version
     from ..showers.herwig import herwig_provenance
     from ..hard.pythia import pdf_used
     from ..showers.pythia import view_settings
 
-    shower = config.get("shower") or {}
     out = {"pythia8mc PDF": pdf_used(view_settings(config, {}))}
-    if shower.get("tune", "CP5") == "CP5" and "NNPDF3.1" not in out["pythia8mc PDF"]:
-        log.info("shower: tune CP5 runs with %s (Pythia's default), not CP5's NNPDF3.1 NNLO; "
-                 "Pythia's built-in PDF:pSet = 20 (NNPDF3.1 QED NNLO) is the nearest, set it in "
-                 "shower.settings to use it", out["pythia8mc PDF"])
     if (config.get("detector") or {}).get("backend") == DELPHES.name:
         out["Delphes"] = delphes_version(DELPHES.require("detector.backend"))
     herwig_views = [view for view, spec in (config.get("views") or {}).items()

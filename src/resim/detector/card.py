@@ -84,11 +84,13 @@ def _ecal_grid() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _hcal_grid() -> tuple[np.ndarray, np.ndarray]:
-    central = list(np.round(0.087 * np.arange(0, 19), 6))  # 0 ... 1.566
+    # the card's 5-degree list ends at 1.653, so the ring 1.566-1.653 keeps 72 phi towers and
+    # 1.653-1.74 is the first of the 10-degree rings
+    central = list(np.round(0.087 * np.arange(0, 20), 6))  # 0 ... 1.653
     outer = [1.74, 1.83, 1.93, 2.043, 2.172, 2.322, 2.5, 2.65, 2.868, 2.95]
     edges = _symmetric(central + outer + _FORWARD)
     centres = 0.5 * np.abs(edges[1:] + edges[:-1])
-    nphi = np.where(centres < 1.566, 72, np.where(centres < 4.525, 36, 18))
+    nphi = np.where(centres < 1.653, 72, np.where(centres < 4.525, 36, 18))
     return edges, nphi
 
 

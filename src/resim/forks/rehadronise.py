@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..seeds import SeedManifest, event_seeds
 from ..showers.pythia import Hadroniser, settings_lines, view_settings
 from ..showers.records import final_state
+from ..showers.tau_decays import tau_channels
 from ..contracts import Branch, LHEBatch
 from .registry import register_fork
 
@@ -53,8 +54,13 @@ class ReHadronise:
         records, hadron_failed = self.hadroniser.hadronise(
             parent.partons, event_seeds(self.seed, [e.index for e in batch.events]))
         particles, failed = final_state(records, self.hadroniser.charge)
+        taus = [t for t in parent.partons.taus if t]
+        same = sum(ours == theirs for ours, theirs in zip(tau_channels(records),
+                                                          parent.partons.taus) if theirs)
         info = {"backend": "pythia", "settings": self.settings, "hadronise_seed": self.seed,
-                "hadronise_failed": int(hadron_failed.sum())}
+                "hadronise_failed": int(hadron_failed.sum()),
+                # events with taus, and those whose taus all decayed as in the parent
+                "tau_events": len(taus), "tau_events_same_channels": int(same)}
         return Branch(particles, failed | parent.failed, parent.first_split, parent.partons, info)
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ from ..errors import DatasetError
 from ..hard.pythia import SQRT_S, new_pythia, pythia_version
 from ..io import atomic_path
 from ..seeds import derive_seed
-from ..showers.pythia import TUNES
+from ..showers.pythia import settings_lines, tune_settings
 from ..showers.records import ChargeTable, final_state
 from ..dataset.writer import create_file, set_attrs
 
@@ -36,8 +36,11 @@ MINBIAS = ("SoftQCD:inelastic = on", "PartonLevel:ISR = on", "PartonLevel:MPI = 
 
 
 def pool_settings(config: dict, seed: int) -> list[str]:
-    tune = (config.get("shower") or {}).get("tune", "CP5")
-    return [f"Beams:eCM = {SQRT_S}", *TUNES[tune], *MINBIAS, "Next:numberCount = 0",
+    """The views' tune, PDF, long-lived particles and ``shower.settings``, then minimum bias
+    (last, so that a view-level ``PartonLevel:MPI = off`` cannot empty the pool)."""
+    shower = config.get("shower") or {}
+    return [f"Beams:eCM = {SQRT_S}", *tune_settings(config),
+            *settings_lines(shower.get("settings")), *MINBIAS, "Next:numberCount = 0",
             "Random:setSeed = on", f"Random:seed = {seed}"]
 
 
@@ -77,6 +80,7 @@ def generate_pool(config: dict, shard: int, out: str | Path, batch: int = 500) -
         set_attrs(f, {"kind": KIND, "shard": int(shard), "events": int(len(counts)),
                       "settings": settings, "seed": seed, "versions": {"pythia8mc": pythia_version()},
                       "config_hash": config_hash({"run": {"seed": config["run"]["seed"]},
+                                                  "shower": config.get("shower"),
                                                   "pileup": section})})
     return int(counts.sum())
 

@@ -34,12 +34,15 @@ from ..hard.pythia import new_pythia, pythia_version
 from ..hard.processes import dark_settings
 from ..seeds import SeedManifest, event_seeds
 from .records import ChargeTable, final_state, first_splits
+from .tau_decays import forced_channels, hadronic_settings, tau_channels
 
 log = logging.getLogger(__name__)
 
-#: CMS CP5 tune (CMS-GEN-17-001) on top of Pythia's Monash defaults. Its PDF,
-#: NNPDF3.1 NNLO through LHAPDF, is not available with the PyPI wheel: Pythia's default PDF
-#: is used instead.
+#: CMS CP5 tune (CMS-GEN-17-001, Eur. Phys. J. C 80 (2020) 4) on top of Pythia's Monash
+#: defaults, with the PDF its MPI parameters were tuned for: NNPDF3.1 NNLO (alpha_s 0.118), which
+#: the wheel ships as ``PDF:pSet = 20`` (the LUXqed variant of that fit). On Pythia's default PDF
+#: (NNPDF2.3 LO, alpha_s 0.130) the same MPI parameters give 1.5x the minimum-bias charged
+#: multiplicity CMS measures (tests/test_tune.py).
 CP5 = (
     "Tune:pp = 14", "Tune:ee = 7",
     "MultipartonInteractions:ecmPow = 0.03344", "MultipartonInteractions:bProfile = 2",
@@ -50,6 +53,8 @@ CP5 = (
     "MultipartonInteractions:alphaSvalue = 0.118", "MultipartonInteractions:alphaSorder = 2",
     "TimeShower:alphaSorder = 2", "TimeShower:alphaSvalue = 0.118",
     "SigmaTotal:mode = 0", "SigmaTotal:sigmaEl = 21.89", "SigmaTotal:sigmaTot = 100.309",
+    # after Tune:pp, which resets the PDF to Monash's
+    "PDF:pSet = 20",
 )
 TUNES = {"CP5": CP5, "default": ()}
 
@@ -69,12 +74,20 @@ def setting_line(key: str, value: object) -> str:
 STABLE_LONG_LIVED = ("ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 10")
 
 
+def tune_settings(config: dict) -> list[str]:
+    """What every Pythia that simulates beyond the hard process shares, views and the pile-up
+    pool alike: the tune (with its PDF) and long-lived particles left stable."""
+    shower = config.get("shower") or {}
+    taus = hadronic_settings() if shower.get("tau_decays", "all") == "hadronic" else []
+    return [*TUNES[shower.get("tune", "CP5")], *STABLE_LONG_LIVED, *taus]
+
+
 def view_settings(config: dict, spec: dict, sample: str | None = None) -> list[str]:
     """Pythia settings of a view: the tune, long-lived particles left stable, the ``shower``
     section, the sample's own shower settings (``sample``: its dark model, if any, then
     ``samples.<sample>.shower_settings``), then the view's own ``settings``."""
     shower = config.get("shower") or {}
-    settings = [*TUNES[shower.get("tune", "CP5")], *STABLE_LONG_LIVED]
+    settings = tune_settings(config)
     settings.append(setting_line("PartonLevel:ISR", bool(shower.get("isr", False))))
     settings.append(setting_line("PartonLevel:MPI", bool(shower.get("mpi", True))))
     settings.extend(settings_lines(shower.get("settings")))
@@ -111,14 +124,18 @@ def _last_values(settings: list[str]) -> set[str]:
 
 class PartonEvents(list):
     """Saved parton-level events. Pythia's records point into their generator's particle data,
-    so the list keeps that generator alive (restoring an orphaned record crashes)."""
+    so the list keeps that generator alive (restoring an orphaned record crashes). ``taus``:
+    per event, the decay channel each of its taus took in the view that saved it
+    (:func:`~resim.showers.tau_decays.tau_channels`), for the re-hadronised twins to take."""
 
-    def __init__(self, events: list, owner: pythia8mc.Pythia):
+    def __init__(self, events: list, owner: pythia8mc.Pythia, taus: list | None = None):
         super().__init__(events)
         self.owner = owner
+        self.taus = taus if taus is not None else [None] * len(events)
 
     def take(self, positions: np.ndarray) -> PartonEvents:
-        return PartonEvents([self[i] for i in positions], self.owner)
+        return PartonEvents([self[i] for i in positions], self.owner,
+                            [self.taus[i] for i in positions])
 
 
 class _EachEvent(pythia8mc.UserHooks):
@@ -155,11 +172,11 @@ class _RestoreAndHadronise(pythia8mc.UserHooks):
     def __init__(self):
         super().__init__()
         self.pythia = None
-        self.queue: list[tuple[pythia8mc.Event, int]] = []
+        self.queue: list[tuple[pythia8mc.Event, int, dict | None]] = []
         self.ok: list[bool] = []
 
     def onBeginEvent(self) -> None:  # noqa: N802 (Pythia's name)
-        saved, seed = self.queue.pop()
+        saved, seed, taus = self.queue.pop()
         event = self.pythia.event
         event.assign(saved)
         # assign() copies the parent Pythia's particle-data pointer; without pointing the record
@@ -167,7 +184,8 @@ class _RestoreAndHadronise(pythia8mc.UserHooks):
         event.init("", self.pythia.particleData)
         event.restorePtrs()
         self.pythia.rndm.init(int(seed))
-        self.ok.append(bool(self.pythia.forceHadronLevel(False)))
+        with forced_channels(self.pythia.particleData, taus):
+            self.ok.append(bool(self.pythia.forceHadronLevel(False)))
 
 
 class Hadroniser:
@@ -186,9 +204,12 @@ class Hadroniser:
 
     def hadronise(self, saved: list, seeds: np.ndarray) -> tuple[ak.Array, np.ndarray]:
         """Records (``nextBatch`` layout, None where ``saved`` is None or hadronisation failed)
-        and the mask of events whose hadronisation failed (junctions and the like)."""
+        and the mask of events whose hadronisation failed (junctions and the like). Each tau
+        decays through the channel it took in the view that saved the event (``saved``'s
+        ``taus`` when it is a :class:`PartonEvents`)."""
         todo = [i for i, event in enumerate(saved) if event is not None]
-        self._hook.queue = [(saved[i], seeds[i]) for i in reversed(todo)]
+        taus = getattr(saved, "taus", [None] * len(saved))
+        self._hook.queue = [(saved[i], seeds[i], taus[i]) for i in reversed(todo)]
         self._hook.ok = []
         records = self.pythia.nextBatch(len(todo), "none") if todo else None
         ok = np.array(self._hook.ok, dtype=bool)
@@ -284,7 +305,8 @@ class PythiaShower:
         saved = None
         if self.keep_partons:
             saved = PartonEvents([event if good else None
-                                  for event, good in zip(self._hook.saved, ok)], self.pythia)
+                                  for event, good in zip(self._hook.saved, ok)], self.pythia,
+                                 tau_channels(records))
         extra = {"shower_failed": int((~ok).sum())}
         split = first_splits(records, batch.truth)
         return Branch(particles, failed, split, saved, {**self.info, **extra})
