@@ -9,7 +9,6 @@ selected-but-missing program with how to get it, so that a workflow stops before
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -33,9 +32,6 @@ class ExternalProgram:
     conda_env: str     # conda environment file in envs/
     lcg_package: str   # package name in an LCG view
     env_example: str   # what $env_var typically holds
-    # "module:function" running the program's own smallest check on its executable and
-    # returning what it found (versions, data files); it raises ResimError when that fails
-    self_check: str = ""
 
     def locate(self, environ: dict[str, str] | None = None) -> Path | None:
         """The executable, or None. ``$env_var`` wins over ``PATH``; a directory is searched."""
@@ -62,13 +58,6 @@ class ExternalProgram:
         return (f"{config_keys}: selects {self.title}, but its executable `{self.executable}` was "
                 f"not found (looked at ${self.env_var} and PATH); {self.how_to_get()}")
 
-    def run_self_check(self, executable: Path) -> dict[str, str]:
-        """What the program's own self-check reports ({} for a program without one)."""
-        if not self.self_check:
-            return {}
-        module, function = self.self_check.split(":")
-        return getattr(importlib.import_module(module), function)(executable)
-
     def require(self, config_key: str) -> Path:
         """The executable's path, or :class:`BackendMissingError` with the full message."""
         path = self.locate()
@@ -80,8 +69,7 @@ class ExternalProgram:
 MADGRAPH = ExternalProgram("madgraph", "MadGraph5_aMC@NLO", "mg5_aMC", "RESIM_MG5_AMC",
                            "envs/madgraph.yaml", "madgraph5amc", "/path/to/MG5_aMC/bin/mg5_aMC")
 HERWIG = ExternalProgram("herwig", "Herwig 7", "Herwig", "RESIM_HERWIG",
-                         "envs/herwig.yaml", "herwig3", "/path/to/herwig/bin/Herwig",
-                         self_check="resim.showers.herwig:herwig_provenance")
+                         "envs/herwig.yaml", "herwig3", "/path/to/herwig/bin/Herwig")
 DELPHES = ExternalProgram("delphes", "Delphes", "DelphesHepMC3", "RESIM_DELPHES_DIR",
                           "envs/delphes.yaml", "delphes", "/path/to/delphes")
 
