@@ -261,18 +261,24 @@ def test_shower_cycle_keeps_views_aligned_when_herwig_drops_an_event(stand_in_he
     assert not os.path.exists(workdir)
 
 
+def first_events(fixture_lhe_files, n: int, tmp_path) -> Path:
+    """An LHE file of the first ``n`` events of MadGraph's Z + jets fixture (10,000 events)."""
+    source = next(p for p in fixture_lhe_files if "madgraph-2.2.1" in p.name)
+    head, *blocks = gzip.open(source, "rt").read().split("<event>")
+    lhe = tmp_path / f"first-{n}.lhe"
+    lhe.write_text("<event>".join([head, *blocks[:n - 1], blocks[n - 1].split("</event>")[0]])
+                   + "</event>\n</LesHouchesEvents>\n")
+    return lhe
+
+
 def test_refill_after_the_last_events_were_dropped_is_not_read(stand_in_herwig, fixture_lhe_files,
                                                               monkeypatch, tmp_path):
     # Herwig drops the last two events and re-showers events 1 and 2 of the re-opened file to
     # make up for them: those come back numbered 1 and 2 after event 4, are repeats, not the
     # events 5 and 6 of the view, and are not an ordering error.
     monkeypatch.setenv("STAND_IN_VETO", "5,6")
-    source = next(p for p in fixture_lhe_files if "madgraph-2.2.1" in p.name)
     # a file of six events, so that the dropped ones are its last
-    head, *blocks = gzip.open(source, "rt").read().split("<event>")
-    lhe = tmp_path / "six.lhe"
-    lhe.write_text("<event>".join([head, *blocks[:5], blocks[5].split("</event>")[0] + "</event>\n"])
-                   + "</LesHouchesEvents>\n")
+    lhe = first_events(fixture_lhe_files, 6, tmp_path)
     events = list(iter_events(lhe))
     assert len(events) == 6
     config = herwig_config()
@@ -352,16 +358,21 @@ def test_herwig_view_cannot_feed_a_hadronisation_fork(stand_in_herwig):
 def test_real_herwig_showers_an_lhe_file(fixture_lhe_files, tmp_path):
     if HERWIG.locate() is None:
         pytest.skip(f"Herwig 7 not installed (set {HERWIG.env_var} or put Herwig on PATH)")
-    lhe = next(p for p in fixture_lhe_files if "madgraph-2.2.1" in p.name)
-    events = list(iter_events(lhe))[:5]
+    lhe = first_events(fixture_lhe_files, 20, tmp_path)
+    events = list(iter_events(lhe))
     config = herwig_config()
     shower = hw.HerwigShower(config, "herwig", config["views"]["herwig"], SeedManifest(11, "qcd", 0))
     shower.open(lhe)
-    branch = shower.shower(lhe_batch(events))
+    first, second = shower.shower(lhe_batch(events[:10])), shower.shower(lhe_batch(events[10:]))
     shower.close()
-    delivered = ~branch.failed
-    assert delivered.sum() >= 4
-    assert (ak.num(branch.particles[delivered]) > 10).all()  # showered and hadronised
+    for branch in (first, second):
+        delivered = ~branch.failed
+        assert delivered.sum() >= 8
+        assert (ak.num(branch.particles[delivered]) > 10).all()  # showered and hadronised
+        pid = np.abs(ak.to_numpy(ak.flatten(branch.particles.pid)))
+        assert not np.isin(pid, [1, 2, 3, 4, 5, 6, 21]).any() and (pid == 211).any()  # hadrons
+    versions = first.info["versions"]
+    assert set(versions) == {"Herwig", "ThePEG", "LHAPDF"} and first.info["pdf"]
 
 
 def run_comparison(tmp_path, events: int) -> tuple[int, dict]:
