@@ -164,11 +164,26 @@ def test_hepmc3_from_the_projects_exporter_reads_back_in_lhe_order(tmp_path):
     assert ak.to_numpy(ak.flatten(got.pid)).dtype == np.int32
 
 
-def test_events_out_of_lhe_order_are_an_error(tmp_path):
+def test_events_the_cascade_skips_are_passed_over(tmp_path):
+    # The cascade asks a view only for the events that kept a jet in every view before it:
+    # here the second and the fourth of five.
+    batch = particles_batch(5, numbers=[1, 2, 3, 4, 5])
     path = tmp_path / "herwig.hepmc3"
-    write_hepmc3(particles_batch(2, numbers=[1, 2]), path)
+    write_hepmc3(batch, path)
     events = hw.HerwigEvents(path, charge_table())
-    with pytest.raises(GeneratorError, match="out of LHE order"):
+    first, failed_first = events.take([1])
+    second, failed_second = events.take([3])
+    assert not failed_first.any() and not failed_second.any()
+    assert ak.num(first).tolist() == [6] and ak.num(second).tolist() == [8]
+    np.testing.assert_allclose(ak.to_numpy(second[0].px), ak.to_numpy(batch.particles[3].px))
+
+
+def test_asking_for_an_event_again_is_an_error(tmp_path):
+    path = tmp_path / "herwig.hepmc3"
+    write_hepmc3(particles_batch(3, numbers=[1, 2, 3]), path)
+    events = hw.HerwigEvents(path, charge_table())
+    events.take([0, 1])
+    with pytest.raises(GeneratorError, match="LHE event 2 asked for after event 2"):
         events.take([1])
 
 

@@ -187,7 +187,8 @@ class HerwigEvents:
     def __init__(self, path: str | Path, charge: ChargeTable):
         self.path, self.charge = Path(path), charge
         self._events = iter_hepmc3(self.path)
-        self._last = -1
+        self._last = -1   # the last event number read from the file, minus one
+        self._taken = -1  # the last LHE index handed out
         self._pending = self._advance()
 
     def _advance(self) -> tuple[int, dict[str, np.ndarray]] | None:
@@ -206,14 +207,19 @@ class HerwigEvents:
         return index, columns
 
     def take(self, indices: list[int]) -> tuple[ak.Array, np.ndarray]:
-        """Particles (n x var x PARTICLE_FIELDS) of the LHE events ``indices`` (ascending) and
-        the mask of events Herwig did not deliver."""
+        """Particles (n x var x PARTICLE_FIELDS) of the LHE events ``indices`` and the mask of
+        events Herwig did not deliver. Indices ascend from call to call; events between them
+        are not needed (the cascade skips events an earlier view lost) and are passed over."""
         empty = {name: np.zeros(0) for name in PARTICLE_FIELDS if name != "charge"}
         chunks, failed = [], np.zeros(len(indices), dtype=bool)
         for k, index in enumerate(indices):
-            if self._pending is not None and self._pending[0] < index:
-                raise GeneratorError(f"{self.path}: event {self._pending[0] + 1} is out of LHE "
-                                     f"order (expected {index + 1} or later)")
+            if index <= self._taken:
+                raise GeneratorError(f"{self.path}: LHE event {index + 1} asked for after event "
+                                     f"{self._taken + 1}; Herwig's events are read once, in "
+                                     f"LHE order")
+            self._taken = index
+            while self._pending is not None and self._pending[0] < index:
+                self._pending = self._advance()
             if self._pending is not None and self._pending[0] == index:
                 chunks.append(self._pending[1])
                 self._pending = self._advance()
