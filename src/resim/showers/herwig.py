@@ -138,7 +138,10 @@ def herwig_input(lhe: str | Path, hepmc: str | Path, run_name: str, nevents: int
         "create ThePEG::HepMCFile HepMCFile HepMCAnalysis.so",
         # PrintEvent bounds the event *numbers* written; events are numbered 1..n by the LHE.
         f"set HepMCFile:PrintEvent {int(nevents)}",
-        "set HepMCFile:Format GenEventHepMC3",
+        # HepMC2's ASCII (HepMC3's WriterAsciiHepMC2): the HepMC3 ASCII that HepMC3 3.1 writes
+        # for ThePEG's events names particles before they are defined, which newer readers
+        # (pyhepmc) refuse; resim.hepmc reads either format.
+        "set HepMCFile:Format GenEvent",
         "set HepMCFile:Units GeV_mm",
         "set HepMCFile:AddHI Never",
         f"set HepMCFile:Filename {hepmc}",
@@ -161,17 +164,24 @@ def number_lhe_events(source: str | Path, target: str | Path) -> int:
     """Copy an LHE file (gzip or plain), tagging event i (1-based) with ``<event num> i``.
 
     Returns the number of events. ThePEG's reader takes the tag as the event's number.
+    MadGraph's merging records (``<mgrwt>`` and ``<clustering>`` blocks, ``<scales>`` lines)
+    are left out: ThePEG turns them into weights named by their raw text (quotes, line breaks),
+    which breaks the HepMC file it writes, and a re-shower without merging does not use them.
     """
-    count = 0
+    count, merging = 0, False
     try:
         with open(source, "rb") as raw:
             opener = gzip.open if raw.read(2) == b"\x1f\x8b" else open
         with opener(source, "rt") as src, open(target, "w") as dst:
             for line in src:
-                if line.lstrip().startswith("</event>"):
+                tag = line.lstrip()
+                if tag.startswith("</event>"):
                     count += 1
                     dst.write(EVENT_NUMBER_TAG.format(count) + "\n")
-                dst.write(line)
+                merging = merging or tag.startswith(("<mgrwt", "<clustering"))
+                if not merging and not tag.startswith("<scales"):
+                    dst.write(line)
+                merging = merging and not tag.startswith(("</mgrwt>", "</clustering>"))
     except (OSError, EOFError) as err:
         raise LHEError(f"{source}: cannot be read ({err}) after event {count}") from None
     return count
