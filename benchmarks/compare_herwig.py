@@ -37,10 +37,11 @@ PT_MIN = 400.0
 PYTHIA_PDF = "NNPDF31_nnlo_as_0118_luxqed"
 
 
-def herwig_config(events: int, pdf: str | None) -> dict:
+def herwig_config(events: int, pdf: str | None, mpi: bool = True) -> dict:
     from resim.config import validate
 
     config = compare_config(events)
+    config["shower"]["mpi"] = mpi  # both views: Herwig reads it as Pythia does
     config["samples"] = {k: v for k, v in config["samples"].items() if k in SAMPLES}
     config["views"] = {"nominal": {"fork": "hard", "backend": "pythia"},
                        "herwig": {"fork": "hard", "backend": "herwig",
@@ -84,18 +85,17 @@ def expectations(rows: dict[str, dict[str, dict]]) -> list[tuple[str, bool]]:
     enough to test: Pythia and Herwig <= 7.0 disagreed by up to a factor of two on quark/gluon
     separation (Gras et al., JHEP 07 (2017) 091), and Herwig 7.1's tune, made with gluon-jet data
     and the default since (Reichelt, Richardson, Siodmok, EPJC 77 (2017) 876), brought the two
-    into reasonable agreement (Mo, Tackmann, Waalewijn, EPJC 77 (2017) 770). So the checks are:
-    in both generators H jets are two-pronged (lower N2) and heavier-peaked than QCD jets and
-    their mass peaks near m_H; and the two generators agree on QCD-jet multiplicity within 25 %.
+    into reasonable agreement (Mo, Tackmann, Waalewijn, EPJC 77 (2017) 770) on that
+    *separation*, which says nothing about the absolute multiplicity. So the checks are: in both
+    generators H jets are two-pronged (lower N2 than QCD jets) and their mass peaks near m_H.
+    The size of the Herwig-Pythia differences is reported, not checked: a first guess (QCD-jet
+    multiplicity within 25 %) failed here (+27 % with MPI, +53 % without; README).
     """
     out = []
     for view in VIEWS:
         h, q = rows["higgs"][view], rows["qcd"][view]
         out.append((f"{view}: N2 of H jets below QCD jets' (two prongs)", h["n2"] < q["n2"]))
         out.append((f"{view}: H-jet mass peak within 10 % of 125 GeV", abs(h["mass"] / 125 - 1) < 0.1))
-    p, h = rows["qcd"]["nominal"]["constituents"], rows["qcd"]["herwig"]["constituents"]
-    out.append(("QCD-jet constituents, Herwig within 25 % of Pythia (tunes agree since Herwig 7.1)",
-                abs(h / p - 1) < 0.25))
     return out
 
 
@@ -107,6 +107,9 @@ def main() -> int:
                         help=f"Herwig's proton PDF (LHAPDF set; default {PYTHIA_PDF}, Pythia's; "
                              f"'' for Herwig's own default)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--no-mpi", action="store_true",
+                        help="multiple interactions off in both views (the underlying event of "
+                             "each tune is then out of the comparison)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "src"))
     from resim.backends import HERWIG
@@ -116,7 +119,7 @@ def main() -> int:
         print(f"compare_herwig: skipped, Herwig not found ({HERWIG.missing_message('this comparison')})")
         return 0
     provenance = herwig_provenance(HERWIG.locate())
-    config = herwig_config(args.events, args.pdf or None)
+    config = herwig_config(args.events, args.pdf or None, mpi=not args.no_mpi)
     rows: dict[str, dict[str, dict]] = {}
     timing: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="compare-herwig-") as tmp:
@@ -130,7 +133,7 @@ def main() -> int:
             rows[sample] = {view: summary(jets[view], ok, boson_mass) for view in VIEWS}
     print(f"Herwig {provenance.get('Herwig')} (ThePEG {provenance.get('ThePEG')}, LHAPDF "
           f"{provenance.get('LHAPDF')}), PDF {args.pdf or provenance['Herwig PDF']}; "
-          f"{args.events} hard events per sample")
+          f"{args.events} hard events per sample; MPI {'off' if args.no_mpi else 'on'}")
     print(f"{'jets':4} {'quantity':26} {'Pythia':>9} {'Herwig':>9}")
     for sample, (_, _, label) in SAMPLES.items():
         lines = [("constituents (mean)", "constituents"), ("jet mass (median) [GeV]", "mass"),
@@ -139,6 +142,9 @@ def main() -> int:
         for text, key in lines:
             print(f"{'':4} {text:26} {rows[sample]['nominal'][key]:9.3f} {rows[sample]['herwig'][key]:9.3f}")
         print(f"{'':4} {'shower s/event':26} {timing[sample]['nominal']:9.4f} {timing[sample]['herwig']:9.4f}")
+    for sample, (_, _, label) in SAMPLES.items():
+        p, h = (rows[sample][v]["constituents"] for v in VIEWS)
+        print(f"report {label}-jet constituents, Herwig / Pythia = {h / p:.2f}")
     checks = expectations(rows)
     for text, passed in checks:
         print(f"{'ok  ' if passed else 'FAIL'} {text}")

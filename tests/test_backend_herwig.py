@@ -421,9 +421,9 @@ def test_comparison_with_pythia_runs_both_views_on_the_same_events(stand_in_herw
 @pytest.mark.backend
 @pytest.mark.slow
 def test_real_herwig_against_pythia_on_the_same_events(tmp_path):
-    """H and QCD jets at hadron level: the expectations of compare_herwig.expectations (from the
-    literature: no Herwig-vs-Pythia direction is established for Herwig >= 7.1, so agreement
-    within 25 % on QCD-jet multiplicity, and two-pronged, m_H-peaked H jets in both)."""
+    """H and QCD jets at hadron level: the expectations of compare_herwig.expectations (the
+    literature establishes no Herwig-vs-Pythia direction for Herwig >= 7.1: two-pronged,
+    m_H-peaked H jets in both)."""
     if HERWIG.locate() is None:
         pytest.skip(f"Herwig 7 not installed (set {HERWIG.env_var} or put Herwig on PATH)")
     status, numbers = run_comparison(tmp_path, 200)
