@@ -101,8 +101,10 @@ def write_paired_file(path: Path, n: int, seed: int, shard: int = 0) -> Path:
     return path
 
 
-def write_backbone(path: Path, seed: int = 0, epochs: int = 3) -> Path:
-    """A pre-training-like checkpoint of :data:`TINY_MODEL` (untrained weights, a short history)."""
+def write_backbone(path: Path, seed: int = 0, epochs: int = 3, objective: str = "contrastive"
+                   ) -> Path:
+    """A pre-training-like checkpoint of :data:`TINY_MODEL` (untrained weights, a short history)
+    of ``pretrain.objective`` ``objective``."""
     torch.manual_seed(seed)
     model = get_model(TINY_MODEL)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -111,5 +113,6 @@ def write_backbone(path: Path, seed: int = 0, epochs: int = 3) -> Path:
                 "val_cos_pos": 0.5 + 0.1 * e, "val_cos_neg": 0.1,
                 } for e in range(1, epochs + 1)]
     save_checkpoint(path, model=model, epoch=epochs, optimizer=optimizer, scheduler=scheduler,
-                    config={"pretrain": {"model": TINY_MODEL}}, metrics=metrics)
+                    config={"pretrain": {"model": TINY_MODEL, "objective": objective}},
+                    metrics=metrics)
     return path

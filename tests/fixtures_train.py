@@ -101,5 +101,8 @@ def tiny_config(**pretrain) -> dict:
     section.update(pretrain)
     config = load_config(Path(__file__).resolve().parents[1] / "config.yaml")
     config["run"]["seed"] = 11
+    # the fixture files' views, each a re-shower (fork "hard"), so the mix "hard" is all of them
+    config["views"] = {v: {"fork": "hard", "backend": "pythia"} for v in VIEWS}
+    config["dataset"]["view_order"] = None
     config["pretrain"] = section
     return validate(config)

@@ -115,3 +115,111 @@ def test_check_backends_names_unknown_backends(tmp_path, tiny, capsys):
     assert main(["check-backends", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and VIEW_CASES[0][2] in err
+
+
+# issue 18, class 5: what else a config can get wrong, stopped at snakemake -n as one line on
+# stderr (exit 2), never after the data stage
+
+def _dry_run_error(repo_root, tmp_path, text: str, *targets: str) -> str:
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    result = snakemake(repo_root, tmp_path, str(config), "-n", *targets)
+    assert result.returncode == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert not (tmp_path / "results").exists()
+    return lines[0]
+
+
+MODEL_CASES = [
+    ({"backbone": "dgcnn", "hiden": 64}, "pretrain.model: Additional properties are not allowed "
+                                         "('hiden' was unexpected)"),
+    ({"backbone": "transformer", "k": 16}, "pretrain.model: 'k' does not apply here"),
+    ({"hidden": 64, "heads": 4}, "pretrain.model: 'heads' does not apply here"),  # dgcnn
+]
+
+
+@pytest.mark.parametrize("model, words", MODEL_CASES)
+def test_a_misspelt_network_key_is_named(tiny, model, words):
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        validate(with_changes(tiny, [("pretrain.model", model, None)]))
+
+
+def test_model_keys_of_the_schema_are_the_networks(tiny):
+    """The schema lists every network's keys so that snakemake -n sees a typo without torch;
+    they must stay the keys the networks take (train.models.BACKBONES)."""
+    from resim.config import load_schema
+    from train.models import BACKBONES
+
+    listed = load_schema()["properties"]["pretrain"]["properties"]["model"]["properties"]
+    assert set(listed) == {"backbone"} | {k for _, d in BACKBONES.values() for k in d}
+    for name, (_, defaults) in BACKBONES.items():  # each network's defaults are valid
+        validate(with_changes(tiny, [("pretrain.model", {"backbone": name, **defaults}, None)]))
+
+
+def test_dry_run_stops_on_a_network_key_of_a_run(repo_root, tmp_path, tiny):
+    config = with_changes(tiny, [("pretrain.runs", [{"name": "a"}, {
+        "name": "b", "model": {"backbone": "dgcnn", "hiden": 3}}], None)])
+    line = _dry_run_error(repo_root, tmp_path, yaml.safe_dump(config))
+    assert line.startswith("snakemake: error: pretrain.runs.b (merged into pretrain) is not "
+                           "valid: pretrain.model: Additional properties are not allowed")
+
+
+def test_a_section_given_twice_is_named_with_its_lines(repo_root, tmp_path, tiny, capsys):
+    text = yaml.safe_dump(tiny, sort_keys=False) + "pretrain:\n  epochs: 3\n"
+    first = next(i for i, line in enumerate(text.splitlines(), 1) if line == "pretrain:")
+    last = len(text.splitlines()) - 1
+    words = (f"line {last}, column 1: not valid YAML: key 'pretrain' given twice (lines {first} "
+             f"and {last}); the second would silently replace the first")
+    line = _dry_run_error(repo_root, tmp_path, text)
+    assert line == f"snakemake: error: config file {tmp_path / 'c.yaml'}, {words}"
+    assert main(["check-backends", "--config", str(tmp_path / "c.yaml")]) == 2
+    assert capsys.readouterr().err == (f"resim check-backends: error: config file "
+                                       f"{tmp_path / 'c.yaml'}, {words}\n")
+
+
+def test_a_pool_shard_outside_the_pool_is_named(repo_root, tmp_path, tiny, capsys):
+    line = _dry_run_error(repo_root, tmp_path, yaml.safe_dump(tiny), "results/pileup/pool/3.h5")
+    assert line == ("snakemake: error: pileup.pool_shards: pool shard 3 is outside 0..0 "
+                    "(results/pileup/pool/3.h5)")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny))
+    assert main(["pileup-pool", "--config", str(tmp_path / "c.yaml"), "--shard", "3", "--out",
+                 str(tmp_path / "pool.h5")]) == 2
+    assert capsys.readouterr().err == ("resim pileup-pool: error: pileup.pool_shards: pool "
+                                       "shard 3 is outside 0..0\n")
+
+
+def test_a_run_of_zero_epochs_is_refused(tmp_path, tiny, capsys):
+    from train.cli import main as rs3l
+
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny))
+    with pytest.raises(SystemExit) as stop:  # argparse's usage error: exit 2, one line
+        rs3l(["pretrain", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "r"),
+              "--stop-after", "0", "x.h5"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'0' is not a number of epochs >= 1" in err
+    with pytest.raises(ConfigError, match="pretrain.epochs: 0 is less than the minimum of 1"):
+        validate(with_changes(tiny, [("pretrain.epochs", 0, None)]))
+
+@pytest.mark.parametrize("changes, words", [
+    # the 8-d output into a 20-d latent: the identity is reachable (the old default)
+    ({"representation": "output"}, "anomaly.latent: 20 is not smaller than the autoencoder's "
+                                   "input, the 8-d output representation of backbone"),
+    # the per-particle mean is `hidden` (64 in this preset) wide
+    ({"latent": 64}, "anomaly.latent: 64 is not smaller than the autoencoder's input, the 64-d "
+                     "mean representation"),
+])
+def test_an_anomaly_autoencoder_without_a_bottleneck_stops_the_dry_run(repo_root, tmp_path,
+                                                                       changes, words):
+    small = yaml.safe_load((repo_root / "config" / "shared-shower-small.yaml").read_text())
+    small["anomaly"].update(changes)
+    with pytest.raises(ConfigError, match="anomaly.latent"):
+        validate(copy.deepcopy(small))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(small))
+    result = snakemake(repo_root, tmp_path, str(config), "-n")
+    assert result.returncode != 0 and words in " ".join(result.output.split()), result.output[-2000:]
+    # the default (auto: the per-particle mean, 64-d, into 20) has its bottleneck
+    small["anomaly"] = {k: v for k, v in small["anomaly"].items() if k not in changes}
+    assert validate(small)["anomaly"]["representation"] == "auto"

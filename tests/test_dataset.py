@@ -284,6 +284,8 @@ def test_cli_inspect_and_plots(paired, tmp_path, capsys):
     assert main(["inspect", str(paired)]) == 0
     out = capsys.readouterr().out
     assert "views nominal, seed, hadron, fsr_up" in out and "cutflow pairing" in out
+    # the programs that made the jets: hard-scatter backend and the detector's record
+    assert '  hard: {"backend": "embedded"' in out and '  detector: {"backend": "embedded"' in out
     assert main(["plots", "--outdir", str(tmp_path), str(paired)]) == 0
     names = {p.name for p in tmp_path.glob("*.png")}
     assert {"0_mass.png", "0_pt.png", "0_n_constituents.png", "0_n2.png", "0_features.png"} <= names

@@ -61,8 +61,8 @@ def test_every_table_and_plot_is_written(run):
     for plot in PLOTS:
         assert (folder / f"{plot}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", plot
     md = (folder / "rejection.md").read_text()
-    for name in ("N2", "Fine-tuned (240, fixed, all)", "Fine-tuned (240, floating, all)",
-                 "Fully-supervised (240, all)"):
+    for name in ("N2", "Fine-tuned (240, fixed, hard)", "Fine-tuned (240, floating, hard)",
+                 "Fully-supervised (240, hard)"):
         assert f"| {name} |" in md or f"| {name} | **" in md
     assert " ± " in md  # two repetitions -> mean ± std
 
@@ -102,7 +102,7 @@ def test_summary_links_tables_plots_and_data(run):
     assert "| lost: pt | 2 | 2 | 2 |" in text and "241 nominal jets → 240 pairs" in text
     assert "## Task `h_vs_qcd`" in text and "| N2 |" in text
     assert "[tsne](evaluate/h_vs_qcd/backbones/rs3l/tsne.png)" in text
-    assert "What this run says:" in text and "more robust (lower Wasserstein distance) than Fully-supervised (240, all)" in text
+    assert "What this run says:" in text and "more robust (lower Wasserstein distance) than Fully-supervised (240, hard)" in text
     assert "Missing" not in text.split("## Pre-training")[1]
 
 

@@ -58,6 +58,28 @@ def test_fixed_mode_leaves_backbone_bit_identical(data):
     assert history[-1]["train_loss"] < history[0]["train_loss"]
 
 
+def test_fixed_mpm_backbone_is_probed_on_its_particle_mean(data):
+    # MPM leaves its 8-d jet head at random weights: a fixed tagger reads the mean of the
+    # per-particle encodings instead (seed 004's linear probe); contrastive ones keep the head
+    mpm = write_backbone(data["dir"] / "mpm.pt", objective="mpm")
+    tagger = build_tagger("fixed", mpm, None, "linear").eval()
+    assert tagger.representation == "mean" and tagger.head.in_features == TINY_MODEL["hidden"]
+    features = torch.randn(3, 12, 15)
+    mask = torch.arange(12)[None, :] < torch.tensor([[12], [5], [2]])
+    encodings = tagger.backbone.encode_particles(features, mask)
+    with torch.no_grad():
+        torch.testing.assert_close(tagger.embed(features, mask)[1], encodings[1, :5].mean(0))
+    assert build_tagger("floating", mpm, None, "linear").representation == "output"
+    assert build_tagger("fixed", data["backbone"], None, "linear").representation == "output"
+    # trained and loaded back: still the probe, the backbone untouched
+    out = data["dir"] / "mpm_fixed"
+    ft.finetune(_config(), "h_vs_qcd", "fixed", 0, mpm, [data["train"]], [data["val"]], out)
+    loaded, record = load_tagger(out / "model.pt")
+    assert loaded.representation == "mean" and record["representation"] == "mean"
+    original = torch.load(mpm, weights_only=True)["state_dict"]
+    assert all(torch.equal(v, loaded.backbone.state_dict()[k]) for k, v in original.items())
+
+
 def test_frozen_tagger_stays_in_eval_mode_and_gets_no_gradients():
     from train.models import get_model
 

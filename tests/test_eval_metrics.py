@@ -181,3 +181,16 @@ def test_split_three_is_disjoint_and_complete():
     assert sorted(np.concatenate([a, b, c]).tolist()) == list(range(101))
     with pytest.raises(ValueError):
         metrics.split_three(10, (0.5, 0.5, 0.5), np.random.default_rng(0))
+
+
+def test_bootstrap_auc_is_the_auc_of_the_resampled_sets():
+    rng = np.random.default_rng(5)
+    labels = np.r_[np.zeros(300), np.ones(200)]
+    scores = rng.normal(labels, 1.0)
+    weights = metrics.bootstrap_weights(len(labels), 50, rng)
+    got = metrics.bootstrap_auc(labels, scores, weights)
+    for b in (0, 17, 49):  # the same as expanding each resampling into its copies
+        rows = np.repeat(np.arange(len(labels)), weights[b])
+        assert np.isclose(got[b], metrics.auc(labels[rows], scores[rows]))
+    # its spread is the AUC's standard error: ~ sqrt(AUC (1 - AUC) / min(n_s, n_b)) order
+    assert 0.005 < got.std() < 0.05 and abs(got.mean() - metrics.auc(labels, scores)) < 0.01

@@ -39,6 +39,21 @@ def test_a_backbone_is_compared_with_the_baseline_of_its_own_network():
     lines = [v for v in verdicts(records, VIEWS, 0.5) if "beat" in v]
     assert lines == [
         "- At ε_S = 0.5, Fine-tuned (100, floating, all, dgcnn) does not beat Fully-supervised "
-        "(100, all, dgcnn): rejection 30 vs 35 (single runs: no spread to compare with).",
+        "(100, every, dgcnn): rejection 30 vs 35 (single runs: no spread to compare with).",
         "- At ε_S = 0.5, Fine-tuned (100, floating, all, transformer) beats Fully-supervised "
-        "(100, all, transformer): rejection 40 vs 20 (single runs: no spread to compare with)."]
+        "(100, every, transformer): rejection 40 vs 20 (single runs: no spread to compare with)."]
+
+
+def test_verdicts_clear_the_larger_of_the_backbone_and_fine_tuning_spreads():
+    def rec(mode, backbone, rejection):
+        return {**_rec(mode, {"rejection@0.5": rejection}, {}), "backbone_name": backbone,
+                "backbone_label": "hard" if backbone else None}
+
+    # fine-tunings of one backbone agree (±1), the two pre-trainings do not (30 vs 50)
+    records = [rec("floating", b, v) for b, v in (("rs3l", 29.0), ("rs3l", 31.0),
+                                                  ("rs3l.rep1", 49.0), ("rs3l.rep1", 51.0))]
+    records += [rec("supervised", None, v) for v in (34.0, 36.0, 35.0, 35.0)]
+    (line,) = [v for v in verdicts(records, VIEWS, 0.5) if "beat" in v]
+    # 40 vs 35 beats the fine-tuning spread (1.2) but not the backbones' (14)
+    assert "rejection 40 ± 14 vs 35 ± 0.82 (within the spread of the repetitions)" in line
+    assert verdicts(records[:2] + records[4:], VIEWS, 0.5)[0].endswith("vs 35 ± 0.82.")

@@ -37,7 +37,7 @@ def test_autoencoder_scores_a_hand_made_anomaly_above_normal_inputs():
 
 
 def test_score_is_log_of_one_minus_cosine():
-    model = AutoEncoder.for_inputs(torch.randn(50, 8))
+    model = AutoEncoder.for_inputs(torch.randn(50, 8), latent=4)
     x = torch.randn(5, 8)
     s, z = model(x)
     expected = torch.log(1 - torch.nn.functional.cosine_similarity(s, z, dim=1))
@@ -70,12 +70,34 @@ def test_pooled_representation_is_the_input_of_the_output_mlp():
         torch.testing.assert_close(backbone.head.mlp(x), backbone(features, mask))
 
 
+def test_the_latent_must_be_narrower_than_the_input():
+    # today's default (8-d output, latent 20) could learn the identity: refused
+    with pytest.raises(ValueError, match="latent 20 is not smaller than its input 8"):
+        AutoEncoder.for_inputs(torch.randn(50, 8))
+    assert AutoEncoder.for_inputs(torch.randn(50, 64)).encoder[-1].out_features == 20
+
+
+def test_mean_representation_averages_the_particle_encodings():
+    torch.manual_seed(0)
+    backbone = get_model(TINY_MODEL).eval()
+    features = torch.randn(4, 10, 15)
+    counts = torch.tensor([[10], [7], [3], [5]])
+    mask = torch.arange(10)[None, :] < counts
+    mean = pooled_representation(backbone, features, mask, "mean")
+    total = pooled_representation(backbone, features, mask)
+    torch.testing.assert_close(mean * counts, total)
+    # seed 001's x: per particle, so a jet's mean does not grow with its particle count
+    encodings = backbone.encode_particles(features, mask)
+    torch.testing.assert_close(mean[1], encodings[1, :7].mean(0))
+
+
 def test_a_run_writes_the_roc_and_table(tmp_path):
     from train.anomaly_run import run
     from train.checkpoint import atomic_torch_save
 
     views = ("nominal", "rehad")
-    files = {name: write_pairs(tmp_path / f"{name}.h5", n, seed=s, views=views)
+    # one shard each: validation and test jets are not training jets
+    files = {name: write_pairs(tmp_path / f"{name}.h5", n, seed=s, shard=s, views=views)
              for name, n, s in (("train", 120, 1), ("val", 60, 2), ("test", 80, 3))}
     for name, n, seed in (("darkX", 90, 4), ("darkY", 60, 5)):  # many-particle jets, dark
         files[name] = write_pairs(tmp_path / f"{name}.h5", n, seed=seed, views=views, scale=2.0)
@@ -88,7 +110,7 @@ def test_a_run_writes_the_roc_and_table(tmp_path):
                        "config": {}, "metrics": []}, tmp_path / "backbone.pt")
     config = tiny_config()
     config["anomaly"] = {**config["anomaly"], "epochs": 3, "batch_size": 32, "benchmark": "darkX",
-                         "device": "cpu"}
+                         "device": "cpu", "latent": 12}
     config["finetune"] = {**config["finetune"], "epochs": 1, "batch_size": 32, "device": "cpu"}
     record = run(config, tmp_path / "backbone.pt", [files["train"]], [files["val"]],
                  [files["test"]], {"darkX": [files["darkX"]], "darkY": [files["darkY"]]},
@@ -98,7 +120,16 @@ def test_a_run_writes_the_roc_and_table(tmp_path):
     # the benchmark's dark jets: 20 % are the test jets of both methods
     assert record["models"]["darkX"]["dark_jets"] == 18
     assert record["models"]["darkY"]["dark_jets"] == 60
+    # the dark jets are resampled with replacement: fewer distinct ones stand behind the AUC,
+    # whose spread over test sets is reported (bootstrap over SM and distinct dark jets)
+    for name, available in (("darkX", 18), ("darkY", 60)):
+        model = record["models"][name]
+        assert 0 < model["dark_jets_distinct"] <= available
+        assert 0 < model["auc_std"] < 0.2
     assert (tmp_path / "out" / "roc.png").stat().st_size > 1000
     table = (tmp_path / "out" / "auc.md").read_text()
     assert "| FSV | darkX |" in table and "| SSL + AE | darkY |" in table
-    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["sm_test_jets"] == 80
+    written = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert written["sm_test_jets"] == 80
+    # auto: the mean of the per-particle encodings (16-d here) into a narrower latent
+    assert (written["representation"], written["input_dim"]) == ("mean", TINY_MODEL["hidden"])

@@ -29,15 +29,33 @@ def collect(w: PairWindows, epoch: int = 0, workers: int = 0) -> list:
     return list(iterate_batches(make_loader(w, workers=workers), epoch))
 
 
+#: The fixture's views and a re-hadronised one: seed 000's four re-showers plus seed 001's twin.
+MIXED = (*VIEWS, "rehad")
+FORKS = {**{v: "hard" for v in VIEWS}, "rehad": "shower"}
+
+
 def test_view_ablations_map_to_the_file_views():
-    assert resolve_views("all", VIEWS) == ["seed", "fsr_up", "fsr_down", "herwig"]
-    assert resolve_views("seed+fsr", VIEWS) == ["seed", "fsr_up", "fsr_down"]
-    assert resolve_views("seed", VIEWS) == ["seed"]
-    assert resolve_views(["herwig", "seed"], VIEWS) == ["herwig", "seed"]
+    assert resolve_views("seed+fsr", VIEWS, FORKS) == ["seed", "fsr_up", "fsr_down"]
+    assert resolve_views("seed", VIEWS, FORKS) == ["seed"]
+    assert resolve_views(["herwig", "seed"], VIEWS, FORKS) == ["herwig", "seed"]
     with pytest.raises(ConfigError, match="pretrain.views.*vincia"):
-        resolve_views("seed+vincia", VIEWS)
+        resolve_views("seed+vincia", VIEWS, FORKS)
     with pytest.raises(ConfigError, match="nominal"):
-        resolve_views(["nominal"], VIEWS)
+        resolve_views(["nominal"], VIEWS, FORKS)
+
+
+def test_named_mixes_say_whether_rehadronisation_is_in():
+    # hard: seed 000's "all" (the re-showers); every: the re-hadronised twin too
+    assert resolve_views("hard", MIXED, FORKS) == ["seed", "fsr_up", "fsr_down", "herwig"]
+    assert resolve_views("every", MIXED, FORKS) == ["seed", "fsr_up", "fsr_down", "herwig", "rehad"]
+    assert resolve_views("hard+rehad", MIXED, FORKS) == resolve_views("every", MIXED, FORKS)
+    assert resolve_views("rehad", MIXED, FORKS) == ["rehad"]
+    # "all" (and finetune's null) meant "every" and would now be read as seed 000's: refused
+    for old, key in (("all", "pretrain.views"), (None, "finetune.views")):
+        with pytest.raises(ConfigError, match=f"{key}.*renamed.*'hard'.*'every'"):
+            resolve_views(old, MIXED, FORKS, key=key)
+    with pytest.raises(ConfigError, match="fork point.*rehad"):
+        resolve_views("hard", MIXED, {v: "hard" for v in VIEWS})
 
 
 def test_batches_pair_each_nominal_jet_with_an_allowed_view_of_the_same_event(dataset):

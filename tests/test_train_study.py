@@ -13,6 +13,7 @@ import yaml
 from resim import workflow as wf
 from resim.config import validate
 from resim.errors import ConfigError
+from resim.seeds import derive_seed
 from train import study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,12 +34,12 @@ def test_runs_replace_the_keys_they_name():
     config = config_with(pretrain={"runs": RUNS, "epochs": 7})
     runs = study.backbone_runs(config)
     assert list(runs) == ["rs3l", "rs3l_seed", "mpm"]
-    assert runs["rs3l"]["epochs"] == 7 and runs["rs3l"]["views"] == "all"
+    assert runs["rs3l"]["epochs"] == 7 and runs["rs3l"]["views"] == "hard"
     assert runs["rs3l_seed"]["views"] == "seed" and "runs" not in runs["rs3l_seed"]
     mpm = study.run_config(config, "mpm")["pretrain"]
     assert mpm["objective"] == "mpm" and mpm["epochs"] == 3
     assert mpm["mpm"]["codes"] == 16 and mpm["mpm"]["mask_fraction"] == 0.3  # defaults filled
-    assert [study.backbone_label(config, n) for n in runs] == ["all", "seed", "MPM"]
+    assert [study.backbone_label(config, n) for n in runs] == ["hard", "seed", "MPM"]
 
 
 def test_without_runs_the_single_backbone_is_workflow_backbone():
@@ -112,16 +113,22 @@ def test_a_bad_study_fails_at_the_dry_run(tmp_path, runs, message):
 def test_laptop_study_plans_every_backbone_and_size(tmp_path):
     preset = REPO / "config" / "laptop-study.yaml"
     config = validate(yaml.safe_load(preset.read_text()))
-    assert wf.backbones(config) == ["rs3l", "rs3l_seed", "mpm"]
+    assert wf.backbones(config) == ["rs3l", "rs3l_seed", "rs3l_rehad", "mpm"]
+    # the RS3L row is seed 000's "all" (the four re-showers); re-hadronisation has its own row
+    runs, views, forks = study.backbone_runs(config), list(config["views"]), study.view_forks(config)
+    assert study.resolve_views(runs["rs3l"]["views"], views, forks) == [
+        "seed", "fsr_up", "fsr_down", "vincia"]
+    assert study.resolve_views(runs["rs3l_rehad"]["views"], views, forks) == ["rehad"]
+    assert study.finetune_views(config, views) == ["seed", "fsr_up", "fsr_down", "vincia"]
     assert study.train_sizes(config) == [100, 300, 1000, 3000, "all"]
     assert config["finetune"]["reps"] == 3 and set(config["views"]) >= {"nominal", "seed", "rehad"}
     result = dry_run(preset, tmp_path, quiet=False)  # every job, with its outputs
     output = result.output
     assert result.returncode == 0, output[-2000:]
-    for name in ("rs3l", "rs3l_seed", "mpm"):
+    for name in ("rs3l", "rs3l_seed", "rs3l_rehad", "mpm"):
         assert f"results/train/{name}/checkpoint.pt" in output
     for size in (100, 300, 1000, 3000, "all"):
-        for name in ("rs3l", "rs3l_seed", "mpm"):
+        for name in ("rs3l", "rs3l_seed", "rs3l_rehad", "mpm"):
             for mode in ("fixed", "floating"):
                 assert f"results/finetune/h_vs_qcd/{size}/{name}/{mode}-2/model.pt" in output
         assert f"results/finetune/h_vs_qcd/{size}/supervised-2/model.pt" in output
@@ -186,3 +193,42 @@ def test_each_network_baseline_trains_its_network(tmp_path):
     assert "--run rs3l" in commands[0] and "--out results/finetune/h_vs_qcd/20/rs3l/" in commands[0]
     assert "--run tf" in commands[1] and "--out results/finetune/h_vs_qcd/20/tf/" in commands[1]
     assert "rs3l pretrain" not in output  # a baseline waits for no pre-training
+
+
+def test_pretraining_repetitions_are_backbones_with_their_own_seeds():
+    from train.pretrain import train_seed
+
+    one = config_with(pretrain={"runs": RUNS})
+    config = config_with(pretrain={"runs": [{**RUNS[0]}, {**RUNS[1], "reps": 1}, RUNS[2]],
+                                   "reps": 3}, finetune={"train_sizes": [100], "reps": 2})
+    # rep 0 keeps the name (and folder) a study without repetitions has
+    assert wf.backbones(config) == ["rs3l", "rs3l.rep1", "rs3l.rep2", "rs3l_seed",
+                                    "mpm", "mpm.rep1", "mpm.rep2"]
+    assert study.split_rep("rs3l.rep2") == ("rs3l", 2) and study.split_rep("rs3l") == ("rs3l", 0)
+    # one row per run: the repetitions share the run's label and network
+    assert {study.backbone_label(config, n) for n in ("rs3l", "rs3l.rep2")} == {"hard"}
+    assert study.baselines(config) == {"rs3l": ""}
+    runs = wf.finetune_runs(config, "h_vs_qcd")
+    assert "100/rs3l.rep2/fixed-1" in runs and "100/mpm.rep1/floating-0" in runs
+    assert sum(r.startswith("100/supervised") for r in runs) == 2  # not per backbone
+    assert "results/train/mpm.rep2/checkpoint.pt" in wf.final_targets(config)
+    with pytest.raises(ConfigError, match="no backbone 'rs3l_seed.rep1'"):
+        study.run_config(config, "rs3l_seed.rep1")
+    # seeds from (run.seed, rep): rep 0 draws what it drew before repetitions existed
+    seeds = {n: train_seed(study.run_config(config, n), "init") for n in wf.backbones(config)}
+    assert seeds["rs3l"] == seeds["mpm"] == train_seed(study.run_config(one, "rs3l"), "init")
+    assert seeds["rs3l"] == derive_seed(config["run"]["seed"], "pretrain", 0, "init", "train")
+    assert len({seeds["rs3l"], seeds["rs3l.rep1"], seeds["rs3l.rep2"]}) == 3
+    assert seeds["rs3l.rep1"] == seeds["mpm.rep1"]  # paired: same start for every backbone
+    # adding repetitions re-trains nothing that exists
+    assert wf.stage_digest(config, "pretrain", backbone="rs3l") == wf.stage_digest(
+        one, "pretrain", backbone="rs3l")
+    assert wf.stage_digest(config, "pretrain", backbone="rs3l.rep1") != wf.stage_digest(
+        config, "pretrain", backbone="rs3l")
+
+
+def test_each_pretraining_repetition_is_a_job_and_its_taggers_read_it(tmp_path):
+    output = planned_commands(tmp_path, [{"name": "rs3l", "reps": 2}], [20],
+                              ["results/finetune/h_vs_qcd/20/rs3l.rep1/fixed-0/model.pt"])
+    assert "--run rs3l.rep1 --out results/train/rs3l.rep1" in output
+    assert "--backbone results/train/rs3l.rep1/checkpoint.pt" in output

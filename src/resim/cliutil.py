@@ -9,18 +9,25 @@ Errors a user can cause end the same way in every script: one line on stderr,
 unreadable input, a full disk), and a bad command line. ``-v`` (before or after the sub-command)
 adds debug logging and the traceback. Any other exception is a bug in resim: Python's
 traceback and exit status 1, so that it can be reported.
+
+Before a command runs, :func:`check_paths` refuses an output that is one of its inputs (each
+command declares which arguments it reads and writes with :func:`declare_paths`): a user's
+file is never the price of a mistyped ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ResimError
+from .errors import OutputError, ResimError
 from .plugins import import_optional
 
 VERBOSE_HELP = "debug logging, and the traceback of an error"
@@ -56,7 +63,25 @@ def build_parser(prog: str, description: str, modules: Sequence[str]) -> argpars
         # SUPPRESS: an absent -v after the sub-command must not reset one given before it
         child.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                            help=VERBOSE_HELP)
+    for each in (parser, *sub_parsers(parser)):
+        _plain_help(each)
     return parser
+
+
+#: reST markup of docstrings that descriptions are taken from: ``x``, :mod:`x`, `x`.
+_MARKUP = re.compile(r"(?::[a-z]+:)?`{1,2}([^`]+)`{1,2}")
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    """--help as text: descriptions and argument helps without the docstrings' reST markup."""
+    if parser.description:
+        parser.description = _MARKUP.sub(r"\1", parser.description)
+    for action in parser._actions:
+        if action.help and action.help is not argparse.SUPPRESS:
+            action.help = _MARKUP.sub(r"\1", action.help)
+        for choice in getattr(action, "_choices_actions", []):
+            if choice.help:
+                choice.help = _MARKUP.sub(r"\1", choice.help)
 
 
 def one_line(message: str) -> str:
@@ -77,6 +102,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        check_paths(args)
         return int(args.func(args) or 0)
     except (ResimError, OSError) as err:
         if verbose:
@@ -94,3 +120,70 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, type=Path, help="run configuration (config.yaml)")
     parser.add_argument("--sample", required=True, help="a key of the config's samples")
     parser.add_argument("--shard", required=True, type=int, help="shard number, from 0")
+
+
+@dataclass(frozen=True)
+class PathRoles:
+    """Which arguments of a command are read and which are written (argument ``dest`` names;
+    a value may be one path or a list of them), so that :func:`check_paths` can refuse an output
+    that is one of the inputs before anything is read or written.
+
+    ``runs``: inputs a run wrote into a folder of its own (a checkpoint, a model directory); an
+    output directory must not be that folder, where it would overwrite the run's other files.
+    ``derived``: further outputs the command names from its arguments (``resim hard`` writes
+    its statistics beside the LHE file).
+    """
+
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    output_dirs: tuple[str, ...] = ()
+    runs: tuple[str, ...] = ()
+    derived: Callable[[argparse.Namespace], list[Path]] | None = None
+
+
+def declare_paths(parser: argparse.ArgumentParser, **roles) -> None:
+    """Declare the command's inputs and outputs (:class:`PathRoles`' fields)."""
+    parser.set_defaults(path_roles=PathRoles(**roles))
+
+
+def _paths(args: argparse.Namespace, names: tuple[str, ...]) -> list[Path]:
+    found = []
+    for name in names:
+        value = getattr(args, name, None)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, list):  # rs3l anomaly --dark NAME FILE...: its files
+                found += [Path(v) for v in item[1:]]
+            elif item is not None:
+                found.append(Path(item))
+    return found
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file or directory: by the file itself where both exist
+    (symlinks, hard links, ``./x`` and ``x``), else by the resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): no file to compare
+        return a.resolve() == b.resolve()
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """Refuse, naming both, an output that is one of the command's inputs, or an output
+    directory that is the folder of an input's run (:class:`PathRoles`)."""
+    roles: PathRoles | None = getattr(args, "path_roles", None)
+    if roles is None:
+        return
+    inputs = _paths(args, roles.inputs)
+    files = _paths(args, roles.outputs) + (roles.derived(args) if roles.derived else [])
+    dirs = _paths(args, roles.output_dirs)
+    for out in files + dirs:
+        for source in inputs:
+            if same_file(out, source):
+                raise OutputError(f"output {out} is the input {source}: writing it would "
+                                  f"destroy the input; choose another output")
+    for out in dirs:
+        for source in _paths(args, roles.runs):
+            if same_file(out, source if source.is_dir() else source.parent):
+                raise OutputError(f"output directory {out} is the folder of the input {source}: "
+                                  f"writing there would overwrite that run's files; choose "
+                                  f"another output directory")

@@ -36,6 +36,12 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
 
+def _message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "not" and isinstance(error.instance, str):  # propertyNames: not
+        return f"{error.instance!r} does not apply here (a key of another backbone?)"
+    return error.message
+
+
 def validate(config: dict, source: str = "config") -> dict:
     """Validate ``config`` in place (filling schema defaults) and return it."""
     validator_cls = jsonschema.Draft202012Validator
@@ -48,7 +54,7 @@ def validate(config: dict, source: str = "config") -> dict:
 
     extended = jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
     errors = sorted(extended(load_schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
-    _raise_invalid(source, [f"{_key_path(e)}: {e.message}" for e in errors])
+    _raise_invalid(source, [f"{_key_path(e)}: {_message(e)}" for e in errors])
     # What the schema cannot say (known processes and backends, Pythia's settings): only on a
     # config of the schema's shape.
     _raise_invalid(source, problems(config))
@@ -64,10 +70,30 @@ def _raise_invalid(source: str, lines: list[str]) -> None:
         raise ConfigError(f"{source} is not valid:\n{listed}")
 
 
-def load_config(path: str | Path) -> dict:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error: PyYAML
+    keeps the last silently, so a second ``pretrain:`` section would replace the first."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    problem=f"key {key!r} given twice (lines {seen[key]} and {line}); the "
+                            f"second would silently replace the first",
+                    problem_mark=key_node.start_mark)
+            seen.setdefault(key, line)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A config file's YAML (a key twice in one mapping is an error); errors name the file and
+    line, as :class:`ConfigError`."""
     path = Path(path)
     try:
-        config = yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except UnicodeDecodeError:
@@ -77,12 +103,39 @@ def load_config(path: str | Path) -> dict:
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err).replace("\n", " ")
         raise ConfigError(f"config file {path}{where}: not valid YAML: {problem}") from None
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    config = read_yaml(path)
     if not isinstance(config, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections")
     return validate(config, source=str(path))
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    """A stable digest of the effective configuration, stored in every output's provenance."""
+def config_hash(config: Any) -> str:
+    """A stable digest of the effective configuration (or of a part of it), stored in every
+    output's provenance."""
     blob = json.dumps(config, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def config_section(config: dict, section: str, sample: str | None = None) -> Any:
+    """What one job reads of ``section``: only ``sample``'s entry of ``samples`` where given,
+    and ``dataset`` without ``splits`` (a shard is made alike whatever split it ends up in)."""
+    value = config.get(section)
+    if section == "samples" and sample is not None and value:
+        value = value.get(sample)
+    if section == "dataset" and value:
+        value = {k: v for k, v in value.items() if k != "splits"}
+    return value
+
+
+#: The config sections that shape a shard's jets (what ``resim simulate`` reads).
+SHAPING_SECTIONS = ("run", "samples", "shower", "views", "detector", "jets", "dataset", "pileup")
+
+
+def section_digests(config: dict, sample: str) -> dict[str, str]:
+    """A digest of each section that shapes ``sample``'s jets: a view file records them, so
+    that ``resim pair`` can name the section in which another config differs."""
+    return {s: config_hash(config_section(config, s, sample)) for s in SHAPING_SECTIONS}

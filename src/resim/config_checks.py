@@ -131,6 +131,29 @@ def _anomaly_problems(config: dict) -> Iterator[str]:
     if benchmark is not None and benchmark not in scored:
         yield (f"anomaly.benchmark: {benchmark!r} is not one of the scored dark samples "
                f"({', '.join(scored) or 'none'})")
+    if scored:
+        yield from _bottleneck_problems(config, section)
+
+
+def _bottleneck_problems(config: dict, section: dict) -> Iterator[str]:
+    """An autoencoder whose latent is not narrower than its input can learn the identity: it
+    reconstructs every jet, dark or not, and its score measures nothing."""
+    from train.model_shape import representation_dim
+    from train.study import backbone_runs, split_rep
+
+    runs = backbone_runs(config)
+    name = split_rep(section.get("backbone") or next(iter(runs)))[0]  # a repetition: its run's
+    if name not in runs:
+        return  # an unknown anomaly.backbone is the workflow's error (it names the backbones)
+    kind = section.get("representation", "auto")
+    # auto reads the per-particle mean: every configurable backbone has per-particle encodings
+    kind = "mean" if kind == "auto" else kind
+    dim = representation_dim(runs[name].get("model"), kind)
+    latent = int(section.get("latent", 20))
+    if latent >= dim:
+        yield (f"anomaly.latent: {latent} is not smaller than the autoencoder's input, the "
+               f"{dim}-d {kind} representation of backbone {name!r}: no bottleneck, the "
+               f"identity is reachable (use a latent below {dim}, or representation: mean)")
 
 
 def _pythia_settings(config: dict) -> Iterator[tuple[str, list[str]]]:

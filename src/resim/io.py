@@ -9,6 +9,7 @@ no longer running before it starts: a rerun leaves no litter.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import io
 import os
@@ -69,6 +70,38 @@ def _cannot_write(path: Path, err: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {err.strerror or err}")
 
 
+#: errno values that mean the storage took no more bytes: a full disk or quota, or a file-size
+#: limit (``ulimit -f``; with SIGXFSZ ignored the write fails with EFBIG).
+NO_ROOM = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+           errno.EFBIG: "file too large (a file-size limit, ulimit -f?)"}
+
+
+def no_room(err: BaseException) -> str | None:
+    """Why a write failed, when the storage refused more bytes; else None.
+
+    HDF5 reports the errno only inside its message (h5py: "... errno = 28, error message =
+    'No space left on device' ..."), so that text is read too."""
+    number = getattr(err, "errno", None)
+    if number not in NO_ROOM:
+        found = re.search(r"errno = (\d+)", str(err))
+        number = int(found.group(1)) if found else None
+    return NO_ROOM.get(number)
+
+
+@contextlib.contextmanager
+def naming_output(path: str | Path) -> Iterator[None]:
+    """A full disk or a size limit inside the block, however deep in a library, becomes one
+    OutputError naming the output ``path`` the user asked for (not a hidden temporary or
+    scratch file, nor a library's buffer position)."""
+    try:
+        yield
+    except (OSError, RuntimeError) as err:
+        reason = no_room(err)
+        if reason is None:
+            raise
+        raise OutputError(f"cannot write {path}: {reason}") from None
+
+
 def _new_temporary(path: Path, base: Path) -> Path:
     """Create the empty temporary file of ``base`` (``path``, or a scratch name beside it),
     after removing those of killed writers; errors name the output ``path``."""
@@ -99,13 +132,27 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     tmp_path = _new_temporary(path, path)
     try:
-        yield tmp_path
+        with naming_output(path):
+            yield tmp_path
         try:
             os.replace(tmp_path, path)
         except OSError as err:
             raise _cannot_write(path, err) from None
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def published_together(*paths: str | Path) -> Iterator[None]:
+    """Outputs that are one result (an LHE file and its statistics, the plots of a command):
+    when the block fails, none of them stays, so a rerun never starts from half of them."""
+    try:
+        yield
+    except BaseException:
+        for path in paths:
+            with contextlib.suppress(OSError):  # (a file in the way of its folder: nothing there)
+                Path(path).unlink(missing_ok=True)
+        raise
 
 
 def scratch_file(path: str | Path, what: str) -> Path:

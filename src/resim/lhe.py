@@ -12,8 +12,10 @@ final decay products as ``daughters``, and taus.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import re
+import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,6 +68,11 @@ _GZIP_ERRORS = (EOFError, OSError, zlib.error)
 
 def _sniff(path: Path) -> bool:
     """Check that ``path`` starts like an LHE file; returns whether it is gzip-compressed."""
+    if path.exists() and not path.is_dir() and not path.is_file():
+        # every view's generator and resim's own reader open the file in turn: a pipe would be
+        # empty for all but the first (and opening one without a writer would wait forever)
+        raise LHEError(f"{path}: not a regular file (a pipe or process substitution?); the LHE "
+                       f"file is read several times: write it to a file first")
     try:
         with open(path, "rb") as raw:
             gzipped = raw.read(2) == _GZIP_MAGIC
@@ -123,12 +130,39 @@ def _fail(path: Path, where: str, message: str) -> LHEError:
     return LHEError(f"{path}: {where}: {message}")
 
 
-def _parse_event(path: Path, lines: _Lines, index: int, tag_line: int) -> LHEEvent:
+def _without_comments(lines: _Lines) -> Iterator[str]:
+    """The stripped lines of ``lines`` with XML comments (``<!-- ... -->``, over several lines
+    too) taken out: the LHEF standard allows them anywhere in a block."""
+    in_comment = False
+    for line in lines:
+        text = line.strip()
+        if in_comment or "<!--" in text:
+            kept, rest = [], text
+            while rest:
+                if in_comment:
+                    end = rest.find("-->")
+                    if end < 0:
+                        rest = ""
+                        continue
+                    rest, in_comment = rest[end + 3:], False
+                else:
+                    start = rest.find("<!--")
+                    if start < 0:
+                        kept.append(rest)
+                        rest = ""
+                        continue
+                    kept.append(rest[:start])
+                    rest, in_comment = rest[start + 4:], True
+            text = "".join(kept).strip()
+        yield text
+
+
+def _parse_event(path: Path, lines: _Lines, index: int, tag_line: int,
+                 collision_energy: float | None = None) -> LHEEvent:
     where = f"event {index} (line {tag_line})"
     header = None
     rows: list[list[str]] = []
-    for line in lines:
-        text = line.strip()
+    for text in _without_comments(lines):
         if text.startswith("</event"):
             break
         if header is None:
@@ -173,9 +207,50 @@ def _parse_event(path: Path, lines: _Lines, index: int, tag_line: int) -> LHEEve
         raise _fail(path, where, f"mother index outside 0..{n_particles}")
     if not np.isfinite(floats).all():
         raise _fail(path, where, "non-finite momentum")
+    _check_kinematics(path, where, floats, collision_energy)
     return LHEEvent(index=index, line=tag_line, process_id=process_id, weight=weight, scale=scale,
                     pid=ints[:, 0], status=ints[:, 1], mothers=mothers, colours=ints[:, 4:6],
                     momenta=floats)
+
+
+#: How far a momentum may stray from the mass shell (rounding of the written digits): the
+#: relative amount by which |p|^2 may exceed E^2.
+_SPACELIKE_TOLERANCE = 1e-6
+#: Beyond any collider (GeV): the bound on a momentum when a file's beams do not read.
+_MAX_GEV = 1e8
+
+
+def _check_kinematics(path: Path, where: str, p: np.ndarray, collision_energy: float | None):
+    """A physically impossible particle (negative energy, faster than light, more energy than
+    the collision has) is named: a generator would shower nonsense or fail deep inside."""
+    energy = p[:, 3]
+    bad = np.flatnonzero(energy < 0)
+    if bad.size:
+        raise _fail(path, where, f"particle {bad[0] + 1} has negative energy E = "
+                                 f"{energy[bad[0]]:g} GeV")
+    # above the beams' energy (or, without beams, beyond any collider): before squaring, which
+    # would overflow
+    limit = 1.001 * collision_energy if collision_energy else _MAX_GEV
+    bad = np.flatnonzero(np.abs(p[:, :4]).max(axis=1) > limit)
+    if bad.size:
+        raise _fail(path, where, f"particle {bad[0] + 1} has a momentum of "
+                                 f"{np.abs(p[bad[0], :4]).max():g} GeV, more than "
+                                 + (f"the beams' {collision_energy:g} GeV" if collision_energy
+                                    else f"{_MAX_GEV:g} GeV"))
+    p2 = (p[:, :3] ** 2).sum(axis=1)
+    bad = np.flatnonzero(p2 - energy**2 > _SPACELIKE_TOLERANCE * np.maximum(energy**2, 1.0))
+    if bad.size:
+        raise _fail(path, where, f"particle {bad[0] + 1} has |p| = {np.sqrt(p2[bad[0]]):g} GeV > "
+                                 f"E = {energy[bad[0]]:g} GeV (faster than light)")
+
+
+def _collision_energy(text: str) -> float | None:
+    """EBMUP1 + EBMUP2 from the <init> beam line, if it reads."""
+    fields = text.split()
+    try:
+        return float(fields[2]) + float(fields[3])
+    except (IndexError, ValueError):
+        return None
 
 
 def iter_events(path: str | Path) -> Iterator[LHEEvent]:
@@ -184,7 +259,7 @@ def iter_events(path: str | Path) -> Iterator[LHEEvent]:
     with _open_text(path) as handle:
         lines = _Lines(path, handle)
         seen_root = seen_init = closed = False
-        index = 0
+        index, energy = 0, None
         for line in lines:
             text = line.lstrip()
             if not seen_root:
@@ -193,6 +268,8 @@ def iter_events(path: str | Path) -> Iterator[LHEEvent]:
                 elif text.strip() and not text.startswith("<?xml") and lines.number > 20:
                     break
                 continue
+            if seen_init and energy is None and text.strip() and not text.startswith(("<", "#")):
+                energy = _collision_energy(text)  # the first line of <init>: the beams
             if text.startswith("<init"):
                 seen_init = True
             elif text.startswith("<eventgroup"):
@@ -200,7 +277,7 @@ def iter_events(path: str | Path) -> Iterator[LHEEvent]:
             elif text.startswith("<event"):
                 if not seen_init:
                     raise _fail(path, f"line {lines.number}", "<event> before <init>")
-                yield _parse_event(path, lines, index, lines.number)
+                yield _parse_event(path, lines, index, lines.number, energy)
                 index += 1
             elif text.startswith("</LesHouchesEvents>"):
                 closed = True
@@ -257,8 +334,7 @@ def check_lhe(path: str | Path, sample: str | None = None, shard: int | None = N
     with _open_text(path) as handle:
         lines = _Lines(path, handle)
         in_init = False
-        for line in lines:
-            text = line.strip()
+        for text in _without_comments(lines):
             if version is None:
                 if text.startswith("<LesHouchesEvents"):
                     version = dict(_ATTRIBUTE.findall(text)).get("version", "?")
@@ -286,6 +362,59 @@ def check_lhe(path: str | Path, sample: str | None = None, shard: int | None = N
     head = LHEHead(path, version, *beams, provenance)
     _check_origin(head, sample, shard)
     return head
+
+
+@contextlib.contextmanager
+def generator_input(head: LHEHead) -> Iterator[Path]:
+    """The file of ``head`` as a generator that reads LHE by name can take it.
+
+    Pythia takes the name from a setting, where it ends at the first space; it refuses a file
+    whose ``<LesHouchesEvents>`` tag has no version (Sherpa writes none) and one with an XML
+    comment in ``<init>`` or in an event, both of which the LHEF standard allows. Such a file
+    goes to the generator as a link with a plain name (a space in the path) or as a copy with
+    ``version="1.0"`` and without those comments (the header as it is), in a private temporary
+    directory that goes with the block; any other file goes as it is. The events are the same.
+    """
+    path = head.path.resolve()
+    rewrite = head.version == "?" or _comments_after_init(path)
+    if not rewrite and not any(c.isspace() for c in str(path)):
+        yield head.path
+        return
+    with tempfile.TemporaryDirectory(prefix="resim-lhe-") as tmp:
+        if rewrite:
+            target = Path(tmp) / "events.lhe"
+            with _open_text(path) as source, open(target, "w") as copy:
+                _normalised_copy(path, source, copy, head.version == "?")
+        else:
+            target = Path(tmp) / ("events.lhe.gz" if _sniff(path) else "events.lhe")
+            target.symlink_to(path)
+        yield target
+
+
+def _comments_after_init(path: Path) -> bool:
+    """Whether an XML comment follows the ``<init>`` tag (one pass over the text)."""
+    with _open_text(path) as handle:
+        after = False
+        for line in handle:
+            after = after or line.lstrip().startswith("<init")
+            if after and "<!--" in line:
+                return True
+    return False
+
+
+def _normalised_copy(path: Path, source, copy, add_version: bool) -> None:
+    """``source`` into ``copy``: the header as it is, the root tag with a version if asked,
+    ``<init>`` and the events without XML comments."""
+    lines = _Lines(path, source)
+    for line in lines:
+        if add_version and line.lstrip().startswith("<LesHouchesEvents"):
+            line, add_version = line.replace("<LesHouchesEvents", '<LesHouchesEvents version="1.0"', 1), False
+        copy.write(line)
+        if line.lstrip().startswith("</header") or line.lstrip().startswith("<init"):
+            break
+    for text in _without_comments(lines):
+        if text:
+            copy.write(text + "\n")
 
 
 def _check_origin(head: LHEHead, sample: str | None, shard: int | None) -> None:

@@ -13,17 +13,17 @@ task) never reaches the backbone.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import os
 import sys
-import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from train import study
 
+from .config import SHAPING_SECTIONS, config_hash, config_section
 from .errors import ConfigError
 from .forks import view_order
 from .hard.processes import is_dark
@@ -39,7 +39,7 @@ MODES = ("fixed", "floating", "lora", "supervised")
 STAGE_SECTIONS = {
     "hard": ("run", "samples"),
     "pileup": ("run", "shower", "pileup"),
-    "simulate": ("run", "samples", "shower", "views", "detector", "jets", "dataset", "pileup"),
+    "simulate": SHAPING_SECTIONS,
     "pair": ("run", "views", "jets", "dataset"),
     "pretrain": ("pretrain",),
     "finetune": ("finetune",),
@@ -212,6 +212,48 @@ def pair_files(config: dict, split: str) -> list[str]:
 # network), or .../<size>/<backbone>/supervised-<rep> for the baseline of each network.
 
 
+def check_config(config: dict, files: Iterable[str | Path] = ()) -> None:
+    """Everything that can be wrong with the config, checked when the workflow starts
+    (``snakemake -n`` included): its files' YAML (a section given twice), the schema, the
+    splits, the views and the study. A problem is one line on stderr, naming the key or line,
+    and exit status 2, as the console scripts end; Snakemake would print a multi-line report
+    on stdout instead."""
+    from .config import read_yaml, validate
+
+    with stop_on_error():
+        for path in files:
+            read_yaml(path)
+        validate(config, source="config (config.yaml, --configfile, --config)")
+        split_shards(config)  # dataset.splits: every shard in exactly one split
+        views(config)  # views and dataset.view_order: forks, parents and the order
+        check_study(config)
+
+
+@contextlib.contextmanager
+def stop_on_error() -> Iterator[None]:
+    """A ResimError in the block stops Snakemake as the console scripts stop: one line on
+    stderr, exit status 2 (Snakemake's own report is several lines on stdout)."""
+    from .cliutil import one_line
+    from .errors import ResimError
+
+    try:
+        yield
+    except ResimError as err:
+        print(f"snakemake: error: {one_line(str(err))}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def pool_shard(config: dict, shard: str) -> int:
+    """A pool shard a job (or a target on the command line) names, within
+    ``pileup.pool_shards``."""
+    shards = int((config.get("pileup") or {}).get("pool_shards", 1))
+    with stop_on_error():
+        if not 0 <= int(shard) < shards:
+            raise ConfigError(f"pileup.pool_shards: pool shard {shard} is outside 0..{shards - 1}"
+                              f" (results/pileup/pool/{shard}.h5)")
+    return int(shard)
+
+
 def check_study(config: dict) -> None:
     """The study's axes, checked before any job (see :func:`train.study.check`)."""
     study.check(config)
@@ -313,19 +355,18 @@ def stage_digest(config: dict, stage: str, sample: str | None = None,
     """
     parts: dict[str, Any] = {}
     for section in STAGE_SECTIONS[stage]:
-        value = config.get(section)
-        if section == "samples" and sample is not None:
-            value = value[sample]
+        value = config_section(config, section, sample)
         if section == "pretrain" and backbone is not None:
-            value = study.backbone_runs(config)[backbone]
+            # the run's section and the repetition, not how many repetitions there are: adding
+            # a repetition re-trains nothing that exists
+            base, rep = study.split_rep(backbone)
+            value = {k: v for k, v in study.backbone_runs(config)[base].items()
+                     if k not in ("reps", "rep")}
+            value = {**value, "rep": rep} if rep else value
         if section == "finetune" and value and stage == "finetune":
             value = {k: v for k, v in value.items() if k not in ("train_sizes", "reps", "modes")}
-        if section == "dataset" and value:
-            # shards are paired alike whatever split they end up in
-            value = {k: v for k, v in value.items() if k != "splits"}
         parts[section] = value
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return config_hash(parts)
 
 
 def expose_console_scripts() -> None:

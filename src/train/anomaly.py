@@ -1,11 +1,13 @@
 """Anomaly detection on a frozen backbone (seed 001 §5.5, Fig. 9): the pieces.
 
-- the input: the frozen pre-trained backbone's output (the space the contrastive loss shapes),
-  or :func:`pooled_representation`, its jet vector before the output MLP (seed 001's *x*; here
-  the sum, not the mean, of the particle encodings, ``hidden`` wide).
-- :class:`AutoEncoder`: encoder 128 → 64 → 32 → 24 → 20 and the mirrored decoder (seed 001's
-  widths), on x standardised with the SM training jets' mean and spread (without centring,
-  every jet's x points nearly the same way and the cosine would separate nothing).
+- the input: :func:`pooled_representation` of the frozen pre-trained backbone, the mean of its
+  per-particle encodings (seed 001's *x*, ``hidden`` wide; the default) or their sum, or the
+  backbone's output (8-d: the space the contrastive loss shapes).
+- :class:`AutoEncoder`: encoder 128 → 64 → 32 → 24 → latent (20) and the mirrored decoder
+  (seed 001's widths), on x standardised with the SM training jets' mean and spread (without
+  centring, every jet's x points nearly the same way and the cosine would separate nothing).
+  The latent must be narrower than x: otherwise the identity is reachable and every jet,
+  dark or not, reconstructs (refused here and, from the config, at ``snakemake -n``).
 - loss 1 − cos(x, z) (seed 001: better sensitivity than the squared error); the anomaly score
   of a jet is log(1 − cos(x, z)).
 - :func:`resample_to`: dark jets resampled to the SM jets' (pT, η) distribution, as seed 001
@@ -22,8 +24,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .models.common import sum_pool
-
 log = logging.getLogger(__name__)
 
 #: Seed 001: encoder widths and the central layer.
@@ -34,11 +34,13 @@ _LOSS_FLOOR = 1e-12
 
 
 @torch.no_grad()
-def pooled_representation(backbone: nn.Module, features: Tensor, mask: Tensor) -> Tensor:
-    """(B, hidden) sum-pooled particle encodings of the backbone (its jet vector before the
-    output MLP)."""
-    x, batch, trimmed = backbone._encode(features, mask)
-    return sum_pool(x, batch, trimmed.shape[0])
+def pooled_representation(backbone: nn.Module, features: Tensor, mask: Tensor,
+                          reduce: str = "sum") -> Tensor:
+    """(B, hidden) particle encodings of the backbone pooled over each jet's particles,
+    ``reduce`` ``"sum"`` (its jet vector before the output MLP) or ``"mean"`` (seed 001's *x*:
+    the sum's length grows with the particle count, to which the autoencoder's cosine is
+    blind; the mean leaves the direction, what the cosine compares)."""
+    return backbone.pool_particles(features, mask, reduce)
 
 
 def _mlp(widths: tuple[int, ...]) -> nn.Sequential:
@@ -53,18 +55,21 @@ def _mlp(widths: tuple[int, ...]) -> nn.Sequential:
 class AutoEncoder(nn.Module):
     """x → standardise → encoder → 20 → decoder → z (compared with the standardised x)."""
 
-    def __init__(self, dim: int, mean: Tensor, scale: Tensor):
+    def __init__(self, dim: int, mean: Tensor, scale: Tensor, latent: int = LATENT):
         super().__init__()
-        widths = (dim, *ENCODER, LATENT)
+        if latent >= dim:
+            raise ValueError(f"autoencoder latent {latent} is not smaller than its input {dim}: "
+                             f"the identity would be reachable (no bottleneck)")
+        widths = (dim, *ENCODER, latent)
         self.encoder = _mlp(widths)
         self.decoder = _mlp(widths[::-1])
         self.register_buffer("mean", mean.clone())
         self.register_buffer("scale", scale.clone())
 
     @classmethod
-    def for_inputs(cls, x: Tensor) -> AutoEncoder:
+    def for_inputs(cls, x: Tensor, latent: int = LATENT) -> AutoEncoder:
         """An autoencoder standardising with ``x``'s (the SM training jets') statistics."""
-        return cls(x.shape[1], x.mean(0), x.std(0).clamp_min(1e-6))
+        return cls(x.shape[1], x.mean(0), x.std(0).clamp_min(1e-6), latent)
 
     def standardise(self, x: Tensor) -> Tensor:
         return (x - self.mean) / self.scale
@@ -89,10 +94,11 @@ class AutoEncoder(nn.Module):
 
 
 def train_autoencoder(train_x: Tensor, val_x: Tensor, epochs: int, batch_size: int, lr: float,
-                      seed: int, patience: int = 0) -> tuple[AutoEncoder, list[dict]]:
+                      seed: int, patience: int = 0, latent: int = LATENT
+                      ) -> tuple[AutoEncoder, list[dict]]:
     """Train on SM representations only; keep the epoch with the lowest validation loss."""
     torch.manual_seed(seed)
-    model = AutoEncoder.for_inputs(train_x).to(train_x.device)
+    model = AutoEncoder.for_inputs(train_x, latent).to(train_x.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     history, best, best_state = [], None, None

@@ -2,8 +2,11 @@
 
 Seed 001 §5.5 and Fig. 9. The autoencoder (:mod:`train.anomaly`) trains on the SM jets of
 ``--train`` only (validated on ``--val``), on the frozen pre-trained backbone's representation
-(``anomaly.representation``: its output, default, or the pooled vector before its output MLP,
-seed 001's choice; see README for why the output is the default here); every dark-jet sample (``--dark NAME FILE...``) is scored against the SM jets
+(``anomaly.representation``: ``auto``, the default, is ``mean`` (seed 001's choice: the
+per-particle encodings averaged over the jet, narrower than an ``anomaly.latent`` bottleneck
+would need to be to pass everything through) for a backbone with per-particle encodings, else
+``output``; ``pooled`` sums the encodings); every dark-jet sample (``--dark NAME FILE...``) is
+scored against the SM jets
 of ``--test``, its jets resampled to their (pT, η) distribution. For ``anomaly.benchmark`` the
 fully supervised benchmark (FSV) is trained too: the backbone's architecture from scratch with
 the MLP head, on balanced SM and dark jets (the ``finetune`` section's training recipe); its
@@ -26,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from resim.cliutil import declare_paths
 from resim.config import load_config
 from resim.contracts import JET_FIELDS, LABEL_CODE
 from resim.dataset.reader import PairedDataset
@@ -42,6 +46,7 @@ from .finetune_loop import predict, train
 from .heads import Tagger
 from .labelled import JetSet
 from .models import get_model, load_backbone
+from .models.common import JetBackbone
 from .taggers import output_dim, resolve_device
 from .tasks import SEED_STREAM
 
@@ -81,17 +86,28 @@ def _kinematics(dataset: PairedDataset, rows: np.ndarray) -> tuple[np.ndarray, n
     return jet[:, _PT].astype(np.float64), jet[:, _ETA].astype(np.float64)
 
 
+def representation_kind(backbone: torch.nn.Module, kind: str) -> str:
+    """``anomaly.representation`` for this backbone: ``auto`` is ``mean`` where the backbone
+    has per-particle encodings (every :class:`~train.models.common.JetBackbone`), else
+    ``output``."""
+    if kind != "auto":
+        return kind
+    return "mean" if isinstance(backbone, JetBackbone) else "output"
+
+
 def representations(backbone: torch.nn.Module, dataset: PairedDataset, rows: np.ndarray,
                     batch_size: int, device: torch.device, kind: str = "output") -> torch.Tensor:
     """The frozen backbone's representation of ``rows`` (any order, repeats allowed): its
-    output (``kind="output"``) or the pooled vector before its output MLP (``"pooled"``)."""
+    output (``kind="output"``) or its per-particle encodings averaged (``"mean"``) or summed
+    (``"pooled"``) over each jet."""
     order = np.argsort(rows, kind="stable")
     parts = []
     for start in range(0, len(rows), batch_size):
         features, mask = jet_features(dataset, NOMINAL, rows[order[start:start + batch_size]])
         features, mask = torch.from_numpy(features).to(device), torch.from_numpy(mask).to(device)
-        if kind == "pooled":
-            parts.append(pooled_representation(backbone, features, mask))
+        if kind in ("pooled", "mean"):
+            parts.append(pooled_representation(backbone, features, mask,
+                                               "mean" if kind == "mean" else "sum"))
         else:
             with torch.no_grad():
                 parts.append(backbone(features, mask))
@@ -164,19 +180,22 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
     backbone = load_backbone(backbone_path).to(device)
     backbone.requires_grad_(False)
     batch = section["batch_size"]
-    kind = section["representation"]
+    kind = representation_kind(backbone, section["representation"])
 
     sm = {}
     for part, files, cap in (("train", train_files, section["max_train_jets"]),
                              ("val", val_files, section["max_val_jets"]),
                              ("test", test_files, section["max_test_jets"])):
         data = PairedDataset(files)
+        if part != "train":  # the autoencoder must be judged on jets it was not trained on
+            sm["train"][0].require_apart(data, part)
         sm[part] = (data, _first(_sm_rows(data), cap, _rng(config, f"sm:{part}")))
     x = {part: representations(backbone, data, rows, batch, device, kind)
          for part, (data, rows) in sm.items()}
     ae_seed = derive_seed(config["run"]["seed"], "anomaly", 0, "autoencoder", SEED_STREAM)
     autoencoder, ae_history = train_autoencoder(x["train"], x["val"], section["epochs"], batch,
-                                                section["lr"], ae_seed, section["patience"])
+                                                section["lr"], ae_seed, section["patience"],
+                                                section["latent"])
     sm_score = autoencoder.score(x["test"])
     ref = _kinematics(*sm["test"])
 
@@ -193,7 +212,9 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
         target = np.concatenate([np.zeros(len(sm_score)), np.ones(len(dark_score))])
         summary = _summary(target, np.concatenate([sm_score, dark_score]), efficiencies)
         curves[f"AE {name}"] = summary.pop("roc")
-        results[name] = {**summary, "dark_jets": int(len(dark_score)),
+        results[name] = {**summary, **auc_spread(config, name, sm_score, dark_score,
+                                                 parts["test"]),
+                         "dark_jets": int(len(dark_score)),
                          "dark_jets_available": int(len(_dark_rows(data, name)))}
         scores[name] = dark_score
         if name == section["benchmark"]:
@@ -204,7 +225,8 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
                    "history": history}
             curves[f"FSV {name}"] = fsv.pop("roc")
             scores[f"fsv_{name}"] = fsv_scores
-    record = {"backbone": str(backbone_path), "representation": kind, "sm_train_jets": int(len(sm["train"][1])),
+    record = {"backbone": str(backbone_path), "representation": kind,
+              "input_dim": int(x["train"].shape[1]), "latent": section["latent"], "sm_train_jets": int(len(sm["train"][1])),
               "sm_test_jets": int(len(sm_score)), "models": results, "supervised": fsv,
               "autoencoder_history": ae_history, "efficiencies": efficiencies}
     log.info("anomaly: %s in %.1f s", {k: round(v["auc"], 3) for k, v in results.items()},
@@ -213,18 +235,38 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
     return record
 
 
+def auc_spread(config: dict, name: str, sm_score: np.ndarray, dark_score: np.ndarray,
+               dark_rows: np.ndarray) -> dict:
+    """The AUC's spread over test sets: SM test jets and *distinct* dark jets resampled with
+    replacement (``evaluate.bootstrap`` times). The dark jets were drawn with replacement to the
+    SM (pT, eta) spectrum, so copies of one jet are not independent: each distinct jet is drawn
+    with all its copies, and their number is reported beside the AUC."""
+    distinct, first, copies = np.unique(dark_rows, return_index=True, return_counts=True)
+    rng = _rng(config, f"bootstrap:{name}")
+    n_boot = int(config["evaluate"]["bootstrap"])
+    sm_w = metrics.bootstrap_weights(len(sm_score), n_boot, rng)
+    dark_w = metrics.bootstrap_weights(len(distinct), n_boot, rng) * copies
+    target = np.concatenate([np.zeros(len(sm_score)), np.ones(len(distinct))])
+    aucs = metrics.bootstrap_auc(target, np.concatenate([sm_score, dark_score[first]]),
+                                 np.concatenate([sm_w, dark_w], axis=1))
+    return {"auc_std": float(aucs.std()), "dark_jets_distinct": int(len(distinct))}
+
+
 def auc_table(record: dict) -> str:
     """The Markdown table of ``metrics.json``: AUC and SM rejection per dark model."""
     effs = [f"{e:g}" for e in record["efficiencies"]]
-    lines = ["| Method | Dark model | dark jets | AUC | " + " | ".join(f"1/ε_SM at ε_dark = {e}"
-                                                                  for e in effs) + " |",
+    lines = ["| Method | Dark model | dark jets (distinct) | AUC ± σ (test sets) | "
+             + " | ".join(f"1/ε_SM at ε_dark = {e}" for e in effs) + " |",
              "|---|---|---|---|" + "---|" * len(effs)]
     rows = [("SSL + AE", name, r) for name, r in record["models"].items()]
     if record["supervised"]:
         rows.append(("FSV", record["supervised"]["model"], record["supervised"]))
     for method, name, r in rows:
         n = r.get("dark_jets", "")
-        lines.append(f"| {method} | {name} | {n} | {r['auc']:.3f} | "
+        if "dark_jets_distinct" in r:
+            n = f"{n} ({r['dark_jets_distinct']})"
+        spread = f" ± {r['auc_std']:.3f}" if "auc_std" in r else ""
+        lines.append(f"| {method} | {name} | {n} | {r['auc']:.3f}{spread} | "
                      + " | ".join(f"{r['rejection'][e]:.2f}" for e in effs) + " |")
     return "\n".join(lines) + "\n"
 
@@ -271,3 +313,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="a dark-jet sample: its name, then its paired files (repeat per sample)")
     p.add_argument("--out", required=True, help="output directory (results/anomaly)")
     p.set_defaults(func=_run)
+    declare_paths(p, inputs=("config", "backbone", "train", "val", "test", "dark"),
+                  output_dirs=("out",), runs=("backbone",))

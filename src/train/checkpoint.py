@@ -9,6 +9,9 @@ stored, so ``torch.load(..., weights_only=True)`` reads it.
 
 from __future__ import annotations
 
+import collections
+import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +73,44 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, epoch: int,
     atomic_torch_save(payload, path)
 
 
+def _canonical(obj: Any) -> Any:
+    """``obj`` with the same content and no object sharing that depends on how it was made:
+    fresh containers, every string interned.
+
+    pickle writes an object once and refers back to it when the same object comes again. An
+    uninterrupted run's optimizer keys ('lr', ...) are torch's interned literals, the same
+    objects as the config's keys; a resumed run's come from the unpickled last.pt and are not,
+    so equal checkpoints pickled to different bytes (and a different serialization_id).
+    """
+    if isinstance(obj, str):
+        return sys.intern(obj)
+    if isinstance(obj, dict):
+        items = [(_canonical(k), _canonical(v)) for k, v in obj.items()]
+        if isinstance(obj, collections.defaultdict):
+            new = type(obj)(obj.default_factory, items)
+        else:
+            new = type(obj)(items)
+        if getattr(obj, "__dict__", None):  # a state_dict's _metadata (module versions)
+            new.__dict__.update(_canonical(obj.__dict__))
+        return new
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, tuple) and type(obj) is tuple:
+        return tuple(_canonical(v) for v in obj)
+    return obj
+
+
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` to ``path`` atomically and reproducibly.
 
-    Saving through a file handle, not the temporary path: torch names the archive's records
-    after the file it is given, and the random temporary name would make identical runs differ.
+    Saving into memory, not to the temporary path: torch names the archive's records after the
+    file it is given, and the random temporary name would make identical runs differ; and its
+    zip writer reports a full disk only as "unexpected pos", where a plain write says why.
     """
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        torch.save(obj, handle)
+    buffer = io.BytesIO()
+    torch.save(_canonical(obj), buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
 
 
 #: How the files torch.save writes start: a zip archive, or a pickle (the legacy format).

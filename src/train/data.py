@@ -28,6 +28,9 @@ from resim.features import particle_features
 
 from .study import NOMINAL
 
+#: The option of rs3l pretrain and finetune that accepts validation jets that were trained on.
+OVERLAP_FLAG = "--val-overlaps-train"
+
 
 @dataclass
 class PairBatch:

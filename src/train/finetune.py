@@ -27,17 +27,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from resim.cliutil import declare_paths
 from resim.config import load_config
 from resim.errors import ConfigError
 from resim.dataset.reader import PairedDataset
 from resim.io import atomic_path, atomic_write_text
 
 from .checkpoint import atomic_torch_save
-from .data import NOMINAL
+from .data import NOMINAL, OVERLAP_FLAG
 from .finetune_loop import predict, train
 from .heads import MODES
 from .labelled import JetSet, build_jet_set
-from .study import ALL, backbone_label, networks, parse_size, run_config
+from .study import ALL, backbone_label, mix_label, networks, parse_size, run_config
 from .taggers import build_tagger, resolve_device
 from .tasks import Task, task_seed
 
@@ -51,7 +52,7 @@ def backbone_name(backbone_path: str | Path | None) -> str | None:
 
 def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: str | Path | None,
              train_data: list, val_data: list, out: str | Path, size: int | str = ALL,
-             run: str | None = None) -> dict:
+             run: str | None = None, val_overlaps_train: bool = False) -> dict:
     """Train one tagger and write ``model.pt``, ``scores.npz`` and ``metrics.json`` into ``out``.
 
     ``run`` (supervised only): the pre-training run whose network the baseline trains from
@@ -68,9 +69,11 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
     pretrain = run_config(config, run)["pretrain"] if run else (config.get("pretrain") or {})
     tagger = build_tagger(mode, backbone_path, pretrain.get("model"), section["head"],
                           section.get("lora_rank", 1)).to(device)
-    train_set, views = build_jet_set(config, task, PairedDataset(train_data), rep, "train", size,
+    train_data, val_data = PairedDataset(train_data), PairedDataset(val_data)
+    train_data.require_apart(val_data, "validation", OVERLAP_FLAG, val_overlaps_train)
+    train_set, views = build_jet_set(config, task, train_data, rep, "train", size,
                                      section["max_train_jets"])
-    val_set, _ = build_jet_set(config, task, PairedDataset(val_data), rep, "validation", ALL,
+    val_set, _ = build_jet_set(config, task, val_data, rep, "validation", ALL,
                                section["max_val_jets"])
     loaded = time.perf_counter()
     name = f"{task_name} {size} {backbone_name(backbone_path) or ''} {mode}-{rep}"
@@ -88,9 +91,11 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
         "task": task_name, "mode": mode, "rep": rep, "seed": seed, "head": section["head"],
         "signal": list(task.signal), "background": list(task.background),
         "size": size, "train_size": len(train_set), "val_size": len(val_set), "views": views,
+        # the mix as configured (``hard``, ``every``, ...): rows are named by it
+        "views_label": mix_label(section["views"]),
         "backbone": str(backbone_path) if backbone_path else None, "backbone_name": bb,
         "backbone_label": backbone_label(config, bb) if bb else None,
-        "network": network,
+        "network": network, "representation": tagger.representation,
         "best_epoch": best["epoch"], "history": history,
     }
     out = Path(out)
@@ -101,7 +106,8 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
         "epoch": best["epoch"], "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(), "rng_state": {}, "config": config,
         "metrics": history, "head": section["head"], "mode": mode, "task": task_name,
-        "train_size": len(train_set), "views": views}, out / "model.pt")
+        "train_size": len(train_set), "views": views,
+        "representation": tagger.representation}, out / "model.pt")
     with atomic_path(out / "scores.npz") as tmp:
         with open(tmp, "wb") as fh:
             # the labelled jets (rows and views) too: which jets a run saw is checkable
@@ -118,7 +124,7 @@ def finetune(config: dict, task_name: str, mode: str, rep: int, backbone_path: s
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     finetune(config, args.task, args.mode, args.rep, args.backbone, args.train, args.val, args.out,
-             parse_size(args.size), args.run)
+             parse_size(args.size), args.run, args.val_overlaps_train)
     return 0
 
 
@@ -147,4 +153,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--train", nargs="+", required=True, help="paired HDF5 files for training")
     p.add_argument("--val", nargs="+", required=True, help="paired HDF5 files for validation")
+    p.add_argument(OVERLAP_FLAG, action="store_true",
+                   help="accept validation files that share shards with the training files")
     p.set_defaults(func=_run)
+    declare_paths(p, inputs=("config", "backbone", "train", "val"), output_dirs=("out",),
+                  runs=("backbone",))

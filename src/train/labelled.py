@@ -20,7 +20,7 @@ from resim.features import FEATURE_NAMES, particle_features
 from resim.seeds import derive_seed
 
 from .data import NOMINAL, jet_features
-from .study import ALL
+from .study import ALL, finetune_views
 from .tasks import SEED_STREAM, Task
 
 
@@ -40,15 +40,9 @@ def assign_views(n: int, views: list[str], nominal_fraction: float,
 
 
 def augmentation_views(config: dict, dataset: PairedDataset) -> list[str]:
-    """The augmentation views of the training mix: ``finetune.views`` or every non-nominal view."""
-    wanted = (config.get("finetune") or {}).get("views")
-    available = [v for v in dataset.views if v != NOMINAL]
-    if wanted is None:
-        return available
-    missing = sorted(set(wanted) - set(available))
-    if missing:
-        raise ConfigError(f"finetune.views: {missing} not in the dataset's views {dataset.views}")
-    return list(wanted)
+    """The augmentation views of the training mix: ``finetune.views`` (a mix such as ``hard``,
+    ``+``-joined views, or a list; :func:`train.study.finetune_views`) among the dataset's."""
+    return finetune_views(config, dataset.views)
 
 
 def network_inputs(jets: Jets) -> tuple[np.ndarray, np.ndarray]:

@@ -36,7 +36,7 @@ from resim.features import FEATURE_NAMES
 
 from .checkpoint import CheckpointError, load_checkpoint, unwrap
 from .data import NOMINAL, PairBatch, PairWindows, jet_features
-from .models import get_model
+from .models import checkpoint_network
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,7 @@ def load_masked_model(path: str | Path,
     checkpoint = load_checkpoint(path, map_location=map_location, kind="pretraining")
     if "mpm" not in checkpoint:
         raise CheckpointError(f"checkpoint {path} is not a masked-particle-modelling run")
-    backbone = get_model(checkpoint["model_config"])
-    backbone.load_state_dict(checkpoint["state_dict"])
+    backbone = checkpoint_network(path, checkpoint)
     model = MaskedParticleModel(backbone, checkpoint["mpm"]["config"])
     model.load_pretrain_state(checkpoint["mpm"], path)
     return model.eval()

@@ -24,27 +24,34 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from resim.cliutil import check_paths, declare_paths
 from resim.config import load_config
 from resim.dataset.reader import PairedDataset
 from resim.errors import ConfigError, ResimError
-from resim.io import atomic_write_text
+from resim.io import atomic_write_text, remove_stale_temporaries
 from resim.seeds import derive_seed
 
 from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state, unwrap
 from .contrastive import Contrastive, collapse_warning
-from .data import PairWindows, batches_per_rank, iterate_batches, make_loader, split_blocks
+from .data import (OVERLAP_FLAG, PairWindows, batches_per_rank, iterate_batches, make_loader,
+                   split_blocks)
 from .distributed import Distributed
 from .metrics_log import plot_curves, write_metrics
 from .models import get_model, resolve_model_config
-from .study import backbone_names, resolve_views, run_config
+from .study import backbone_names, resolve_views, run_config, view_forks
 from .mpm import MaskedParticleModelling
 
 log = logging.getLogger(__name__)
 
 
 def train_seed(config: dict, purpose: str) -> int:
-    """The seed of one training stream ("loader", "split", "init"), derived from run.seed."""
-    return derive_seed(config["run"]["seed"], "pretrain", 0, purpose, "train")
+    """The seed of one training stream ("loader", "split", "init"), derived from run.seed and
+    the pre-training repetition ``pretrain.rep`` (0 draws what a study without repetitions
+    drew). The backbone's name is left out on purpose: the backbones of one repetition start
+    from the same weights and draw the same batches, so two rows differ by their objective or
+    views, not by their luck (a paired comparison); the repetitions give the luck its spread."""
+    rep = int((config.get("pretrain") or {}).get("rep", 0))
+    return derive_seed(config["run"]["seed"], "pretrain", rep, purpose, "train")
 
 
 def objective_rows(cfg: dict) -> str:
@@ -72,15 +79,18 @@ def build_optimiser(model: torch.nn.Module, cfg: dict, steps_per_epoch: int):
     return optimizer, scheduler, False
 
 
-def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config: dict):
+def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config: dict,
+              val_overlaps_train: bool = False):
     """(train windows, validation windows or None, label names) from the data files and config.
 
     Masked particle modelling reads the nominal jets only (windows with no augmented view).
+    Validation files must be of the training files' config and, unless ``val_overlaps_train``,
+    share no shard with them.
     """
     def views_of(dataset: PairedDataset) -> list[str]:
         if cfg["objective"] == "mpm":
             return []
-        return resolve_views(cfg["views"], dataset.views)
+        return resolve_views(cfg["views"], dataset.views, view_forks(config))
 
     train_set = PairedDataset(paths)
     views = views_of(train_set)
@@ -89,6 +99,7 @@ def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config
     rows = torch.arange(len(train_set)).numpy()
     if val_paths:
         val_set, val_rows = PairedDataset(val_paths), None
+        train_set.require_apart(val_set, "validation", OVERLAP_FLAG, val_overlaps_train)
     else:
         rows, val_rows = split_blocks(rows, cfg["block"], cfg["val_fraction"],
                                       train_seed(config, "split"))
@@ -102,13 +113,15 @@ def open_data(paths: list[Path], val_paths: list[Path] | None, cfg: dict, config
 
 
 def run_pretrain(config: dict, data: list[Path], out: Path, *, val: list[Path] | None = None,
-                 resume: bool = False, stop_after: int | None = None) -> list[dict]:
+                 resume: bool = False, stop_after: int | None = None,
+                 val_overlaps_train: bool = False) -> list[dict]:
     """Pre-train as ``config["pretrain"]`` says; returns the per-epoch metrics of the whole run.
 
     ``stop_after`` ends this invocation after that many epochs (a later ``resume`` continues).
     """
     ddp = Distributed(config["pretrain"]["device"])
-    metrics = _train(config, data, Path(out), ddp, val=val, resume=resume, stop_after=stop_after)
+    metrics = _train(config, data, Path(out), ddp, val=val, resume=resume, stop_after=stop_after,
+                     val_overlaps_train=val_overlaps_train)
     # Only now, with the DDP model released, may the process group go: destroying it under a
     # live DistributedDataParallel can hang. After an error it is left to the process exit.
     gc.collect()
@@ -117,7 +130,7 @@ def run_pretrain(config: dict, data: list[Path], out: Path, *, val: list[Path] |
 
 
 def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: list[Path] | None,
-           resume: bool, stop_after: int | None) -> list[dict]:
+           resume: bool, stop_after: int | None, val_overlaps_train: bool) -> list[dict]:
     cfg = config["pretrain"]
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
@@ -125,7 +138,7 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
     if last.exists() and not resume:
         raise ConfigError(f"{out} already holds a pre-training run (last.pt): pass --resume to "
                           f"continue it or remove the directory")
-    train, val, label_names = open_data(data, val, cfg, config)
+    train, val, label_names = open_data(data, val, cfg, config, val_overlaps_train)
     n_batches = batches_per_rank(train, ddp.world)
     if cfg["max_batches"]:
         n_batches = min(n_batches, cfg["max_batches"])
@@ -158,6 +171,10 @@ def _train(config: dict, data: list[Path], out: Path, ddp: Distributed, *, val: 
             model, device_ids=[ddp.device.index] if ddp.device.type == "cuda" else None)
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
+        # a run killed while writing leaves a temporary file; checkpoint.pt's would outlive the
+        # resumed run when validation no longer improves: every output's goes now
+        for name in RUN_FILES:
+            remove_stale_temporaries(out / name)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
 
     end = cfg["epochs"] if stop_after is None else min(cfg["epochs"], start + stop_after)
@@ -242,6 +259,11 @@ def run_validation(model: torch.nn.Module, loader, objective, ddp: Distributed) 
     return stats.summary("val", ddp.sum)
 
 
+#: What a pre-training run writes into its directory.
+RUN_FILES = ("last.pt", "checkpoint.pt", "config.yaml", "metrics.csv", "metrics.json",
+             "curves.png", "cosine.png")
+
+
 def save_epoch(out: Path, model, epoch: int, optimizer, scheduler, config: dict,
                metrics: list[dict], trainer: dict, improved: bool, objective) -> None:
     """last.pt every epoch, checkpoint.pt when validation improved, logs and plots."""
@@ -255,6 +277,17 @@ def save_epoch(out: Path, model, epoch: int, optimizer, scheduler, config: dict,
     plot_curves(out, metrics, loss_label=objective.loss_label)
 
 
+def _positive(text: str) -> int:
+    """An epoch count of at least 1: ``--stop-after 0`` would end a run that trained nothing."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of epochs >= 1")
+    return int(text)
+
+
+#: What ``rs3l pretrain`` reads and writes (:func:`resim.cliutil.check_paths`).
+PATH_ROLES = {"inputs": ("config", "data", "val"), "output_dirs": ("out",)}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, type=Path, help="resim config (pretrain section)")
     parser.add_argument("--out", required=True, type=Path, help="run directory results/train/NAME")
@@ -263,7 +296,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     parser.add_argument("--val", nargs="+", type=Path, metavar="DATA",
                         help="validation files (default: pretrain.val_fraction of DATA, by blocks)")
-    parser.add_argument("--stop-after", type=int, metavar="N",
+    parser.add_argument(OVERLAP_FLAG, action="store_true",
+                        help="accept validation files that share shards with the training files")
+    parser.add_argument("--stop-after", type=_positive, metavar="N",
                         help="stop this invocation after N epochs (continue later with --resume)")
     parser.add_argument("data", nargs="+", type=Path, metavar="DATA", help="paired HDF5 files")
 
@@ -276,7 +311,7 @@ def command(args: argparse.Namespace) -> int:
                           f"pass --run NAME")
     config = run_config(config, args.run or names[0])
     run_pretrain(config, args.data, args.out, val=args.val, resume=args.resume,
-                 stop_after=args.stop_after)
+                 stop_after=args.stop_after, val_overlaps_train=args.val_overlaps_train)
     return 0
 
 
@@ -287,15 +322,18 @@ def register(subparsers) -> None:
                                    description=__doc__.splitlines()[0])
     add_arguments(parser)
     parser.set_defaults(func=command)
+    declare_paths(parser, **PATH_ROLES)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``torchrun ... -m train.pretrain`` (same arguments as ``rs3l pretrain``)."""
     parser = argparse.ArgumentParser(prog="train.pretrain", description=__doc__.splitlines()[0])
     add_arguments(parser)
+    declare_paths(parser, **PATH_ROLES)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        check_paths(args)
         return command(args)
     except ResimError as err:
         print(f"train.pretrain: error: {err}", file=sys.stderr)

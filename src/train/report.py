@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from resim.cliutil import declare_paths
 from resim.config import config_hash, load_config
 from resim.dataset.cutflow import cutflow_table
 from resim.dataset.reader import PairedDataset
@@ -97,14 +98,16 @@ def pretrain_section(results: Path, name: str, collapse_gap: float) -> list[str]
 
 
 def verdicts(records: list[dict], views: list[str], efficiency: float) -> list[str]:
-    """The seed's two claims, checked on this run's mean values (with their spread)."""
+    """The seed's two claims, checked on this run's mean values (with their spread: over
+    several pre-trained backbones, the larger of the spreads over backbones and over
+    fine-tunings, :meth:`Row.spread`)."""
     rows = collect_rows(records, views)
     col = f"rejection@{efficiency:g}"
     out = []
     for ft in (r for r in rows if r.mode == "floating"):
         for sup in (r for r in rows if r.mode == "supervised" and r.train_size == ft.train_size
                     and r.views == ft.views and r.network == ft.network):
-            (a, da), (b, db) = ft.mean_std(col), sup.mean_std(col)
+            (a, da), (b, db) = _mean_spread(ft, col), _mean_spread(sup, col)
             word = "beats" if a > b else "does not beat"
             out.append(f"- At ε_S = {efficiency:g}, {ft.name} {word} {sup.name}: rejection "
                        f"{_pm(a, da)} vs {_pm(b, db)}{_significance(a, da, b, db)}.")
@@ -112,7 +115,7 @@ def verdicts(records: list[dict], views: list[str], efficiency: float) -> list[s
     for fixed in (r for r in rows if r.mode == "fixed"):
         for sup in (r for r in rows if r.mode == "supervised" and r.train_size == fixed.train_size
                     and r.network == fixed.network):
-            pairs = [(fixed.mean_std(f"wasserstein:{v}"), sup.mean_std(f"wasserstein:{v}"))
+            pairs = [(_mean_spread(fixed, f"wasserstein:{v}"), _mean_spread(sup, f"wasserstein:{v}"))
                      for v in others]
             more = sum(a < b for (a, _), (b, _) in pairs)
             clear = sum(a < b and not _significance(a, da, b, db)
@@ -129,6 +132,11 @@ def verdicts(records: list[dict], views: list[str], efficiency: float) -> list[s
         out.append(f"- {size} labelled jets, floating: the backbone with the lowest Wasserstein "
                    f"distance per view: " + ", ".join(f"`{v}`: {b}" for v, b in best.items()) + ".")
     return out
+
+
+def _mean_spread(row: Row, column: str) -> tuple[float, float]:
+    """(mean, the spread a claim must clear) of ``row``'s ``column``."""
+    return row.mean_std(column)[0], row.spread(column)
 
 
 def _resampled(lower: Row, other: Row, views: list[str], level: float = 0.95) -> str:
@@ -224,3 +232,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output Markdown file (results/summary.md)")
     p.add_argument("--results", help="results directory (default: the folder of --out)")
     p.set_defaults(func=_run)
+    declare_paths(p, inputs=("config", "results"), outputs=("out",))

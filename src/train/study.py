@@ -10,6 +10,12 @@ The *supervised baseline* trains a backbone's network from scratch: one baseline
 backbone shares a network, else one per network (a transformer backbone is compared with a
 transformer trained from scratch, a DGCNN one with a DGCNN).
 
+A backbone may be pre-trained several times (``pretrain.reps``, or a run's ``reps``): repetition
+``r`` > 0 of backbone ``name`` is the backbone ``name.rep<r>`` (repetition 0 keeps the plain
+name and folder, so a study with one repetition is laid out as before), with its own seeds
+(:func:`split_rep`); its taggers share the rows of ``name``'s, whose spread then covers
+pre-training as well as fine-tuning.
+
 A *size* is a number of labelled training jets, or ``all``; ``finetune.train_sizes`` lists the
 sizes every fine-tuning mode runs at. The jets of a size are the first ``size`` of one random
 order of the task's jets per repetition, the same for every mode and backbone (and nested: the
@@ -22,7 +28,7 @@ Pure Python (no torch): the workflow imports it at parse time, so that a bad stu
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from resim.errors import ConfigError
 
@@ -57,26 +63,51 @@ def backbone_runs(config: dict) -> dict[str, dict]:
     return out
 
 
+#: Between a backbone's name and its pre-training repetition (run names are [A-Za-z0-9_]+, so
+#: no configured name contains it).
+REP_MARK = ".rep"
+
+
+def split_rep(name: str) -> tuple[str, int]:
+    """``"rs3l.rep2"`` -> ``("rs3l", 2)``; a plain name is repetition 0."""
+    base, mark, rep = name.rpartition(REP_MARK)
+    if mark and base and rep.isdigit() and int(rep) > 0:
+        return base, int(rep)
+    return name, 0
+
+
+def rep_name(name: str, rep: int) -> str:
+    """The backbone of pre-training repetition ``rep`` of run ``name`` (rep 0: ``name``)."""
+    return name if rep == 0 else f"{name}{REP_MARK}{rep}"
+
+
 def backbone_names(config: dict) -> list[str]:
-    return list(backbone_runs(config))
+    """Every backbone to pre-train: each run's repetitions (``reps``), in config order."""
+    return [rep_name(name, rep) for name, section in backbone_runs(config).items()
+            for rep in range(int(section.get("reps", 1)))]
 
 
 def run_config(config: dict, name: str) -> dict:
     """The config a pre-training run of backbone ``name`` reads: ``pretrain`` is its section,
-    validated (a run's ``mpm: {codes: 8}`` gets the other ``mpm`` keys' defaults)."""
+    validated (a run's ``mpm: {codes: 8}`` gets the other ``mpm`` keys' defaults), with
+    ``rep`` its pre-training repetition (which seeds it draws)."""
     runs = backbone_runs(config)
-    if name not in runs:
-        raise ConfigError(f"pretrain.runs: no backbone {name!r} (backbones: {', '.join(runs)})")
+    base, rep = split_rep(name)
+    if base not in runs or rep >= int(runs[base].get("reps", 1)):
+        raise ConfigError(f"pretrain.runs: no backbone {name!r} (backbones: "
+                          f"{', '.join(backbone_names(config))})")
     from resim.config import validate  # fills the schema's defaults into the merged section
 
-    return validate({**config, "pretrain": runs[name]},
-                    source=f"pretrain.runs.{name} (merged into pretrain)")
+    return validate({**config, "pretrain": {**runs[base], "rep": rep}},
+                    source=f"pretrain.runs.{base} (merged into pretrain)")
 
 
 def backbone_label(config: dict, name: str) -> str:
     """How tables name a backbone: its ``label``, "MPM" for masked particle modelling, else its
-    augmentation set as configured (``all``, ``seed+fsr``, ...), like the seed's rows; a
-    checkpoint from outside the config's runs goes by its name."""
+    augmentation set as configured (``hard``, ``seed+fsr``, ...), like the seed's rows; a
+    checkpoint from outside the config's runs goes by its name. Every pre-training repetition
+    of a run has the run's label (one row)."""
+    name = split_rep(name)[0]
     for run in (config.get("pretrain") or {}).get("runs") or []:
         if run["name"] == name and run.get("label"):
             return run["label"]
@@ -85,8 +116,7 @@ def backbone_label(config: dict, name: str) -> str:
         return name
     if section.get("objective") == "mpm":
         return "MPM"
-    views = section.get("views", "all")
-    return views if isinstance(views, str) else "+".join(views)
+    return mix_label(section.get("views", "hard"))
 
 
 def networks(config: dict) -> dict[str, str]:
@@ -96,21 +126,22 @@ def networks(config: dict) -> dict[str, str]:
     The label is the network's kind (``dgcnn``, ``transformer``), or ``<kind> of <backbone>``
     when two different networks are of one kind."""
     runs = backbone_runs(config)
+    names = backbone_names(config)  # a run's repetitions share its network
     if len(runs) == 1:
-        return {name: "" for name in runs}
+        return {name: "" for name in names}
     models = {name: run_config(config, name)["pretrain"].get("model") or {} for name in runs}
     owners: list[tuple[dict, str]] = []  # each distinct network and the first backbone with it
     for name, model in models.items():
         if all(model != seen for seen, _ in owners):
             owners.append((model, name))
     if len(owners) <= 1:
-        return {name: "" for name in models}
+        return {name: "" for name in names}
     kinds = [model.get("backbone", "network") for model, _ in owners]
     labels = {}
     for name, model in models.items():
         i = next(i for i, (seen, _) in enumerate(owners) if seen == model)
         labels[name] = kinds[i] if kinds.count(kinds[i]) == 1 else f"{kinds[i]} of {owners[i][1]}"
-    return labels
+    return {name: labels[split_rep(name)[0]] for name in names}
 
 
 def baselines(config: dict) -> dict[str, str]:
@@ -124,24 +155,65 @@ def baselines(config: dict) -> dict[str, str]:
     return out
 
 
-def resolve_views(selection: str | Sequence[str], available: Sequence[str],
-                  key: str = "pretrain.views") -> list[str]:
+#: Named view mixes, each by what it holds (a ``+``-joined selection may name them as tokens).
+#: ``hard``: every augmentation forked at the hard scatter, i.e. re-showered from the same LHE
+#: event (a new seed, FSR up/down, the other shower model): seed 000's "all" (its Table III).
+#: ``every``: every augmentation, the re-hadronised (``shower`` fork) and re-detected
+#: (``hadron`` fork) ones too; it adds seed 001's re-hadronisation to seed 000's mix.
+MIXES = {
+    "hard": "every view forked at the hard scatter (seed 000's 'all': seed, FSR up/down, "
+            "other shower)",
+    "every": "every augmented view (the hard forks plus re-hadronisation / re-detection)",
+}
+
+#: Selections that meant something else before the mixes were named: the message says what
+#: to write instead (an old config fails at ``snakemake -n`` rather than change meaning).
+RENAMED = {
+    "all": "'all' trained on every augmented view, re-hadronisation included, but seed 000's "
+           "'all' is seed + FSR up/down + other shower: write 'hard' for seed 000's mix, or "
+           "'every' for what 'all' selected",
+    "null": "null (finetune.views) mixed in every augmented view, re-hadronisation included: "
+            "write 'hard' for seed 000's mix, 'every' for what null selected, [] for nominal "
+            "jets only",
+}
+
+
+def view_forks(config: dict) -> dict[str, str]:
+    """View name -> its fork point (``hard`` | ``shower`` | ``hadron``) from ``config.views``."""
+    return {name: (spec or {}).get("fork", "hard") for name, spec in (config.get("views") or {}).items()}
+
+
+def resolve_views(selection: str | Sequence[str] | None, available: Sequence[str],
+                  forks: Mapping[str, str], key: str = "pretrain.views") -> list[str]:
     """Augmented views selected by ``selection``, in the order of ``available``.
 
-    ``"all"``: every view but the nominal one. A ``+``-joined string such as ``"seed+fsr"``:
-    views named like a token or starting with ``token_`` (``fsr`` → ``fsr_up``, ``fsr_down``).
-    A list: exactly those views. A token or name matching nothing is a ConfigError naming ``key``.
+    A string is ``+``-joined tokens, each a mix of :data:`MIXES` (``hard``, ``every``), or a
+    view name or prefix (``fsr`` → ``fsr_up``, ``fsr_down``): ``seed+fsr``, ``hard+rehad``.
+    A list: exactly those views. ``forks`` (view -> fork point, :func:`view_forks`) defines
+    ``hard``. A renamed selection (``all``, ``null``), or a token or name matching nothing, is a
+    ConfigError naming ``key``.
     """
+    if selection is None or (isinstance(selection, str) and selection in RENAMED):
+        old = "null" if selection is None else selection
+        raise ConfigError(f"{key}: {old!r} was renamed: {RENAMED[old]}")
     augmented = [v for v in available if v != NOMINAL]
-    if isinstance(selection, str) and selection == "all":
-        chosen = augmented
-    elif isinstance(selection, str):
+    if isinstance(selection, str):
         chosen = []
         for token in selection.split("+"):
-            hits = [v for v in augmented if v == token or v.startswith(token + "_")]
+            if token == "hard":
+                unknown = [v for v in augmented if v not in forks]
+                if unknown:  # a view of the data the config does not describe: say so
+                    raise ConfigError(f"{key}: {selection!r} needs each view's fork point, but "
+                                      f"{unknown} of the data are not in the config's views")
+                hits = [v for v in augmented if forks[v] == "hard"]
+            elif token == "every":
+                hits = augmented
+            else:
+                hits = [v for v in augmented if v == token or v.startswith(token + "_")]
             if not hits:
-                raise ConfigError(f"{key}: {token!r} (from {selection!r}) matches no "
-                                  f"augmented view of the data {augmented}")
+                raise ConfigError(f"{key}: {token!r} (from {selection!r}) matches no augmented "
+                                  f"view of the data {augmented} (mixes: " + "; ".join(
+                                      f"{k}: {v}" for k, v in MIXES.items()) + ")")
             chosen += hits
         chosen = [v for v in augmented if v in chosen]
     else:
@@ -153,6 +225,21 @@ def resolve_views(selection: str | Sequence[str], available: Sequence[str],
         raise ConfigError(f"{key}: {selection!r} selects no augmented view "
                           f"(the data has {list(available)})")
     return chosen
+
+
+def mix_label(selection: str | Sequence[str]) -> str:
+    """How rows name a view mix: the selection as configured (``hard``, ``seed+fsr``), a list
+    joined by ``+``."""
+    return selection if isinstance(selection, str) else "+".join(selection) or NOMINAL
+
+
+def finetune_views(config: dict, available: Sequence[str]) -> list[str]:
+    """The augmentation views of the fine-tuning mix (``finetune.views``, same syntax as
+    ``pretrain.views``; ``[]``: nominal jets only)."""
+    wanted = (config.get("finetune") or {}).get("views", "hard")
+    if isinstance(wanted, list) and not wanted:
+        return []
+    return resolve_views(wanted, available, view_forks(config), key="finetune.views")
 
 
 def train_sizes(config: dict) -> list[int | str]:
@@ -181,20 +268,19 @@ def check(config: dict) -> None:
     backbone names and labels unique, each run a valid ``pretrain`` section whose views the
     dataset has, the fine-tuning views present, sizes unique."""
     views = list(config.get("views") or {})
+    forks = view_forks(config)
     labels: dict[tuple[str, str], str] = {}
     nets = networks(config)
-    for name, section in backbone_runs(config).items():
+    for name, section in backbone_runs(config).items():  # one label per run, reps included
         key = f"pretrain.runs.{name}"
         run_config(config, name)
         if section.get("objective", "contrastive") == "contrastive":
-            resolve_views(section.get("views", "all"), views, key=f"{key}.views")
+            resolve_views(section.get("views", "hard"), views, forks, key=f"{key}.views")
         label = (backbone_label(config, name), nets[name])  # rows name both
         if label in labels:
             raise ConfigError(f"{key}: label {label[0]!r} is also backbone {labels[label]!r}'s"
                               f"{' (both ' + label[1] + ')' if label[1] else ''}; give one of "
                               f"them a distinct `label` (table rows are named by it)")
         labels[label] = name
-    wanted = (config.get("finetune") or {}).get("views")
-    if wanted:  # [] trains on nominal jets only
-        resolve_views(list(wanted), views, key="finetune.views")
+    finetune_views(config, views)
     train_sizes(config)

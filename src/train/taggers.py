@@ -12,7 +12,8 @@ from resim.errors import ConfigError
 from .checkpoint import load_checkpoint
 from .heads import MODES, Tagger
 from .lora import add_lora, lora_rank_of
-from .models import get_model
+from .model_shape import representation_dim
+from .models import checkpoint_network, get_model
 
 
 def output_dim(backbone: nn.Module) -> int:
@@ -34,26 +35,41 @@ def build_tagger(mode: str, backbone_path: str | Path | None, model_cfg: dict | 
     if mode not in MODES:
         raise ConfigError(f"finetune mode {mode!r}: must be one of {', '.join(MODES)}")
     if mode == "supervised":
-        cfg = load_checkpoint(backbone_path, kind="pretraining")["model_config"] if backbone_path else model_cfg
-        backbone = get_model(cfg)
+        backbone = (checkpoint_network(backbone_path, load_checkpoint(
+            backbone_path, kind="pretraining"), weights=False) if backbone_path
+            else get_model(model_cfg))
     else:
         if backbone_path is None:
             raise ConfigError(f"finetune mode {mode!r} needs --backbone (a pre-training checkpoint)")
         checkpoint = load_checkpoint(backbone_path, kind="pretraining")
-        backbone = get_model(checkpoint["model_config"])
-        backbone.load_state_dict(checkpoint["state_dict"])
+        backbone = checkpoint_network(backbone_path, checkpoint)
         if mode == "lora":
             add_lora(backbone, lora_rank)
-    return Tagger(backbone, output_dim(backbone), head=head, frozen=(mode == "fixed"))
+        if mode == "fixed" and is_mpm(checkpoint):
+            return _tagger(backbone, head, "fixed", "mean")
+    return _tagger(backbone, head, mode, "output")
+
+
+def is_mpm(checkpoint: dict) -> bool:
+    """Whether a pre-training checkpoint is masked particle modelling's (its jet head untrained)."""
+    return ((checkpoint.get("config") or {}).get("pretrain") or {}).get("objective") == "mpm"
+
+
+def _tagger(backbone: nn.Module, head: str, mode: str, representation: str) -> Tagger:
+    """A tagger reading ``representation`` of ``backbone`` (``mean``: the per-particle
+    encodings averaged, ``hidden`` wide; ``output``: the jet representation)."""
+    dim = (representation_dim(backbone.model_config, "mean") if representation == "mean"
+           else output_dim(backbone))
+    return Tagger(backbone, dim, head=head, frozen=(mode == "fixed"), representation=representation)
 
 
 def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[Tagger, dict]:
     """A tagger written by ``rs3l finetune`` (``model.pt``), in eval mode, and its record."""
     record = load_checkpoint(path, map_location=map_location, kind="tagger")
-    backbone = get_model(record["model_config"])
+    backbone = checkpoint_network(path, record, weights=False)
     if record["mode"] == "lora":
         add_lora(backbone, lora_rank_of(record["state_dict"]))
-    tagger = Tagger(backbone, output_dim(backbone), head=record["head"], frozen=record["mode"] == "fixed")
+    tagger = _tagger(backbone, record["head"], record["mode"], record.get("representation", "output"))
     tagger.load_state_dict(record["state_dict"])
     return tagger.eval(), record
 

@@ -11,15 +11,13 @@ from snakemake.settings.types import DeploymentMethod
 
 from resim import workflow as wf
 from resim.backends import check as check_backends
-from resim.config import validate
 from resim.errors import BackendMissingError
 from resim.io import atomic_write_text
 
 # The schema (workflow/schemas/config.schema.yaml, a link to the package's copy, so the CLIs
-# validate alike) fills defaults; an unknown key or a bad value stops here, naming the key.
-validate(config, source="config (config.yaml, --configfile, --config)")
-wf.split_shards(config)  # dataset.splits: every shard in exactly one split, named on error
-wf.views(config)  # views and dataset.view_order: forks, parents and the order, named on error
+# validate alike) fills defaults; an unknown key or a bad value, a section given twice in a
+# config file, bad splits, views or backbones stop here: one line on stderr naming the key.
+wf.check_config(config, workflow.overwrite_configfiles or workflow.configfiles)
 
 wf.expose_console_scripts()  # jobs find resim / rs3l even from a non-activated venv
 

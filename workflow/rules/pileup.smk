@@ -12,11 +12,12 @@ rule pileup_pool:
     params:
         config=CONFIG,
         digest=digest("pileup"),
+        shard=lambda wildcards: wf.pool_shard(config, wildcards.pshard),
     threads: 1
     resources:
         mem_mb=2000,
     conda:
         env_for("resim")
     shell:
-        "resim pileup-pool --config {params.config} --shard {wildcards.pshard}"
+        "resim pileup-pool --config {params.config} --shard {params.shard}"
         " --out {output} > {log} 2>&1"

@@ -10,7 +10,11 @@ selected-but-missing program with how to get it, so that a workflow stops before
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +36,10 @@ class ExternalProgram:
     conda_env: str     # conda environment file in envs/
     lcg_package: str   # package name in an LCG view
     env_example: str   # what $env_var typically holds
+    #: the program's smallest run of its own (arguments; "{script}": a file holding "exit"),
+    #: and what its output shows when it started (some exit 1 after printing their usage)
+    self_check: tuple[str, ...] = ()
+    started: str = ""
 
     def locate(self, environ: dict[str, str] | None = None) -> Path | None:
         """The executable, or None. ``$env_var`` wins over ``PATH``; a directory is searched."""
@@ -43,6 +51,27 @@ class ExternalProgram:
             return next((p for p in candidates if p.is_file() and os.access(p, os.X_OK)), None)
         found = shutil.which(self.executable, path=environ.get("PATH", os.defpath))
         return Path(found) if found else None
+
+    def self_check_failure(self, executable: Path, timeout: float = 300) -> str | None:
+        """Run the program's smallest self-check in its own environment (:func:`program_env`);
+        None when it starts, else what went wrong, in its own last words. Being on PATH is
+        not being able to run: a MadGraph whose Python lacks `six`, a Delphes without its
+        ROOT libraries fail here, before any job."""
+        with tempfile.TemporaryDirectory(prefix="resim-check-") as work:
+            script = Path(work) / "exit.mg5"
+            script.write_text("exit\n")
+            args = [a.replace("{script}", str(script)) for a in self.self_check]
+            shown = " ".join([str(executable), *self.self_check]).replace("{script}", "exit.mg5")
+            try:
+                result = subprocess.run([*program_command(executable), *args], cwd=work,
+                                        env=program_env(), capture_output=True, text=True,
+                                        timeout=timeout, stdin=subprocess.DEVNULL)
+            except (OSError, subprocess.TimeoutExpired) as err:
+                return f"`{shown}` did not run: {err}"
+        said = (result.stdout + result.stderr).strip()
+        if result.returncode == 0 or (self.started and re.search(self.started, said)):
+            return None
+        return f"`{shown}` exited {result.returncode}: {first_words(said)}"
 
     def how_to_get(self) -> str:
         env_name = Path(self.conda_env).stem
@@ -67,11 +96,50 @@ class ExternalProgram:
 
 
 MADGRAPH = ExternalProgram("madgraph", "MadGraph5_aMC@NLO", "mg5_aMC", "RESIM_MG5_AMC",
-                           "envs/madgraph.yaml", "madgraph5amc", "/path/to/MG5_aMC/bin/mg5_aMC")
+                           "envs/madgraph.yaml", "madgraph5amc", "/path/to/MG5_aMC/bin/mg5_aMC",
+                           ("-f", "{script}"))
 HERWIG = ExternalProgram("herwig", "Herwig 7", "Herwig", "RESIM_HERWIG",
-                         "envs/herwig.yaml", "herwig3", "/path/to/herwig/bin/Herwig")
+                         "envs/herwig.yaml", "herwig3", "/path/to/herwig/bin/Herwig",
+                         ("--version",))
 DELPHES = ExternalProgram("delphes", "Delphes", "DelphesHepMC3", "RESIM_DELPHES_DIR",
-                          "envs/delphes.yaml", "delphes", "/path/to/delphes")
+                          "envs/delphes.yaml", "delphes", "/path/to/delphes",
+                          (), r"(?i)usage:")  # without arguments it prints its usage, exit 1
+
+#: The interpreter a Python program among them (MadGraph) runs with, when not the first
+#: ``python3`` of its PATH (:func:`program_env`).
+PYTHON_VAR = "RESIM_MG5_PYTHON"
+
+
+def program_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment an external program runs in: resim's, except that PATH leaves out the
+    directory of the Python running resim.
+
+    The workflow puts that directory (the project's virtual environment) first on every job's
+    PATH so that jobs find ``resim``; a program starting with ``#!/usr/bin/env python3``
+    (MadGraph) would then run on resim's Python, which lacks the modules it needs (``six``).
+    It gets the Python it was installed with, as in the user's own shell.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    ours = {os.path.realpath(p) for p in (Path(sys.executable).parent,
+                                          Path(sys.prefix) / "bin")}
+    kept = [p for p in environ.get("PATH", os.defpath).split(os.pathsep)
+            if p and os.path.realpath(p) not in ours]
+    environ["PATH"] = os.pathsep.join(kept)
+    return environ
+
+
+def program_command(executable: Path | str, environ: dict[str, str] | None = None) -> list[str]:
+    """How to start ``executable``: itself, or ``$RESIM_MG5_PYTHON executable`` when that
+    variable names the interpreter a Python program is to run with."""
+    python = (os.environ if environ is None else environ).get(PYTHON_VAR)
+    return [python, str(executable)] if python else [str(executable)]
+
+
+def first_words(text: str, limit: int = 300) -> str:
+    """A program's message on one line, from its first words: cut at the end when long (the
+    start says what failed; the end is often a path or a stack)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
 
 PROGRAMS = {p.name: p for p in (MADGRAPH, HERWIG, DELPHES)}
 
@@ -110,12 +178,21 @@ def unknown_backends(config: dict) -> list[str]:
     return messages
 
 
-def check(config: dict) -> list[str]:
+def check(config: dict, run: bool = True) -> list[str]:
     """One message per backend name that is unknown, and per selected external program that is
-    not installed (empty: all present)."""
+    not installed or, with ``run``, fails its own smallest self-check (empty: all good)."""
     keys: dict[ExternalProgram, list[str]] = {}
     for program, key in selected(config):
         keys.setdefault(program, []).append(key)
-    return unknown_backends(config) + [program.missing_message(", ".join(program_keys))
-                                       for program, program_keys in keys.items()
-                                       if program.locate() is None]
+    messages = unknown_backends(config)
+    for program, program_keys in keys.items():
+        where = ", ".join(program_keys)
+        executable = program.locate()
+        if executable is None:
+            messages.append(program.missing_message(where))
+            continue
+        failure = program.self_check_failure(executable) if run else None
+        if failure:
+            messages.append(f"{where}: selects {program.title}, found at {executable}, but it "
+                            f"does not run: {failure}")
+    return messages

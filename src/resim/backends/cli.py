@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     missing = check(config)
     for message in missing:
-        print(f"resim check-backends: missing backend: {message}", file=sys.stderr)
+        # the console scripts' error form, one line per program
+        print(f"resim check-backends: error: {message}", file=sys.stderr)
     if missing:
         return 2
     programs = {program.title: program for program, _ in selected(config)}

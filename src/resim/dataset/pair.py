@@ -15,22 +15,24 @@ events the view never simulated (the cascade: an earlier view had already lost t
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 from pathlib import Path
 
 import numpy as np
 
-from ..config import config_hash
 from ..errors import DatasetError
 from ..forks import view_order
 from ..io import atomic_path
 from ..jets import STATUS, STATUS_CODE
 from .cutflow import check_closes
-from .provenance import require_distinct, require_job, require_kind, versions
-from .reader import decode_attrs, open_h5
+from .provenance import (detector_record, require_distinct, require_job, require_job_config,
+                         require_kind, versions)
+from .reader import decode_attrs, open_h5, require_attrs, require_parts
 from ..contracts import LABELS
 from .schema import SCHEMA_VERSION
-from .simulate import jets_config
+from .simulate import VIEW_TABLE, jets_config
 from .writer import JET_TABLE, PAIR_TABLE, H5Appender, create_file, set_attrs
 
 COPY_ROWS = 2048
@@ -93,6 +95,9 @@ def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Pat
             attrs = decode_attrs(f.attrs)
             require_kind(path, attrs, ("view-group",), "resim pair")
             require_job(path, attrs, sample, shard)
+            require_job_config(path, attrs, config, sample)
+            require_attrs(path, attrs, ("views", "seeds", "cutflow"))
+            require_parts(path, f, attrs["views"], VIEW_TABLE)
             for view in attrs["views"]:
                 if view in where:
                     raise DatasetError(f"{path}: view {view!r} already in "
@@ -146,10 +151,12 @@ def pair_files(config: dict, sample: str, shard: int, view_files: list[str | Pat
                 "view_settings": {v: config["views"].get(v, {}) for v in views},
                 "seeds": {"global_seed": int(config["run"]["seed"]), "sample": sample,
                           "shard": int(shard), "seeds": seeds},
-                "config_hash": config_hash(config), "versions": versions(config),
+                # the config that made the jets (require_job_config: the same in every section
+                # that shapes them), so that merge and training compare like with like
+                "config_hash": group_attrs[0]["config_hash"], "versions": versions(config),
                 "cutflow": {"views": view_cutflows, "pairing": cutflow},
                 "label_names": list(LABELS), "jets": jets_config(config),
-                "detector": config.get("detector", {})})
+                "detector": detector_record(config), "hard": group_attrs[0].get("hard") or {}})
     finally:
         for f in handles:
             f.close()
@@ -170,11 +177,19 @@ def describe(path: str | Path) -> str:
     if ds.attrs.get("sources"):  # merged: one cut-flow per source shard
         lines.append(f"  merged from {len(ds.attrs['sources'])} files")
         for source in ds.attrs["sources"]:
-            pairing = json.dumps(cut[source]["pairing"], sort_keys=True)
+            pairing = json.dumps((cut.get(source) or {}).get("pairing", "absent"), sort_keys=True)
             lines.append(f"  {source} pairing: {pairing}")
-    else:
-        for view, flow in cut["views"].items():
+    else:  # a file without its cut-flow (edited, or not resim's) is described, not a KeyError
+        for view, flow in (cut.get("views") or {}).items():
             lines.append(f"  cutflow {view}: {json.dumps(flow, sort_keys=True)}")
-        lines.append(f"  cutflow pairing: {json.dumps(cut['pairing'], sort_keys=True)}")
+        lines.append(f"  cutflow pairing: {json.dumps(cut.get('pairing', 'absent'), sort_keys=True)}")
     lines.append("  versions: " + json.dumps(ds.attrs.get("versions"), sort_keys=True))
+    # which programs made the jets: the hard-scatter backend and version, the detector
+    for key in ("hard", "detector"):
+        value = ds.attrs.get(key)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        lines.append(f"  {key}: " + json.dumps(value if value is not None else "absent",
+                                                 sort_keys=True))
     return "\n".join(lines)

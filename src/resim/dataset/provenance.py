@@ -48,6 +48,45 @@ def run_versions(config: dict) -> dict[str, str]:
     return out
 
 
+def detector_record(config: dict) -> dict:
+    """The ``detector`` section as the files record it. With Delphes as the detector, D0/DZ are
+    Delphes' own (the helix's, unsmeared: the embedded detector's ``delphes`` mode), whatever
+    ``impact_parameters`` the section holds for the embedded detector that did not run."""
+    section = dict(config.get("detector") or {})
+    if section.get("backend") == "delphes":
+        section["impact_parameters"] = "delphes"
+    return section
+
+
+def hard_record(config: dict, sample: str, lhe: str | Path | None) -> dict:
+    """Who made the hard events: the sample's backend and its versions, from the statistics
+    ``resim hard`` wrote beside the LHE file, else from the file's ``<generator>`` tag."""
+    import json
+    import re
+
+    from ..hard import stats_path
+
+    record = {"backend": (config["samples"].get(sample) or {}).get("backend", "embedded"),
+              "versions": {}}
+    if lhe is None:
+        return record
+    stats = stats_path(lhe)
+    if stats.is_file():
+        try:
+            record["versions"] = json.loads(stats.read_text()).get("versions") or {}
+        except (OSError, ValueError):
+            pass
+    if not record["versions"]:
+        from ..lhe import _open_text
+
+        with _open_text(Path(lhe)) as handle:
+            head = handle.read(1 << 16)
+        tag = re.search(r"<generator name=['\"]([^'\"]+)['\"] version=['\"]([^'\"]+)", head)
+        if tag:
+            record["versions"] = {tag.group(1): tag.group(2)}
+    return record
+
+
 # What a dataset stage checks about the files it is given: their kind, and that they belong
 # together. Each mismatch is one DatasetError naming both sides.
 
@@ -101,6 +140,24 @@ def require_job(path: str | Path, attrs: dict, sample: str, shard: int) -> None:
     if made_for != (sample, int(shard)):
         raise DatasetError(f"{path}: holds sample {made_for[0]!r} shard {made_for[1]}, but this "
                            f"job is sample {sample!r} shard {int(shard)}")
+
+
+def require_job_config(path: str | Path, attrs: dict, config: dict, sample: str) -> None:
+    """A file made by the job's ``config`` in every section that shapes its jets (a view file
+    for ``resim pair``), else a DatasetError naming the sections and both configs."""
+    from ..config import config_hash, section_digests
+
+    mine, theirs = config_hash(config), attrs.get("config_hash")
+    recorded = attrs.get("config_sections")
+    if recorded is None:  # written before files recorded their sections: the whole config
+        differ, where = theirs != mine, ""
+    else:
+        sections = [s for s, d in section_digests(config, sample).items() if recorded.get(s) != d]
+        differ, where = bool(sections), f" in {', '.join(sections)}"
+    if differ:
+        raise DatasetError(f"{path}: made with config {theirs}, but this job's config is {mine} "
+                           f"and differs{where}: simulate again with this config, or pair with "
+                           f"the one that made the file")
 
 
 def require_same_config(paths: list[str | Path], attrs: list[dict]) -> None:

@@ -17,12 +17,14 @@ import h5py
 import numpy as np
 
 from ..errors import DatasetError
-from .provenance import require_kind
+from .provenance import require_kind, require_same_config
 from ..contracts import CONSTITUENT_FIELDS, JET_FIELDS, PARTON_FIELDS
 from .schema import SCHEMA_VERSION
+from .writer import JET_TABLE, PAIR_TABLE
 
 #: Root attributes stored as JSON strings.
-JSON_ATTRS = ("views", "view_settings", "seeds", "versions", "cutflow", "label_names", "sources")
+JSON_ATTRS = ("views", "view_settings", "seeds", "versions", "cutflow", "label_names", "sources",
+              "config_sections", "hard")
 
 
 def open_h5(path: str | Path, mode: str = "r") -> h5py.File:
@@ -50,6 +52,28 @@ def decode_attrs(attrs: h5py.AttributeManager) -> dict:
     return out
 
 
+def require_attrs(path: str | Path, attrs: dict, keys: tuple[str, ...]) -> None:
+    """The root attributes a reader needs, each named when missing."""
+    missing = [key for key in keys if key not in attrs]
+    if missing:
+        raise DatasetError(f"{path}: lacks the attribute(s) {', '.join(missing)} (truncated, or "
+                           f"edited after resim wrote it?)")
+
+
+def require_parts(path: str | Path, f: h5py.File, views: list[str], table: dict) -> None:
+    """Every view of ``views`` has its group in ``f`` holding each dataset of ``table``: a file
+    missing a part is one line naming it, never h5py's KeyError deep in a reader."""
+    for view in views:
+        group = f.get(f"views/{view}")
+        if not isinstance(group, h5py.Group):
+            raise DatasetError(f"{path}: lists view {view!r} but has no group /views/{view} "
+                               f"(truncated, or edited after resim wrote it?)")
+        missing = [key for key in table if not isinstance(group.get(key), h5py.Dataset)]
+        if missing:
+            raise DatasetError(f"{path}: view {view!r} lacks its dataset(s) "
+                               f"{', '.join(missing)} (/views/{view})")
+
+
 @dataclass
 class Jets:
     """The jets of one view for a selection of pairs (schema layout)."""
@@ -71,6 +95,12 @@ def _check_layout(path: Path, f: h5py.File) -> dict:
     missing = [s for s in attrs.get("sources") or [] if not (path.parent / s).exists()]
     if missing:  # HDF5 would read a missing virtual source as zeros
         raise DatasetError(f"{path}: merged file lacks its source shards {missing}")
+    require_attrs(path, attrs, ("views", "label_names"))
+    require_parts(path, f, attrs["views"], JET_TABLE)
+    if not isinstance(f.get("pairs"), h5py.Group) or \
+            any(not isinstance(f["pairs"].get(k), h5py.Dataset) for k in PAIR_TABLE):
+        raise DatasetError(f"{path}: lacks /pairs or one of its datasets "
+                           f"{', '.join(PAIR_TABLE)}")
     n = None
     try:
         for view in attrs["views"]:
@@ -117,6 +147,8 @@ class PairedDataset:
                                    f"{self.paths[0]}'s {file_attrs[0]['views']}")
             sizes.append(attrs["n_pairs"])
             file_attrs.append(attrs)
+        # jets of two configs are two datasets: mixing them would train on neither
+        require_same_config(self.paths, file_attrs)
         self.views: list[str] = list(file_attrs[0]["views"])
         self.label_names: list[str] = list(file_attrs[0]["label_names"])
         self.event_id = np.concatenate(event_id)
@@ -130,6 +162,22 @@ class PairedDataset:
 
     def __len__(self) -> int:
         return int(self._offsets[-1])
+
+    def shard_files(self) -> dict[tuple, Path]:
+        """The shard files behind this dataset (a merged file's sources, else the files
+        themselves), keyed by what they hold: (sample, shard, config hash). A shard reached
+        through a merged file, a symlink, another name or a copy is recognised as one."""
+        found = {}
+        for path, attrs in zip(self.paths, self.file_attrs):
+            sources = [path.parent / s for s in attrs.get("sources") or []]
+            for shard in sources or [path]:
+                if sources:
+                    with open_h5(shard) as f:
+                        held = decode_attrs(f.attrs)
+                else:
+                    held = attrs
+                found[(held.get("sample"), held.get("shard"), held.get("config_hash"))] = shard
+        return found
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -147,6 +195,22 @@ class PairedDataset:
             for f in files:
                 f.close()
         self._handles = {}
+
+    def require_apart(self, other: PairedDataset, role: str, flag: str | None = None,
+                      overlap_ok: bool = False) -> None:
+        """``other`` (validation or test jets) must come from this dataset's (the training
+        jets') config and share no shard with it: jets trained on would flatter the
+        validation. ``flag``: the option with which a user accepts an overlap (``overlap_ok``)."""
+        require_same_config([self.paths[0], other.paths[0]], [self.attrs, other.attrs])
+        if overlap_ok:
+            return
+        mine = self.shard_files()
+        for key, shard in other.shard_files().items():
+            if key in mine:
+                accept = f" (pass {flag} if that is what you want)" if flag else ""
+                raise DatasetError(f"{shard}: the {role} jets include sample {key[0]!r} shard "
+                                   f"{key[1]}, which the training files hold too "
+                                   f"({mine[key]}){accept}")
 
     def read(self, view: str, rows: slice | np.ndarray) -> Jets:
         """The jets of ``view`` for ``rows``: a slice or an index array (any order, repeats

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import jets as jetlib
-from ..config import config_hash
+from ..config import config_hash, section_digests
 from ..detector import get_detector
 from ..contracts import Branch, LHEBatch, ViewBatch
 from ..forks import ViewChain
@@ -34,7 +34,7 @@ from ..matching import match
 from ..pileup.overlay import SHARED, PileUp, stream_view
 from ..seeds import SeedManifest
 from .cutflow import check_closes, new_view_cutflow
-from .provenance import versions
+from .provenance import detector_record, hard_record, versions
 from .writer import JET_TABLE, PAIR_TABLE, H5Appender, create_file, set_attrs
 
 log = logging.getLogger(__name__)
@@ -152,15 +152,18 @@ class _ViewFile:
         _add(self.cutflows[view], flow)
 
     def close(self, config: dict, sample: str, shard: int, out, manifest: SeedManifest,
-              cascade: bool) -> dict:
+              cascade: bool, lhe=None) -> dict:
         for view, cutflow in self.cutflows.items():
             check_closes(cutflow, f"{out} view {view}")
         set_attrs(self.f, {"kind": "view-group", "sample": sample, "shard": int(shard),
                            "views": self.views, "cascade": cascade,
                            "cutflow": self.cutflows, "seeds": manifest.to_dict(),
                            "view_settings": {v: config["views"].get(v, {}) for v in self.views},
-                           "jets": jets_config(config), "detector": config.get("detector", {}),
-                           "config_hash": config_hash(config), "versions": versions(config)})
+                           "jets": jets_config(config), "detector": detector_record(config),
+                           "hard": hard_record(config, sample, lhe),
+                           "config_hash": config_hash(config),
+                           "config_sections": section_digests(config, sample),
+                           "versions": versions(config)})
         return self.cutflows
 
 
@@ -185,6 +188,22 @@ class _Reconstruction:
                             self.cfg, self.workdir, self.pileup, pileup_seed, vertex_seed)
 
 
+def batch_events(config: dict) -> int:
+    """Events simulated together: ``run.batch_size``, rounded up to whole blocks of
+    ``detector.delphes.block_events`` when Delphes is the detector. Delphes draws one random
+    stream per block, event after event: a batch holding part of a block would start the
+    block's stream again for the rest and give two sets of events the same draws. Results do
+    not depend on the batch size otherwise, so rounding changes only memory."""
+    from ..detector.delphes import DEFAULT_BLOCK_EVENTS
+
+    size = int(config["run"]["batch_size"])
+    detector = config.get("detector") or {}
+    if detector.get("backend") == "delphes":
+        block = int((detector.get("delphes") or {}).get("block_events", DEFAULT_BLOCK_EVENTS))
+        size = -(-size // block) * block
+    return size
+
+
 def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: str | Path,
                    workdir: Path | None = None, events: range | None = None,
                    cascade: bool | None = None, pool: list = ()) -> dict:
@@ -201,7 +220,7 @@ def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: 
             atomic_path(out) as tmp, create_file(tmp) as f:
         total = len(events) if events is not None else count_event_tags(lhe)
         view_file = _ViewFile(f, chain.order)
-        for batch in chain.batches(int(config["run"]["batch_size"]), events):
+        for batch in chain.batches(batch_events(config), events):
             alive = _Cascade(len(batch), cascade)
             branches: dict[str, tuple[np.ndarray, Branch]] = {}
             for view in chain.order:
@@ -213,7 +232,7 @@ def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: 
             log.info("%s/%s: %d/%d events (simulated per view: %s)", sample, shard, done, total,
                      ", ".join(f"{v} {len(branches[v][0]) if v in branches else 0}"
                                for v in chain.order))
-        return view_file.close(config, sample, shard, out, manifest, cascade)
+        return view_file.close(config, sample, shard, out, manifest, cascade, lhe)
 
 
 def _simulate_view(chain: ViewChain, view: str, batch: LHEBatch, positions: np.ndarray,

@@ -6,7 +6,9 @@ fixed content (no wall-clock times, host names or paths), so the same inputs giv
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -68,6 +70,28 @@ class H5Appender:
         self.rows += n
 
 
-def create_file(path: str | Path) -> h5py.File:
-    """A new HDF5 file with settings that keep its bytes reproducible."""
-    return h5py.File(path, "w", libver=("earliest", "v110"), track_order=False)
+#: How the in-memory image of a file being written grows (fewer reallocations than HDF5's 64 kB).
+IMAGE_INCREMENT = 16 << 20
+
+
+@contextlib.contextmanager
+def create_file(path: str | Path) -> Iterator[h5py.File]:
+    """A new HDF5 file with settings that keep its bytes reproducible, written to ``path`` when
+    the block succeeds.
+
+    The file is built in memory (HDF5's core driver) and its image written by Python at the end.
+    Written through HDF5's own disk driver, a full disk or a file-size limit leaves HDF5 2.0
+    with a file it cannot close: h5py's close (or the interpreter's exit) then segfaults. Here
+    HDF5 never meets the failure; the plain write raises an OSError naming the reason. Memory:
+    the finished file (compressed jets), held once more while it is written.
+    """
+    f = h5py.File(path, "w", driver="core", backing_store=False, block_size=IMAGE_INCREMENT,
+                  libver=("earliest", "v110"), track_order=False)
+    try:
+        yield f
+        f.flush()
+        image = f.id.get_file_image()
+    finally:
+        f.close()
+    with open(path, "wb") as out:
+        out.write(image)

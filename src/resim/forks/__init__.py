@@ -15,6 +15,7 @@ every event (``resim views``, HepMC3 export, tests).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import time
@@ -26,7 +27,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..contracts import Branch, LHEBatch, ViewBatch, make_event_id
-from ..lhe import iter_events, truth_array
+from ..lhe import generator_input, iter_events, truth_array
 from ..provenance import check_hard_input
 from ..seeds import SeedManifest
 from ..showers.registry import register_shower
@@ -131,7 +132,8 @@ class ViewChain:
                  manifest: SeedManifest | None = None, views: Iterable[str] | None = None):
         # before any generator opens the file: the shard is the sample's, the file an LHE file
         # with events, written (if resim wrote it) for this sample and shard
-        check_hard_input(config, sample, int(shard), lhe_path)
+        self.head = check_hard_input(config, sample, int(shard), lhe_path)
+        self._input = contextlib.ExitStack()
         self.config, self.sample, self.shard = config, sample, int(shard)
         self.lhe_path = Path(lhe_path)
         self.manifest = manifest or SeedManifest(int(config["run"]["seed"]), sample, self.shard)
@@ -156,11 +158,13 @@ class ViewChain:
     def __enter__(self) -> ViewChain:
         keep = _needs_partons(self.specs, self.order)
         try:
+            # what generators open by name (a space in the path, no LHEF version: a stand-in)
+            source = self._input.enter_context(generator_input(self.head))
             for view in self.order:
                 cls = get_fork(self.specs[view]["fork"], f"views.{view}.fork")
                 self.forks[view] = cls(self.config, view, self.specs[view], self.manifest,
                                        keep[view])
-                self.forks[view].open(self.lhe_path)
+                self.forks[view].open(source)
         except BaseException:
             self.close()
             raise
@@ -173,6 +177,7 @@ class ViewChain:
         for fork in self.forks.values():
             fork.close()
         self.forks = {}
+        self._input.close()
 
     def batches(self, batch_size: int, events: range | None = None) -> Iterator[LHEBatch]:
         """The shard's hard events, ``batch_size`` at a time (``events``: only those indices,

@@ -16,9 +16,10 @@ import awkward as ak
 import h5py
 import numpy as np
 
-from ..cliutil import add_job_arguments
+from ..cliutil import add_job_arguments, declare_paths
 from ..config import load_config
 from ..errors import ConfigError
+from ..dataset.writer import create_file
 from ..io import atomic_path
 from ..seeds import SeedManifest
 
@@ -41,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="events simulated together (default run.batch_size; results do not "
                              "depend on it)")
     parser.set_defaults(func=run)
+    declare_paths(parser, inputs=("config", "lhe"), outputs=("out",), output_dirs=("hepmc",),
+                  derived=_manifest)
+
+
+def _manifest(args: argparse.Namespace) -> list[Path]:
+    return [args.out.with_name(args.out.name + ".seeds.json")] if args.out else []
 
 
 def _write_array(group: h5py.Group, name: str, array: ak.Array) -> None:
@@ -59,7 +66,7 @@ def read_array(group: h5py.Group) -> ak.Array:
 
 def write_views(path: Path, batches: dict[str, list], manifest: SeedManifest) -> None:
     """All batches of every view into one HDF5 file, atomically."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as out:
+    with atomic_path(path) as tmp, create_file(tmp) as out:
         out.attrs["seeds"] = json.dumps(manifest.to_dict())
         for view, parts in batches.items():
             group = out.create_group(view)
@@ -76,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from . import ViewChain, run_views
 
     if args.out is None and args.hepmc is None:
-        raise ConfigError("resim views: give --out FILE and/or --hepmc OUTDIR")
+        raise ConfigError("give --out FILE and/or --hepmc OUTDIR")  # the script names itself
     config = load_config(args.config)
     manifest = SeedManifest(int(config["run"]["seed"]), args.sample, args.shard)
     batch_size = args.batch_size or int(config["run"].get("batch_size", 100))

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, published_together
 from ..seeds import SeedManifest
 from .registry import get_hard_backend, register_hard_backend
 
@@ -43,7 +43,10 @@ def generate(config: dict, sample: str, shard: int, out_path: str | Path) -> dic
         raise ConfigError(f"samples.{sample}.shards: shard {shard} is outside 0..{int(shards) - 1}")
     backend = get_hard_backend(spec.get("backend", "embedded"), f"samples.{sample}.backend")
     manifest = SeedManifest(int(config["run"]["seed"]), sample, int(shard))
-    stats = backend(config, sample, int(shard), Path(out_path), manifest)
-    stats["seeds"] = {**manifest.to_dict(), **({"backend": stats["seeds"]} if "seeds" in stats else {})}
-    atomic_write_text(stats_path(out_path), json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    # the events and their statistics are one result: a failure leaves neither
+    with published_together(out_path, stats_path(out_path)):
+        stats = backend(config, sample, int(shard), Path(out_path), manifest)
+        stats["seeds"] = {**manifest.to_dict(),
+                          **({"backend": stats["seeds"]} if "seeds" in stats else {})}
+        atomic_write_text(stats_path(out_path), json.dumps(stats, indent=2, sort_keys=True) + "\n")
     return stats

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cliutil import add_job_arguments
+from ..cliutil import add_job_arguments, declare_paths
 from ..config import load_config
 
 
@@ -17,6 +17,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_job_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, help="e.g. results/hard/qcd/0.lhe.gz")
     parser.set_defaults(func=run)
+    declare_paths(parser, inputs=("config",), outputs=("out",), derived=_statistics)
+
+
+def _statistics(args: argparse.Namespace) -> list[Path]:
+    from . import stats_path
+
+    return [stats_path(args.out)]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..backends import MADGRAPH
+from ..backends import MADGRAPH, first_words, program_command, program_env
 from ..errors import ConfigError, GeneratorError
 from ..io import atomic_path, reproducible_gzip
 from ..seeds import SeedManifest
@@ -183,9 +183,11 @@ def launch_card(procdir: str | Path, settings: dict[str, object], nb_core: int =
     return "\n".join(lines) + "\n"
 
 
-def mg5_command(executable: str | Path, script: str | Path) -> list[str]:
-    """Command line running one MadGraph script without questions."""
-    return [str(executable), "-f", str(script)]
+def mg5_command(executable: str | Path, script: str | Path,
+                environ: dict[str, str] | None = None) -> list[str]:
+    """Command line running one MadGraph script without questions (with the interpreter of
+    ``$RESIM_MG5_PYTHON`` when set, :func:`resim.backends.program_command`)."""
+    return [*program_command(executable, environ), "-f", str(script)]
 
 
 def events_file(procdir: Path, decayed: bool, run_name: str = RUN_NAME) -> Path:
@@ -198,10 +200,10 @@ def check_run(lhe: Path, log_text: str, nevents: int) -> dict:
     marker = ERROR_MARKERS.search(log_text)
     if marker:
         start = log_text.rfind("\n", 0, marker.start()) + 1
-        excerpt = log_text[start:start + 400].strip()
-        raise GeneratorError(f"MadGraph failed (work directory kept: {lhe.parents[3]}): {excerpt}")
+        raise GeneratorError(f"MadGraph failed: {first_words(log_text[start:], 400)}")
     if not lhe.is_file():
-        raise GeneratorError(f"MadGraph wrote no {lhe} (see mg5.log in {lhe.parents[3]})")
+        raise GeneratorError(f"MadGraph wrote no {lhe.relative_to(lhe.parents[3])} (its log "
+                             f"is in this job's log)")
     stats = lhe_stats(lhe)
     if stats["events"] != nevents:
         raise GeneratorError(f"{lhe}: MadGraph wrote {stats['events']} events, {nevents} were "
@@ -269,21 +271,26 @@ def publish_lhe(text: str, out_path: Path) -> None:
 def _run_script(executable: Path, script: Path, text: str, logfile: Path) -> str:
     script.write_text(text)
     with open(logfile, "a") as out:
+        # program_env: not resim's own Python for MadGraph's `#!/usr/bin/env python3`
         result = subprocess.run(mg5_command(executable, script), cwd=script.parent,
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=program_env())
     text = logfile.read_text(errors="replace")
     if result.returncode != 0:
-        raise GeneratorError(f"{executable} exited {result.returncode} on {script}: "
-                             f"{_last_words(text)} (log: {logfile})")
+        raise GeneratorError(f"{executable} exited {result.returncode} on {script.name}: "
+                             f"{_last_words(text)}")
     return text
 
 
 def _last_words(log_text: str, limit: int = 300) -> str:
-    """The end of MadGraph's log on one line: it says why (a missing Python module, a
-    refused card line) without the user opening the log."""
+    """MadGraph's last message on one line, from its first words: it says why (a missing
+    Python module, a refused card line) without the user opening the log."""
     lines = [line.strip() for line in log_text.splitlines() if line.strip()]
-    tail = " ".join(lines[-2:]) if lines else "(empty log)"
-    return tail if len(tail) <= limit else "…" + tail[-limit:]
+    if not lines:
+        return "(empty log)"
+    marker = next((i for i in range(len(lines) - 1, -1, -1)
+                   if ERROR_MARKERS.search(lines[i])), max(len(lines) - 2, 0))
+    return first_words(" ".join(lines[marker:]), limit)
 
 
 def generate_madgraph(config: dict, sample: str, shard: int, out_path: str | Path,
@@ -311,27 +318,35 @@ def generate_madgraph(config: dict, sample: str, shard: int, out_path: str | Pat
     if spin:
         (workdir / "madspin_card.dat").write_text(spin)
     start = time.perf_counter()
-    # Paths relative to the work directory: MadGraph copies the proc card into the LHE header,
-    # so an absolute (random) path would make the same seed give different files.
-    _run_script(executable, workdir / "proc_card.mg5",
-                proc_card(process, procdir.name, options.get("model", "sm")), logfile)
-    log_text = _run_script(executable, workdir / "launch.mg5",
-                           launch_card(procdir.name, settings, options.get("nb_core", 1),
-                                       "madspin_card.dat" if spin else None), logfile)
-    lhe = events_file(procdir, decayed=bool(spin))
-    stats = check_run(lhe, log_text, asked)
-    with gzip.open(lhe, "rt") as handle:
-        text = handle.read()
-    kept, looked = nevents, nevents
-    if window:
-        text, kept, looked = eta_filter(text, *window, nevents)
-        if kept < nevents:
-            raise GeneratorError(
-                f"samples.{sample}: only {kept} of MadGraph's {looked} events have |eta| < "
-                f"{window[1]} for PDG {window[0]}; {nevents} were asked (work directory kept: "
-                f"{workdir})")
-    publish_lhe(text, out_path)
-    shutil.rmtree(workdir)
+    try:
+        # Paths relative to the work directory: MadGraph copies the proc card into the LHE
+        # header, so an absolute (random) path would make the same seed give different files.
+        _run_script(executable, workdir / "proc_card.mg5",
+                    proc_card(process, procdir.name, options.get("model", "sm")), logfile)
+        log_text = _run_script(executable, workdir / "launch.mg5",
+                               launch_card(procdir.name, settings, options.get("nb_core", 1),
+                                           "madspin_card.dat" if spin else None), logfile)
+        lhe = events_file(procdir, decayed=bool(spin))
+        stats = check_run(lhe, log_text, asked)
+        with gzip.open(lhe, "rt") as handle:
+            text = handle.read()
+        kept, looked = nevents, nevents
+        if window:
+            text, kept, looked = eta_filter(text, *window, nevents)
+            if kept < nevents:
+                raise GeneratorError(
+                    f"samples.{sample}: only {kept} of MadGraph's {looked} events have |eta| < "
+                    f"{window[1]} for PDG {window[0]}; {nevents} were asked")
+        publish_lhe(text, out_path)
+    except BaseException:
+        # the scratch folder beside the output does not stay: the error line carries
+        # MadGraph's own message, -v the end of its log
+        if logfile.is_file():
+            log.debug("MadGraph's log (last lines):\n%s", "\n".join(
+                logfile.read_text(errors="replace").splitlines()[-40:]))
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     seconds = time.perf_counter() - start
     efficiency = kept / looked
     log.info("MadGraph %s: %d events for %s shard %d in %.1f s (|eta| filter efficiency %.3f)",

@@ -11,7 +11,10 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 import re
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import pythia8mc
 
 from ..config import config_hash
 from ..errors import ConfigError, GeneratorError
-from ..io import atomic_path, reproducible_gzip, scratch_file
+from ..io import atomic_path, naming_output, reproducible_gzip, scratch_file
 from ..lhe import provenance_block
 from ..seeds import SeedManifest
 from .processes import PROCESSES, Channel, Process, channel_schedule, dark_settings
@@ -80,9 +83,35 @@ def new_pythia(settings: list[str], context: str, user_hooks=None) -> pythia8mc.
     if user_hooks is not None:
         pythia.setUserHooksPtr(user_hooks)
     if not pythia.init():
-        raise GeneratorError(f"{context}: Pythia's init() failed with the settings "
-                             f"{'; '.join(settings)}")
+        log.debug("%s: Pythia's settings: %s", context, "; ".join(settings))
+        raise GeneratorError(f"{context}: Pythia's init() failed: {_init_failure(settings)}")
     return pythia
+
+
+def _init_failure(settings: list[str]) -> str:
+    """What Pythia says when ``settings`` fail to initialise (its abort and error lines).
+
+    A quiet Pythia says nothing and offers no way to ask, so a second, talking instance is
+    initialised with the same settings while the process's standard output (Pythia's C++
+    stream) goes to a file; only the failure path pays for it.
+    """
+    pythia = pythia8mc.Pythia("", False)
+    for line in (*settings, "Print:quiet = off", "Print:verbosity = 1"):
+        pythia.readString(line)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 1)
+        try:
+            pythia.init()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        capture.seek(0)
+        said = capture.read().decode(errors="replace")
+    lines = [" ".join(line.split()).removeprefix("PYTHIA ") for line in said.splitlines()
+             if "Abort" in line or "Error" in line]
+    return "; ".join(dict.fromkeys(lines)) or "Pythia gave no reason (-v logs its settings)"
 
 
 def _tagged_indices(process: pythia8mc.Event, tagged: str | int) -> list[int]:
@@ -191,7 +220,7 @@ def generate_embedded(config: dict, sample: str, shard: int, out_path: str | Pat
     # Events go to a scratch file first: <init> (cross-sections) can only be written at the end.
     body = scratch_file(out_path, "body")
     try:
-        with open(body, "w") as events:
+        with naming_output(out_path), open(body, "w") as events:
             for index, k in enumerate(channel_schedule(weights, n_events)):
                 pythia, writer, counts = generators[k]
                 for _ in range(MAX_TRIES_PER_EVENT):

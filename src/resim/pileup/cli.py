@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cliutil import declare_paths
 from ..config import load_config
 
 
@@ -19,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="pool shard number, 0 .. pileup.pool_shards - 1")
     parser.add_argument("--out", required=True, type=Path, help="e.g. results/pileup/pool/0.h5")
     parser.set_defaults(func=run)
+    declare_paths(parser, inputs=("config",), outputs=("out",))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import config_hash
 from ..contracts import PARTICLE_FIELDS
-from ..errors import DatasetError
+from ..errors import ConfigError, DatasetError
 from ..hard.pythia import SQRT_S, new_pythia, pythia_version
 from ..io import atomic_path
 from ..seeds import derive_seed
@@ -48,6 +48,9 @@ def generate_pool(config: dict, shard: int, out: str | Path, batch: int = 500) -
     """Write pool shard ``shard`` (``pileup.pool_events`` events) to ``out``; returns the
     number of particles stored."""
     section = config["pileup"]
+    if not 0 <= int(shard) < int(section["pool_shards"]):
+        raise ConfigError(f"pileup.pool_shards: pool shard {shard} is outside "
+                          f"0..{int(section['pool_shards']) - 1}")
     n_events = int(section["pool_events"])
     seed = derive_seed(int(config["run"]["seed"]), "pileup", int(shard), "pool", "pileup")
     settings = pool_settings(config, seed)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from resim.cliutil import declare_paths
 from resim.config import load_config
 from resim.dataset.reader import PairedDataset
 from resim.errors import ConfigError
@@ -60,7 +61,7 @@ def model_record(path: Path, name: str) -> dict:
     record = json.loads((path / "metrics.json").read_text())
     return {"name": name, "mode": record["mode"], "rep": record["rep"],
             "train_size": record["train_size"], "views": record["views"],
-            "backbone_name": record.get("backbone_name"),
+            "views_label": record.get("views_label"), "backbone_name": record.get("backbone_name"),
             "backbone_label": record.get("backbone_label"), "network": record.get("network", "")}
 
 
@@ -71,8 +72,8 @@ def evaluate(config: dict, task_name: str, out: str | Path, test: list, model_di
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if not val:
-        raise ConfigError("rs3l evaluate: --val (the validation split) is needed to fix N2's "
-                          "orientation and scale")
+        raise ConfigError("--val (the validation split) is needed to fix N2's orientation and "
+                          "scale")
     task = Task.from_config(config, task_name)
     seed = derive_seed(config["run"]["seed"], f"evaluate:{task_name}", 0, "all", SEED_STREAM)
     rng = np.random.default_rng(seed)
@@ -118,11 +119,13 @@ def evaluate(config: dict, task_name: str, out: str | Path, test: list, model_di
         knn_records.append({**rec, "values": {"knn": accuracy["accuracy"]}, "knn": accuracy})
         curves.setdefault(rec["train_size"], {}).setdefault(
             tables.row_name(rec["mode"], rec["train_size"],
-                            tables.view_set_label(rec["views"], dataset.views),
+                            tables.record_views_label(rec, dataset.views),
                             rec["backbone_label"] or ""), result)
 
+    notes = {v: spec.get("description") for v, spec in
+             (dataset.attrs.get("view_settings") or {}).items() if spec.get("description")}
     written = tables.write_tables(out, task_name, model_records, dataset.views, efficiencies,
-                                  knn_records)
+                                  knn_records, notes)
     written += write_plots(out, task, model_records, dataset.views, efficiencies, curves, n2)
     summary = {"task": task_name, "test_files": [str(p) for p in dataset.paths], "n_test": len(rows),
                "n_signal": int(target.sum()), "n_wasserstein": len(balanced), "views": dataset.views,
@@ -206,3 +209,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "each backbone): its representation plots, kNN accuracy and training curves")
     p.add_argument("models", nargs="*", help="fine-tuning output directories")
     p.set_defaults(func=_run)
+    declare_paths(p, inputs=("config", "test", "val", "backbone", "models"), output_dirs=("out",),
+                  runs=("backbone", "models"))

@@ -130,6 +130,13 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(np.asarray(labels).astype(bool), scores))
 
 
+def bootstrap_auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(B,) AUCs of the resampled test sets ``weights`` ((B, n) multiplicities of the jets, as
+    :func:`bootstrap_weights` draws them, or products of such with fixed counts)."""
+    labels = np.asarray(labels).astype(bool)
+    return np.array([roc_auc_score(labels, scores, sample_weight=w) for w in weights])
+
+
 def wasserstein(reference: np.ndarray, other: np.ndarray) -> float:
     """1-D Wasserstein-1 distance between two unbinned score samples (``scipy``)."""
     return float(wasserstein_distance(np.ravel(reference), np.ravel(other)))

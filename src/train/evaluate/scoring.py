@@ -50,11 +50,12 @@ def score_views(dataset: PairedDataset, rows: np.ndarray, taggers: dict[str, Tag
             jets = dataset.read(view, rows[start:start + batch_size])
             n2.append(jets.jet[:, _N2])
             features, mask = (torch.from_numpy(a).to(device) for a in network_inputs(jets))
-            shared: dict[int, torch.Tensor] = {}  # id(frozen backbone) -> its representation
+            # (id(frozen backbone), what its taggers read) -> that representation
+            shared: dict[tuple[int, str], torch.Tensor] = {}
             with torch.no_grad():
                 for name, tagger in taggers.items():
                     if tagger.frozen:
-                        key = id(tagger.backbone)
+                        key = (id(tagger.backbone), tagger.representation)
                         if key not in shared:
                             shared[key] = tagger.embed(features, mask)
                         z = shared[key]

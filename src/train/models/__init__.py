@@ -17,9 +17,7 @@ from resim.errors import ConfigError
 
 from .dgcnn import DGCNN
 from .transformer import ParticleTransformer
-
-_SHARED = {"input_dim": 15, "hidden": 128, "embed_layers": 2, "head": [64, 32, 32, 8],
-           "head_order": "pool_mlp"}
+from ..model_shape import SHARED_DEFAULTS as _SHARED
 
 #: backbone name → (class, default keyword arguments).
 BACKBONES: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
@@ -53,14 +51,46 @@ def get_model(model_cfg: dict[str, Any] | None) -> nn.Module:
     return model
 
 
+def checkpoint_network(path: str | Path, checkpoint: dict[str, Any],
+                       weights: bool = True) -> nn.Module:
+    """The backbone a checkpoint describes (its weights loaded unless ``weights`` is False).
+
+    A checkpoint names its own network: one this code cannot build (another project's, another
+    version's) is a CheckpointError about the checkpoint, not a ``pretrain.model`` config key
+    the user never wrote."""
+    from ..checkpoint import CheckpointError
+
+    described = checkpoint["model_config"]
+    name = described.get("backbone", "?") if isinstance(described, dict) else "?"
+    try:
+        model = get_model(described)
+    except ConfigError as err:
+        reason = str(err).removeprefix("pretrain.model: ").removeprefix("pretrain.model.backbone: ")
+        raise CheckpointError(f"checkpoint {path} holds a network this resim cannot build "
+                              f"({name!r}): {reason}") from None
+    if weights:
+        missing, unexpected = _mismatch(model, checkpoint["state_dict"])
+        if missing or unexpected:
+            raise CheckpointError(f"checkpoint {path}: its weights do not fit its {name} network "
+                                  f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        model.load_state_dict(checkpoint["state_dict"])
+    return model
+
+
+def _mismatch(model: nn.Module, state: dict) -> tuple[list[str], list[str]]:
+    mine = model.state_dict()
+    missing = [k for k in mine if k not in state]
+    unexpected = [k for k in state if k not in mine or state[k].shape != mine[k].shape]
+    return missing, unexpected
+
+
 def load_backbone(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
     """The backbone stored in a pre-training checkpoint, weights loaded, in eval mode."""
     from ..checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(path, map_location=map_location, kind="pretraining")
-    model = get_model(checkpoint["model_config"])
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval()
+    return checkpoint_network(path, checkpoint).eval()
 
 
-__all__ = ["BACKBONES", "get_model", "load_backbone", "resolve_model_config"]
+__all__ = ["BACKBONES", "checkpoint_network", "get_model", "load_backbone",
+           "resolve_model_config"]

@@ -83,6 +83,17 @@ class JetBackbone(nn.Module):
         x, batch, mask = self._encode(features, mask)
         return self.head(x, batch, mask.shape[0])
 
+    def pool_particles(self, features: Tensor, mask: Tensor, reduce: str = "sum") -> Tensor:
+        """(B, hidden) the particle encodings summed (``"sum"``: the head's input) or averaged
+        (``"mean"``: what seed 001's autoencoder and seed 004's linear probe read) per jet."""
+        x, batch, trimmed = self._encode(features, mask)
+        pooled = sum_pool(x, batch, trimmed.shape[0])
+        if reduce == "mean":
+            return pooled / trimmed.sum(1, keepdim=True).clamp_min(1).to(pooled.dtype)
+        if reduce != "sum":
+            raise ValueError(f"pool_particles: reduce {reduce!r} is not 'sum' or 'mean'")
+        return pooled
+
     def encode_particles(self, features: Tensor, mask: Tensor) -> Tensor:
         """(B, N, hidden) encodings of the particles (zero on padding), without the jet head."""
         x, _, trimmed = self._encode(features, mask)
