@@ -112,13 +112,27 @@ def test_check_backends_command_exits_2_with_the_messages(bare_env, tmp_path, ca
     assert "`mg5_aMC`" in err and "`Herwig`" in err and "`DelphesHepMC3`" in err
 
 
-def test_check_backends_command_passes_when_all_are_found(bare_env, tmp_path, capsys):
+def test_check_backends_command_passes_when_all_are_found(bare_env, tmp_path, capsys, monkeypatch):
+    from resim.showers import herwig
+
     for name in ("mg5_aMC", "Herwig", "DelphesHepMC3"):
         fake_program(bare_env, name)
+    # these fakes do nothing, so Herwig's self-check (tests/test_backend_herwig.py) is stubbed
+    monkeypatch.setattr(herwig, "herwig_provenance", lambda exe: {"Herwig": "stub"})
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config_selecting_all()))
     assert main(["check-backends", "--config", str(path)]) == 0
-    assert "Delphes, Herwig 7, MadGraph5_aMC@NLO found" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Delphes, Herwig 7, MadGraph5_aMC@NLO found" in out and "self-check passed: Herwig stub" in out
+
+
+def test_check_backends_fails_when_a_found_program_fails_its_self_check(bare_env, tmp_path, capsys):
+    for name in ("mg5_aMC", "Herwig", "DelphesHepMC3"):
+        fake_program(bare_env, name)  # Herwig prints nothing: no PDF, no version
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config_selecting_all()))
+    assert main(["check-backends", "--config", str(path)]) == 2
+    assert "Herwig 7 (" in capsys.readouterr().err
 
 
 def test_console_script_fails_fast_in_a_fresh_process(bare_env, tmp_path):

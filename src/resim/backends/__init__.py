@@ -77,6 +77,8 @@ class ExternalProgram:
         env_name = Path(self.conda_env).stem
         return (f"get it with `conda env create -f {self.conda_env} && conda activate resim-{env_name}`, "
                 f"or from an LCG view ({self.lcg_package}: `{LCG_VIEW}`), "
+                f"or build it from source with `scripts/build-programs {self.name}` "
+                f"(then `source external/env.sh`), "
                 f"or point resim at an existing installation with "
                 f"`export {self.env_var}={self.env_example}` "
                 f"(or `export PATH=/path/to/bin:$PATH`)")

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from ..config import load_config
-from . import check, selected
+from ..errors import ResimError
+from . import HERWIG, check, selected
+
+#: A program's own smallest check ("module:function" of its executable, returning what it found,
+#: raising ResimError when it fails): Herwig's loads its repository and evaluates its PDF.
+OWN_CHECKS = {HERWIG.name: "resim.showers.herwig:herwig_provenance"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +33,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"resim check-backends: error: {message}", file=sys.stderr)
     if missing:
         return 2
-    found = sorted({program.title for program, _ in selected(config)})
-    print("external backends: " + (", ".join(found) + " found" if found else "none selected"))
+    programs = {program.title: program for program, _ in selected(config)}
+    print("external backends: " + (", ".join(sorted(programs)) + " found" if programs else "none selected"))
+    # Found is not working: a program with a check of its own runs it.
+    for title, program in sorted(programs.items()):
+        if program.name not in OWN_CHECKS:
+            continue
+        executable = program.locate()
+        module, function = OWN_CHECKS[program.name].split(":")
+        try:
+            facts = getattr(importlib.import_module(module), function)(executable)
+        except ResimError as err:
+            print(f"resim check-backends: {title} ({executable}) fails its self-check: {err}",
+                  file=sys.stderr)
+            return 2
+        print(f"{title} ({executable}) self-check passed: "
+              + ", ".join(f"{key} {value}" for key, value in facts.items()))
     return 0

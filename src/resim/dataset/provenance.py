@@ -28,15 +28,23 @@ def versions(config: dict | None = None) -> dict[str, str]:
 def run_versions(config: dict) -> dict[str, str]:
     """``pythia8mc PDF``: the PDF the ``shower`` section gives every Pythia view (CP5's own,
     NNPDF3.1 NNLO, unless ``shower.settings`` says otherwise; a view's own ``PDF:pSet`` is in
-    the file's view settings); ``Delphes``: its version when it is the detector."""
-    from ..backends import DELPHES
+    the file's view settings); ``Delphes``: its version when it is the detector; ``Herwig``,
+    ``ThePEG``, ``LHAPDF``, ``Herwig PDF`` when a view runs Herwig."""
+    from ..backends import DELPHES, HERWIG
     from ..detector.delphes import delphes_version
+    from ..showers.herwig import herwig_provenance
     from ..hard.pythia import pdf_used
     from ..showers.pythia import view_settings
 
     out = {"pythia8mc PDF": pdf_used(view_settings(config, {}))}
     if (config.get("detector") or {}).get("backend") == DELPHES.name:
         out["Delphes"] = delphes_version(DELPHES.require("detector.backend"))
+    herwig_views = [view for view, spec in (config.get("views") or {}).items()
+                    if spec.get("backend") == HERWIG.name]
+    if herwig_views:
+        # Herwig, ThePEG and LHAPDF versions and Herwig's default PDF (a view's own `pdf` is
+        # in the file's view settings)
+        out.update(herwig_provenance(HERWIG.require(f"views.{herwig_views[0]}.backend")))
     return out
 
 
