@@ -126,6 +126,8 @@ def test_a_run_writes_the_roc_and_table(tmp_path):
         model = record["models"][name]
         assert 0 < model["dark_jets_distinct"] <= available
         assert 0 < model["auc_std"] < 0.2
+    assert record["supervised"]["dark_jets_distinct"] == record["models"]["darkX"]["dark_jets_distinct"]
+    assert 0 < record["supervised"]["auc_std"] < 0.2
     assert (tmp_path / "out" / "roc.png").stat().st_size > 1000
     table = (tmp_path / "out" / "auc.md").read_text()
     assert "| FSV | darkX |" in table and "| SSL + AE | darkY |" in table

@@ -220,7 +220,11 @@ def run(config: dict, backbone_path: str | Path, train_files: list, val_files: l
         if name == section["benchmark"]:
             fsv_scores, history = supervised_benchmark(config, backbone.model_config, sm, data,
                                                        parts, device)
-            fsv = {**_summary(target, fsv_scores, efficiencies), "model": name,
+            n_sm = len(sm_score)
+            fsv = {**_summary(target, fsv_scores, efficiencies),
+                   **auc_spread(config, f"fsv:{name}", fsv_scores[:n_sm], fsv_scores[n_sm:],
+                                parts["test"]),
+                   "dark_jets": int(len(dark_score)), "model": name,
                    "train_jets": 2 * min(len(sm["train"][1]), len(parts["train"])),
                    "history": history}
             curves[f"FSV {name}"] = fsv.pop("roc")

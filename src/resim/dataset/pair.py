@@ -15,7 +15,6 @@ events the view never simulated (the cascade: an earlier view had already lost t
 
 from __future__ import annotations
 
-import contextlib
 
 import json
 from pathlib import Path
@@ -186,10 +185,5 @@ def describe(path: str | Path) -> str:
     lines.append("  versions: " + json.dumps(ds.attrs.get("versions"), sort_keys=True))
     # which programs made the jets: the hard-scatter backend and version, the detector
     for key in ("hard", "detector"):
-        value = ds.attrs.get(key)
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                value = json.loads(value)
-        lines.append(f"  {key}: " + json.dumps(value if value is not None else "absent",
-                                                 sort_keys=True))
+        lines.append(f"  {key}: " + json.dumps(ds.attrs.get(key, "absent"), sort_keys=True))
     return "\n".join(lines)

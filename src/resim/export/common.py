@@ -3,7 +3,6 @@ the detector's impact-parameter errors and the dataset card written beside the f
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,10 +56,7 @@ def guard_outputs(outputs: list[Path], inputs: list[Path]) -> None:
 def ip_sigma(dataset: PairedDataset):
     """σ(d0), σ(dz) in mm of the detector that made the files (their ``detector`` attribute):
     the embedded detector's resolution in its ``impact_parameters`` mode (``delphes``: 0)."""
-    detector = dataset.attrs.get("detector")
-    if isinstance(detector, str):
-        detector = json.loads(detector)
-    mode = (detector or {}).get("impact_parameters", "cms")
+    mode = (dataset.attrs.get("detector") or {}).get("impact_parameters", "cms")
 
     def sigma(which: str, pt: np.ndarray) -> np.ndarray:
         return impact_parameter_resolution(which, pt, mode)

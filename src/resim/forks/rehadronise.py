@@ -55,8 +55,10 @@ class ReHadronise:
             parent.partons, event_seeds(self.seed, [e.index for e in batch.events]))
         particles, failed = final_state(records, self.hadroniser.charge)
         taus = [t for t in parent.partons.taus if t]
+        # read this view's tau decays back only where the parent had taus to keep
         same = sum(ours == theirs for ours, theirs in zip(tau_channels(records),
-                                                          parent.partons.taus) if theirs)
+                                                          parent.partons.taus)
+                   if theirs) if taus else 0
         info = {"backend": "pythia", "settings": self.settings, "hadronise_seed": self.seed,
                 "hadronise_failed": int(hadron_failed.sum()),
                 # events with taus, and those whose taus all decayed as in the parent

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 #: CMS CP5 tune (CMS-GEN-17-001, Eur. Phys. J. C 80 (2020) 4) on top of Pythia's Monash
 #: defaults, with the PDF its MPI parameters were tuned for: NNPDF3.1 NNLO (alpha_s 0.118), which
 #: the wheel ships as ``PDF:pSet = 20`` (the LUXqed variant of that fit). On Pythia's default PDF
-#: (NNPDF2.3 LO, alpha_s 0.130) the same MPI parameters give 1.5x the minimum-bias charged
+#: (NNPDF2.3 LO, alpha_s 0.130) the same MPI parameters give 1.4x the minimum-bias charged
 #: multiplicity CMS measures (tests/test_tune.py).
 CP5 = (
     "Tune:pp = 14", "Tune:ee = 7",
@@ -76,7 +76,8 @@ STABLE_LONG_LIVED = ("ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 
 
 def tune_settings(config: dict) -> list[str]:
     """What every Pythia that simulates beyond the hard process shares, views and the pile-up
-    pool alike: the tune (with its PDF) and long-lived particles left stable."""
+    pool alike: the tune (with its PDF), long-lived particles left stable and, with
+    ``shower.tau_decays: hadronic``, the tau decay channels switched off."""
     shower = config.get("shower") or {}
     taus = hadronic_settings() if shower.get("tau_decays", "all") == "hadronic" else []
     return [*TUNES[shower.get("tune", "CP5")], *STABLE_LONG_LIVED, *taus]
