@@ -83,7 +83,9 @@ def write_files(directory: Path, jets: int, particles: int) -> list[Path]:
                 branches = jc.to_branches(
                     constituents, n, jet, labels=jc.jetclass_label([label], np.zeros(m, int)),
                     parton=np.zeros((m, 5), np.float32), extra={},
-                    ip_sigma=impact_parameter_resolution)
+                    ip_sigma=impact_parameter_resolution,
+                    # neither reader reads them: zeros spare the benchmark their computation
+                    substructure={k: np.zeros(m) for k in jc.SUBSTRUCTURE})
                 for extra in ("jet_mass", "jet_n2"):  # what public JetClass files hold
                     del branches[extra]
                 if tree is None:

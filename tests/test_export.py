@@ -13,12 +13,14 @@ import uproot
 import yaml
 
 from fixtures_train import VIEWS, write_pairs
-from resim.contracts import CONSTITUENT_FIELDS
+from resim.contracts import CONSTITUENT_FIELDS, JET_FIELDS
 from resim.dataset.reader import PairedDataset
+from resim.dataset.writer import set_attrs
 from resim.export.jetclass import export_jetclass
 from resim.export.rs3l import export_rs3l
 from resim.features import particle_features
 from resim.formats import jetclass as jc
+from resim.substructure import nsubjettiness, soft_drop_mass
 
 N_PAIRS = 50
 
@@ -77,6 +79,15 @@ def test_jetclass_rows_align_across_views_and_keep_the_jets(exported, paired):
         np.testing.assert_allclose(constituents[..., other], jets.constituents[..., other],
                                    rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(jet[:, :5], jets.jet[:, :5], rtol=1e-6)
+        # soft drop and N-subjettiness computed (JetClass has them; no NaN placeholders)
+        sdmass, tau = (np.stack([ak.to_numpy(arrays[k]) for k in keys], -1) for keys in
+                       (["jet_sdmass"], [f"jet_tau{k}" for k in range(1, 5)]))
+        np.testing.assert_allclose(sdmass[:, 0], soft_drop_mass(
+            jets.constituents, jets.n_constituents, 0.8), rtol=1e-5)
+        np.testing.assert_allclose(tau, nsubjettiness(jets.constituents, jets.n_constituents,
+                                                      0.8), rtol=1e-5)
+        assert (sdmass[:, 0] <= jets.jet[:, JET_FIELDS.index("mass")] * (1 + 1e-4)).all()
+        assert (tau[:, 0] > 0).all() and (np.diff(tau, axis=1) <= 1e-6).all()
         np.testing.assert_allclose(particle_features(constituents, n, jet),
                                    particle_features(jets.constituents, jets.n_constituents,
                                                      jets.jet), atol=2e-5)
@@ -128,6 +139,22 @@ def test_weaver_core_reads_the_export(exported, paired):
         np.testing.assert_array_equal(label, (np.array(ds.label_names)[ds.labels] == "H_bb"))
 
 
+def test_jet_radius_from_the_files(paired, tmp_path):
+    """The radius that made the jets (the files' ``jets`` attribute) normalises τ_N: R = 0.4
+    doubles every τ; soft drop with β = 0 does not depend on it."""
+    small = tmp_path / "small.h5"
+    small.write_bytes(paired.read_bytes())
+    with h5py.File(small, "a") as f:
+        set_attrs(f, {"jets": {"R": 0.4}})
+    trees = [uproot.open(export_jetclass([p], tmp_path / p.stem)["nominal"][0])["tree"]
+             for p in (paired, small)]
+    wide, narrow = (t.arrays(["jet_sdmass", "jet_tau1", "jet_tau3"], library="np")
+                    for t in trees)
+    np.testing.assert_allclose(narrow["jet_sdmass"], wide["jet_sdmass"], rtol=1e-6)
+    for k in ("jet_tau1", "jet_tau3"):
+        np.testing.assert_allclose(narrow[k], 2 * wide[k], rtol=1e-5)
+
+
 def test_card_and_rerun_removes_stale_files(paired, tmp_path):
     export_jetclass([paired], tmp_path, max_jets=20, name="x")
     card = yaml.safe_load((tmp_path / "x.card.yaml").read_text())
@@ -155,6 +182,11 @@ def test_rs3l_layout(paired, tmp_path):
             jets.constituents, jets.n_constituents, jets.jet))
         nominal = ds.read("nominal", slice(None))
         np.testing.assert_array_equal(f["jet_features"][0::2, 0], nominal.jet[:, 0])
+        # msd (column 4) is the soft-drop mass, not the ungroomed mass
+        np.testing.assert_allclose(f["jet_features"][0::2, 4], soft_drop_mass(
+            nominal.constituents, nominal.n_constituents, 0.8), rtol=1e-6)
+        np.testing.assert_array_equal(f["jet_features"][0::2, 5],
+                                      nominal.jet[:, JET_FIELDS.index("n2")])
 
 
 def _resim(*args):

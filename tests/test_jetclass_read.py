@@ -38,7 +38,9 @@ def write_jetclass(path, dataset: PairedDataset, rows: np.ndarray) -> None:
     branches = jc.to_branches(jets.constituents, jets.n_constituents, jets.jet,
                               labels=jc.jetclass_label(dataset.label_names, dataset.labels[rows]),
                               parton=dataset.parton[rows], extra={},
-                              ip_sigma=impact_parameter_resolution)
+                              ip_sigma=impact_parameter_resolution,
+                              substructure=jc.substructure_branches(
+                                  jets.constituents, jets.n_constituents, 0.8))
     for extra in ("jet_mass", "jet_n2"):
         del branches[extra]
     with uproot.recreate(path) as f:

@@ -24,7 +24,7 @@ from .writer import JET_TABLE, PAIR_TABLE
 
 #: Root attributes stored as JSON strings.
 JSON_ATTRS = ("views", "view_settings", "seeds", "versions", "cutflow", "label_names", "sources",
-              "config_sections", "hard", "detector")
+              "config_sections", "hard", "detector", "jets")
 
 
 def open_h5(path: str | Path, mode: str = "r") -> h5py.File:

@@ -65,6 +65,14 @@ def ip_sigma(dataset: PairedDataset):
     return sigma
 
 
+def jet_radius(dataset: PairedDataset) -> float:
+    """The anti-kt radius that made the jets (the files' ``jets`` attribute), for soft drop's
+    R0 and the N-subjettiness normalisation."""
+    from ..dataset.simulate import jets_config
+
+    return float(jets_config({"jets": dataset.attrs.get("jets")})["R"])
+
+
 def blocks(start: int, stop: int, size: int = BLOCK_ROWS) -> Iterator[slice]:
     for lo in range(start, stop, size):
         yield slice(lo, min(lo + size, stop))

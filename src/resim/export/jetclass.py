@@ -22,7 +22,7 @@ import yaml
 from ..features import FEATURE_NAMES
 from ..formats import jetclass as jc
 from ..io import atomic_path, atomic_write_text
-from .common import blocks, guard_outputs, ip_sigma, open_inputs, write_card
+from .common import blocks, guard_outputs, ip_sigma, jet_radius, open_inputs, write_card
 
 #: weaver-core expressions of the project's 15 features (resim.features order) from JetClass
 #: branches: the same numbers the project's reader computes (tests compare them).
@@ -91,10 +91,11 @@ def export_jetclass(inputs: list[str | Path], out_dir: str | Path, *, name: str 
              for view in dataset.views}
     side = [out_dir / f"{name}.yaml", out_dir / f"{name}.card.yaml"]
     guard_outputs([p for paths in files.values() for p in paths] + side, dataset.paths)
-    sigma = ip_sigma(dataset)
+    sigma, radius = ip_sigma(dataset), jet_radius(dataset)
     for view, paths in files.items():
         for path, start in zip(paths, starts):
-            _write_file(path, dataset, view, slice(start, min(start + max_jets, n)), sigma)
+            _write_file(path, dataset, view, slice(start, min(start + max_jets, n)), sigma,
+                        radius)
         _remove_stale(out_dir / view, name, paths)
 
     mapped = sorted({jc.FROM_RESIM[dataset.label_names[c]] for c in set(dataset.labels.tolist())
@@ -107,7 +108,9 @@ def export_jetclass(inputs: list[str | Path], out_dir: str | Path, *, name: str 
     notes = [
         f"d0/dz: the detector's smeared values in mm (impact_parameters: {sigma.mode}); "
         "d0err/dzerr its resolution at the particle's pT, 0 for neutral particles",
-        "jet_sdmass, jet_tau1..4: NaN (not computed); jet_mass (ungroomed) and jet_n2 added",
+        f"jet_sdmass (soft drop beta 0, z_cut 0.1, R0 {radius}), jet_tau1..4 (beta 1, "
+        f"one-pass kT axes, normalised by R0 {radius}): FastJet contrib as JetClass's Delphes, "
+        "from the stored constituents; jet_mass (ungroomed) and jet_n2 added",
         "aux_jet_id: the pair's row over the inputs, the same in every view; aux_event_id: "
         "event_id; label_resim: the project's label code (label_counts)",
     ]
@@ -120,7 +123,7 @@ def export_jetclass(inputs: list[str | Path], out_dir: str | Path, *, name: str 
     return {view: [str(p) for p in paths] for view, paths in files.items()}
 
 
-def _write_file(path: Path, dataset, view: str, rows: slice, sigma) -> None:
+def _write_file(path: Path, dataset, view: str, rows: slice, sigma, radius: float) -> None:
     with atomic_path(path) as tmp:
         with uproot.recreate(tmp, compression=uproot.LZ4(4)) as f:
             tree = None
@@ -133,7 +136,8 @@ def _write_file(path: Path, dataset, view: str, rows: slice, sigma) -> None:
                     parton=dataset.parton[block],
                     extra={"aux_jet_id": range(block.start, block.stop),
                            "aux_event_id": dataset.event_id[block], "label_resim": codes},
-                    ip_sigma=sigma)
+                    ip_sigma=sigma, substructure=jc.substructure_branches(
+                        jets.constituents, jets.n_constituents, radius))
                 if tree is None:  # mktree + extend: a TTree (f[...] = would write an RNTuple)
                     tree = f.mktree(jc.TREE, jc.branch_types(branches))
                 tree.extend(branches)

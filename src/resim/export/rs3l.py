@@ -3,8 +3,8 @@
 Pair i becomes rows 2i (nominal) and 2i+1 (an augmentation): the augmentations take turns by
 pair (pair i gets augmentation i mod V), so every view is equally represented and the choice is
 reproducible. Files ``<name>_NNN.h5`` hold at most ``max_jets`` pairs; beside them
-``<name>.card.yaml``. Columns the project lacks are documented in the card: ``msd`` holds the
-ungroomed mass (no soft drop is computed), ``parton_features`` the matched truth object's
+``<name>.card.yaml``. ``msd`` is the soft-drop mass (β = 0, z_cut = 0.1, R0 the jet radius:
+:func:`resim.substructure.soft_drop_mass`), ``parton_features`` the matched truth object's
 pt, η, φ, pid.
 """
 
@@ -21,10 +21,12 @@ from ..features import FEATURE_NAMES, particle_features
 from ..errors import DatasetError
 from ..formats import rs3l
 from ..io import atomic_path
-from .common import blocks, guard_outputs, open_inputs, write_card
+from ..substructure import soft_drop_mass
+from .common import blocks, guard_outputs, jet_radius, open_inputs, write_card
 from .jetclass import file_name
 
-_JET_COLUMNS = [JET_FIELDS.index({"msd": "mass"}.get(k, k)) for k in rs3l.JET_FEATURES]
+#: jet_features columns from JET_FIELDS; msd (not among them) is computed
+_JET_COLUMNS = {k: JET_FIELDS.index(k) for k in rs3l.JET_FEATURES if k in JET_FIELDS}
 _PARTON_COLUMNS = [PARTON_FIELDS.index(k) for k in rs3l.PARTON_FEATURES]
 
 
@@ -50,10 +52,12 @@ def export_rs3l(inputs: list[str | Path], out_dir: str | Path, *, name: str | No
                           "jet_features": list(rs3l.JET_FEATURES),
                           "parton_features": list(rs3l.PARTON_FEATURES),
                           "feature_names": list(FEATURE_NAMES)})
-            _write_rows(f, dataset, slice(start, min(start + max_jets, n)), augmentations, codes)
+            _write_rows(f, dataset, slice(start, min(start + max_jets, n)), augmentations, codes,
+                        jet_radius(dataset))
     write_card(card, dataset, "rs3l", {"training": [p.name for p in paths]}, config=config,
                notes=["rows 2i nominal, 2i+1 augmentation i mod V of pair i",
-                      "jet_features msd: the ungroomed mass (no soft drop computed)",
+                      f"jet_features msd: soft-drop mass (beta 0, z_cut 0.1, R0 "
+                      f"{jet_radius(dataset)}) of the stored constituents",
                       f"vartype codes: {codes}"])
     return [str(p) for p in paths]
 
@@ -65,7 +69,7 @@ def _dataset(f: h5py.File, key: str, shape: tuple, dtype) -> h5py.Dataset:
 
 
 def _write_rows(f: h5py.File, dataset, rows: slice, augmentations: list[str],
-                codes: dict[str, int]) -> None:
+                codes: dict[str, int], radius: float) -> None:
     m = rows.stop - rows.start
     out = {"features": _dataset(f, "features", (2 * m, MAX_CONSTITUENTS, len(FEATURE_NAMES)),
                                 np.float32),
@@ -82,17 +86,19 @@ def _write_rows(f: h5py.File, dataset, rows: slice, augmentations: list[str],
             lo = 2 * (block.start - rows.start) + slot
             hi = 2 * (block.stop - rows.start)
             features = np.zeros((len(pair_rows), MAX_CONSTITUENTS, len(FEATURE_NAMES)), np.float32)
-            jet = np.zeros((len(pair_rows), len(JET_FIELDS)), np.float32)
+            jet = np.zeros((len(pair_rows), len(rs3l.JET_FEATURES)), np.float32)
             for v, view in enumerate(views):
                 pick = np.flatnonzero(view_of_row == v)
                 if pick.size:
                     jets = dataset.read(view, pair_rows[pick])
                     features[pick] = particle_features(jets.constituents, jets.n_constituents,
                                                        jets.jet)
-                    jet[pick] = jets.jet
+                    for column, k in enumerate(rs3l.JET_FEATURES):
+                        jet[pick, column] = jets.jet[:, _JET_COLUMNS[k]] if k in _JET_COLUMNS \
+                            else soft_drop_mass(jets.constituents, jets.n_constituents, radius)
             vartype = np.array([codes[views[v]] for v in view_of_row], dtype=np.int32)
             out["features"][lo:hi:2] = features
-            out["jet_features"][lo:hi:2] = jet[:, _JET_COLUMNS]
+            out["jet_features"][lo:hi:2] = jet
             out["parton_features"][lo:hi:2] = dataset.parton[block][:, _PARTON_COLUMNS]
             out["truth_label"][lo:hi:2] = dataset.labels[block]
             out["vartype"][lo:hi:2] = vartype

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..contracts import CONSTITUENT_FIELDS, JET_FIELDS, MAX_CONSTITUENTS
 from ..features import FLAG_NAMES, particle_flags, wrap_phi
+from ..substructure import nsubjettiness, soft_drop_mass
 from . import jet_table
 
 TREE = "tree"
@@ -36,6 +37,9 @@ PART_FLAGS = ("isPhoton", "isMuon", "isElectron", "isChargedHadron", "isNeutralH
 JET_FLOAT = ("jet_pt", "jet_eta", "jet_phi", "jet_energy", "jet_nparticles", "jet_sdmass",
              "jet_tau1", "jet_tau2", "jet_tau3", "jet_tau4", "aux_genpart_pt", "aux_genpart_eta",
              "aux_genpart_phi", "aux_genpart_pid", "aux_truth_match")
+
+#: The jet branches :func:`substructure_branches` computes.
+SUBSTRUCTURE = ("jet_sdmass", "jet_tau1", "jet_tau2", "jet_tau3", "jet_tau4")
 
 #: The JetClass labels and the type each has in the public files.
 LABEL_TYPES = {"label_QCD": np.float32, "label_Hbb": np.bool_, "label_Hcc": np.bool_,
@@ -73,13 +77,23 @@ def jetclass_label(label_names: list[str], codes: np.ndarray) -> dict[str, np.nd
     return {label: (names == label).astype(dtype) for label, dtype in LABEL_TYPES.items()}
 
 
+def substructure_branches(constituents: np.ndarray, n_constituents: np.ndarray,
+                          jet_radius: float) -> dict[str, np.ndarray]:
+    """``jet_sdmass`` and ``jet_tau1..4`` of project jets from their stored constituents, as
+    JetClass's Delphes computed them (:mod:`resim.substructure`; R0 = ``jet_radius``)."""
+    msd = soft_drop_mass(constituents, n_constituents, jet_radius)
+    tau = nsubjettiness(constituents, n_constituents, jet_radius)
+    return dict(zip(SUBSTRUCTURE, (msd, *tau.T)))
+
+
 def to_branches(constituents: np.ndarray, n_constituents: np.ndarray, jet: np.ndarray, *,
                 labels: dict[str, np.ndarray], parton: np.ndarray, extra: dict[str, np.ndarray],
-                ip_sigma) -> dict:
+                ip_sigma, substructure: dict[str, np.ndarray]) -> dict:
     """JetClass branches of project jets (``Jets`` arrays, ``PARTON_FIELDS`` truth).
 
     ``ip_sigma(which, pt)`` gives σ(d0) / σ(dz) in mm, the detector's resolution: JetClass
     files carry the error beside each value, the project's files the smeared value only.
+    ``substructure``: the :data:`SUBSTRUCTURE` branches (:func:`substructure_branches`).
     """
     n = np.asarray(n_constituents, dtype=np.int64)
     mask = np.arange(constituents.shape[1])[None, :] < n[:, None]
@@ -100,11 +114,10 @@ def to_branches(constituents: np.ndarray, n_constituents: np.ndarray, jet: np.nd
     part = {k: v.astype(np.float32) for k, v in part.items()}
     flags = particle_flags(flat[:, _C["PID"]], charge)
     part.update({jc: flags[ours].astype(np.int32) for jc, ours in zip(PART_FLAGS, FLAG_NAMES)})
-    nan = np.full(len(n), np.nan, dtype=np.float32)  # not computed by the project (README)
     scalars = {
         "jet_pt": jet[:, _J["pt"]], "jet_eta": jet[:, _J["eta"]], "jet_phi": jet[:, _J["phi"]],
         "jet_energy": jet[:, _J["E"]], "jet_nparticles": n.astype(np.float32),
-        "jet_sdmass": nan, "jet_tau1": nan, "jet_tau2": nan, "jet_tau3": nan, "jet_tau4": nan,
+        **substructure,
         "aux_genpart_pt": parton[:, 1], "aux_genpart_eta": parton[:, 2],
         "aux_genpart_phi": parton[:, 3], "aux_genpart_pid": parton[:, 0],
         "aux_truth_match": np.ones(len(n), dtype=np.float32),
