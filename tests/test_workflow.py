@@ -126,6 +126,15 @@ def test_finetune_runs_cover_modes_and_reps(config):
     assert wf.finetune_dirs(config, "h_vs_qcd")[0] == "results/finetune/h_vs_qcd/all/rs3l/fixed-0"
 
 
+def test_export_targets_follow_the_export_section(config):
+    assert not any(t.startswith("results/export") for t in wf.final_targets(config))  # default
+    config["export"].update(formats=["rs3l", "jetclass"], splits=["finetune", "test"])
+    assert wf.export_targets(config) == [
+        "results/export/rs3l/finetune", "results/export/rs3l/test",
+        "results/export/jetclass/finetune", "results/export/jetclass/test"]
+    assert set(wf.export_targets(config)) <= set(wf.final_targets(config))
+
+
 def test_no_tasks_no_summary(config):
     config["finetune"]["tasks"] = {}
     targets = wf.final_targets(config)

@@ -106,6 +106,26 @@ def test_finetune_jobs_depend_on_the_backbone(repo_root, tmp_path):
     assert "--backbone" not in supervised
 
 
+def test_export_is_planned_only_when_the_config_asks(repo_root, tmp_path):
+    """export.formats empty (the default): no export job; two formats of one split: one
+    `resim export` each, reading the merged split, writing results/export/<format>/<split>."""
+    off = snakemake(repo_root, tmp_path, preset(repo_root, "config/tiny.yaml"), "-n",
+                    "--quiet", "rules")
+    assert off.returncode == 0, off.output
+    assert "export" not in job_counts(off.output)
+    on = tiny_with(repo_root, tmp_path, export={"formats": ["jetclass", "rs3l"],
+                                                "splits": ["test"], "max_jets": 5000})
+    plan = snakemake(repo_root, tmp_path, on, "-n", "--printshellcmds")
+    assert plan.returncode == 0, plan.output
+    assert job_counts(plan.output)["export"] == 2
+    commands = sorted(line.split("Shell command:")[-1].strip()
+                      for line in plan.output.splitlines() if "resim export --" in line)
+    assert commands == [
+        f"resim export --format {fmt} --out results/export/{fmt}/test --name test"
+        f" --max-jets 5000 --config results/config.yaml results/dataset/test.h5"
+        f" > logs/export/{fmt}/test.log 2>&1" for fmt in ("jetclass", "rs3l")]
+
+
 def job_counts(output: str) -> dict[str, int]:
     """The job-stats table of a dry run: rule -> number of jobs."""
     rows = (line.split() for line in output.splitlines())

@@ -347,7 +347,7 @@ ANOMALY_METRICS = "results/anomaly/metrics.json"
 
 def final_targets(config: dict) -> list[str]:
     """Everything ``rule all`` asks for: validation plots, backbones, evaluation, summary,
-    and the anomaly detection when the config has dark-jet samples."""
+    the anomaly detection when the config has dark-jet samples, the exports it asks for."""
     targets = [f"results/plots/dataset/{split}" for split in SPLITS]
     targets += [backbone_path(name) for name in backbones(config)]
     task_names = tasks(config)
@@ -356,7 +356,15 @@ def final_targets(config: dict) -> list[str]:
         targets.append("results/summary.md")
     if anomaly_samples(config):
         targets.append(ANOMALY_METRICS)
-    return targets
+    return targets + export_targets(config)
+
+
+def export_targets(config: dict) -> list[str]:
+    """The ``export`` rule's outputs, ``results/export/<format>/<split>``: none unless
+    ``export.formats`` names a layout."""
+    section = config["export"]
+    return [f"results/export/{fmt}/{split}" for fmt in section["formats"]
+            for split in section["splits"]]
 
 
 # ---------------------------------------------------------------------------------------------
