@@ -44,7 +44,13 @@ def write_jetclass(path, dataset: PairedDataset, rows: np.ndarray) -> None:
     for extra in ("jet_mass", "jet_n2"):
         del branches[extra]
     with uproot.recreate(path) as f:
-        f.mktree(jc.TREE, jc.branch_types(branches)).extend(branches)
+        tree = f.mktree(jc.TREE, jc.branch_types(branches))
+        # clusters of CLUSTER jets, as ROOT's auto-flush and resim export write them
+        for lo in range(0, len(rows), CLUSTER):
+            tree.extend({k: v[lo:lo + CLUSTER] for k, v in branches.items()})
+
+
+CLUSTER = 20
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +88,14 @@ def test_reader_gives_the_project_features_and_casts_labels(one_class_files):
 def test_stream_mixes_one_class_files_and_reads_every_jet_once(one_class_files):
     d, _, rows = one_class_files
     ds = JetClassDataset(sorted(d.glob("*.root")), chunk=16)
+    # whole clusters (no basket is decompressed twice), at least `chunk` jets each
+    for k, ranges in enumerate(ds.stream_ranges):
+        size = ds._offsets[k + 1] - ds._offsets[k]
+        assert ranges == [(lo, min(lo + CLUSTER, size)) for lo in range(0, size, CLUSTER)]
+    # a cluster of more than 8 chunks is cut into chunks: the window stays bounded
+    small = JetClassDataset(sorted(d.glob("*.root")), chunk=2)
+    assert small.stream_ranges[0][:3] == [(0, 2), (2, 4), (4, 6)]
+    assert sum(len(labels) for _, _, labels in stream_batches(small, 32)) == len(rows)
     seen = []
     for features, mask, labels in stream_batches(ds, 32, seed=1):
         assert features.shape[1:] == (100, 15) and mask.shape == features.shape[:2]
@@ -205,8 +219,9 @@ def test_a_jetclass_task_needs_its_files_and_one_kind_of_label():
 def test_stream_and_read_give_the_same_features(one_class_files):
     d, _, _ = one_class_files
     ds = JetClassDataset(sorted(d.glob("*.root")), chunk=64)
-    particles, n, jet = ds.flat_chunk(1, 0)
-    jets = ds.read("nominal", np.arange(64) + ds._offsets[1])
+    lo, hi = ds.stream_ranges[1][0]  # whole clusters of 20 up to >= 64 jets (or the file)
+    particles, n, jet = ds.flat_range(1, lo, hi)
+    jets = ds.read("nominal", np.arange(lo, hi) + ds._offsets[1])
     np.testing.assert_array_equal(flat_features(particles, n, jet, 100),
                                   particle_features(jets.constituents, jets.n_constituents,
                                                     jets.jet))

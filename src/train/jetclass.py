@@ -24,7 +24,7 @@ import uproot
 from resim.contracts import MAX_CONSTITUENTS
 from resim.dataset.reader import Jets
 from resim.errors import DatasetError
-from resim.features import flat_features
+from resim.features import pad_rows, real_features, row_index
 from resim.formats import jetclass as jc
 
 from .foreign import CHUNK, ForeignJets
@@ -68,6 +68,12 @@ class JetClassDataset(ForeignJets):
                          max_particles=max_particles or MAX_CONSTITUENTS, chunk=chunk)
         self._branches = [list(jc.REQUIRED) + [b for b in ("jet_mass", "jet_n2") if b in t.keys()]
                           for t in trees]
+        #: Per file, the entry ranges a stream reads: whole clusters (every branch's baskets
+        #: end there), at least ``chunk`` entries each. A range that cut a basket would make
+        #: uproot decompress that basket again for the next range (files written in blocks of
+        #: 10,000 jets, as ``resim export`` and ROOT's auto-flush make them, have such baskets).
+        self.stream_ranges = [_cluster_ranges(t.common_entry_offsets(filter_name=b), self.chunk)
+                              for t, b in zip(trees, self._branches)]
         # the trees opened to check the files serve this process's reads too
         self._open = {(os.getpid(), k): tree for k, tree in enumerate(trees)}
 
@@ -76,7 +82,7 @@ class JetClassDataset(ForeignJets):
         try:
             # no uproot array cache (100 MB a file by default): memory stays bounded by the
             # window, the reader keeps what it needs
-            f = uproot.open(path, array_cache=None)
+            f = uproot.open(path, array_cache=None, handler=uproot.MemmapSource)
         except FileNotFoundError:
             raise DatasetError(f"{path}: no such JetClass file") from None
         except Exception as err:  # uproot raises many kinds for a file that is not ROOT
@@ -100,52 +106,78 @@ class JetClassDataset(ForeignJets):
     def _arrays(self, k: int, lo: int, hi: int):
         key = (os.getpid(), k)
         if key not in self._open:
-            self._open[key] = uproot.open(self.paths[k], array_cache=None)[jc.TREE]
+            self._open[key] = uproot.open(self.paths[k], array_cache=None, handler=uproot.MemmapSource)[jc.TREE]
         return self._open[key].arrays(self._branches[k], entry_start=lo, entry_stop=hi)
 
     def _load(self, k: int, view: str, lo: int, hi: int) -> Jets:
         return Jets(*jc.from_branches(self._arrays(k, lo, hi), self.max_particles))
 
-    def flat_chunk(self, k: int, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Chunk ``c`` of file ``k`` as :func:`resim.formats.jetclass.flat_jets` arrays (no
-        padding, no cache: a stream reads each chunk once)."""
-        size = self._offsets[k + 1] - self._offsets[k]
-        return jc.flat_jets(self._arrays(k, c * self.chunk, min((c + 1) * self.chunk, size)),
-                            self.max_particles)
+    def flat_range(self, k: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Entries [lo, hi) of file ``k`` as :func:`resim.formats.jetclass.flat_jets` arrays
+        (no padding, no cache: a stream reads each range once)."""
+        return jc.flat_jets(self._arrays(k, lo, hi), self.max_particles)
+
+
+def _cluster_ranges(offsets: list[int], chunk: int) -> list[tuple[int, int]]:
+    """Consecutive clusters (between ``offsets``) joined into ranges of >= ``chunk`` entries
+    (the last may be shorter). A cluster of more than ``SPLIT × chunk`` entries is cut into
+    ranges of ``chunk``: its baskets are then read more than once, but the window stays
+    bounded by ``chunk``, not by however the file was written."""
+    ranges, lo = [], offsets[0]
+    for a, hi in zip(offsets[:-1], offsets[1:]):
+        if hi - a > SPLIT * chunk:
+            ranges += [(lo, a)] if lo < a else []
+            ranges += [(x, min(x + chunk, hi)) for x in range(a, hi, chunk)]
+            lo = hi
+        elif hi - lo >= chunk or hi == offsets[-1]:
+            ranges.append((lo, hi))
+            lo = hi
+    return ranges
+
+
+#: Clusters up to this many chunks are read whole (see :func:`_cluster_ranges`).
+SPLIT = 8
 
 
 def stream_batches(dataset: JetClassDataset, batch_size: int, *, seed: int = 0,
                    shuffle: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(features (B, N, 15), mask (B, N), label codes (B,)) batches over every jet once.
 
-    The files are read in turn, one chunk each per window (file 0 chunk 0, file 1 chunk 0, ...):
-    with one class per file, a window holds every class, and its jets are shuffled before they
-    are cut into batches. Memory: one window (``chunk`` jets per file). The last batch may be
-    short. Features come straight from the flat branches (:func:`resim.features.flat_features`,
-    the same numbers as ``read`` + ``particle_features``).
+    The files are read in turn, one range each per window (file 0 range 0, file 1 range 0, ...;
+    ``stream_ranges``, whole clusters of >= ``chunk`` jets): with one class per file, a window
+    holds every class, and its jets are shuffled before they are cut into batches. Memory: one
+    window, held flat (the real particles' features, no padding); each batch is padded when it
+    is cut. The last batch may be short. Features come straight from the flat branches
+    (:func:`resim.features.real_features`, the same numbers as ``read`` + ``particle_features``).
     """
     rng = np.random.default_rng(seed)
-    sizes = np.diff(dataset._offsets)
-    n_chunks = -(-sizes // dataset.chunk)
     slots = dataset.max_particles
-    carry = None
-    for c in range(int(n_chunks.max(initial=0))):
-        files = [k for k in range(len(sizes)) if c < n_chunks[k]]
-        parts = [dataset.flat_chunk(k, c) for k in files]
-        n = np.concatenate([p[1] for p in parts])
-        features = flat_features(np.concatenate([p[0] for p in parts]), n,
-                                 np.concatenate([p[2] for p in parts]), slots)
-        rows = np.concatenate([dataset._offsets[k] + c * dataset.chunk + np.arange(len(p[1]))
-                               for k, p in zip(files, parts)])
-        window = (features, np.arange(slots)[None, :] < n[:, None],
-                  dataset.labels[rows].astype(np.int64))
+    carry = None  # (feature rows, counts, labels) of the jets the last window left over
+    for c in range(max((len(r) for r in dataset.stream_ranges), default=0)):
+        ranges = [(k, *r[c]) for k, r in enumerate(dataset.stream_ranges) if c < len(r)]
+        parts = [dataset.flat_range(k, lo, hi) for k, lo, hi in ranges]
+        n = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        window = (real_features(np.concatenate([p[0] for p in parts]), n,
+                                np.concatenate([p[2] for p in parts])), n,
+                  dataset.labels[np.concatenate([dataset._offsets[k] + np.arange(lo, hi)
+                                                 for k, lo, hi in ranges])].astype(np.int64))
         if carry is not None:
             window = tuple(np.concatenate([a, b]) for a, b in zip(carry, window))
-        order = rng.permutation(len(window[0])) if shuffle else np.arange(len(window[0]))
+        rows, n, labels = window
+        starts = np.cumsum(n) - n
+        order = rng.permutation(len(n)) if shuffle else np.arange(len(n))
         full = len(order) - len(order) % batch_size
         for start in range(0, full, batch_size):
             idx = order[start:start + batch_size]
-            yield tuple(a[idx] for a in window)
-        carry = tuple(a[order[full:]] for a in window)
-    if carry is not None and len(carry[0]):
-        yield carry
+            yield _batch(rows, starts[idx], n[idx], labels[idx], slots)
+        rest = order[full:]
+        carry = (rows[row_index(starts[rest], n[rest])], n[rest], labels[rest])
+    if carry is not None and len(carry[1]):
+        rows, n, labels = carry
+        yield _batch(rows, np.cumsum(n) - n, n, labels, slots)
+
+
+def _batch(rows: np.ndarray, starts: np.ndarray, n: np.ndarray, labels: np.ndarray,
+           slots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, mask, labels) of the jets whose feature rows are [starts, starts + n)."""
+    return pad_rows(rows, starts, n, slots), np.arange(slots)[None, :] < n[:, None], labels

@@ -157,12 +157,16 @@ def flat_jets(arrays: ak.Array, max_particles: int = MAX_CONSTITUENTS
         values = ak.to_numpy(ak.flatten(arrays[name]))
         return values if keep is None else values[keep]
 
-    px, py, pz = (flat(f"part_{k}").astype(np.float64) for k in ("px", "py", "pz"))
+    # float32 throughout, the branches' and the particles' precision (float64 math would
+    # round to the same particles within an ulp, at twice the cost)
+    px, py, pz = (flat(f"part_{k}") for k in ("px", "py", "pz"))
     charge = flat("part_charge")
     pt = np.hypot(px, py)
-    is_ = {f: flat(f"part_{f}") != 0 for f in PART_FLAGS}
-    pid = np.select([is_["isPhoton"], is_["isElectron"], is_["isMuon"], charge != 0],
-                    [22.0, -11.0 * charge, -13.0 * charge, 211.0 * charge], 0.0)
+    # the first flag that is set wins: photon, electron, muon, else a (charged) hadron
+    pid = 211 * charge
+    for flag, code in (("isMuon", -13 * charge), ("isElectron", -11 * charge),
+                       ("isPhoton", 22)):
+        pid = np.where(flat(f"part_{flag}") != 0, code, pid)
     fields = {"PT": pt, "Eta": np.arcsinh(pz / np.where(pt > 0, pt, 1.0)),
               "Phi": np.arctan2(py, px), "E": flat("part_energy"), "Charge": charge, "PID": pid,
               "D0": flat("part_d0val"), "DZ": flat("part_dzval")}
