@@ -66,7 +66,8 @@ class JetClassDataset(ForeignJets):
             else names
         super().__init__(paths, [NOMINAL], label_names, labels, parton,
                          max_particles=max_particles or MAX_CONSTITUENTS, chunk=chunk)
-        self._branches = [list(jc.REQUIRED) + [b for b in ("jet_mass", "jet_n2") if b in t.keys()]
+        self._branches = [list(jc.FLAT_BRANCHES) + [b for b in ("jet_mass", "jet_n2")
+                                                     if b in t.keys()]
                           for t in trees]
         #: Per file, the entry ranges a stream reads: whole clusters (every branch's baskets
         #: end there), at least ``chunk`` entries each. A range that cut a basket would make

@@ -59,6 +59,9 @@ EXTRA = {"jet_mass": np.float32, "jet_n2": np.float32, "aux_jet_id": np.int64,
 #: What the branches a reader needs must include.
 REQUIRED = (*(f"part_{k}" for k in ("px", "py", "pz", "energy", "d0val", "dzval", "charge")),
             *(f"part_{k}" for k in PART_FLAGS), "jet_pt", "jet_eta", "jet_phi", "jet_energy")
+#: What :func:`flat_jets` reads of them: the hadron flags follow from the charge and the others.
+FLAT_BRANCHES = tuple(b for b in REQUIRED
+                      if b not in ("part_isChargedHadron", "part_isNeutralHadron"))
 
 _C = {name: i for i, name in enumerate(CONSTITUENT_FIELDS)}
 _J = {name: i for i, name in enumerate(JET_FIELDS)}
