@@ -163,17 +163,29 @@ def test_inspect_recognises_jetclass(one_class_files):
 
 
 def write_public(path, paired: PairedDataset, views=rs3l.PUBLIC_VIEWS, features: int = 11):
-    """A file in the RS3L public layout holding ``paired``'s jets, the views on axis 1."""
+    """A file in the RS3L public layout holding ``paired``'s jets, the views on axis 1, the
+    particle columns as the authors' skim (dr-stringfellow/cl, merging/merge.py) computes them:
+    pt, relpt, eta, phi, dr, e, rele, charge, pdgid, d0, dz = log pT, log(pT/pT_jet), Δη,
+    Δφ wrapped, ΔR, log E, log(E/E_jet), charge, PDG id, tanh d0, tanh dz, 0 on padding."""
     n = len(paired)
     single = np.zeros((n, len(views), 13), np.float32)
     cands = np.zeros((n, len(views), max(features, 11), 100), np.float32)
     single[:, :, 0] = paired.labels[:, None]
     for v, view in enumerate(views):
         jets = paired.read(view, slice(None))
-        for k, col in rs3l.PUBLIC_JET_COLUMNS.items():
-            single[:, v, col] = jets.jet[:, ("pt", "eta", "phi", "mass", "E").index(k)]
-        for i, k in enumerate(("PT", "Eta", "Phi", "E", "Charge", "PID", "D0", "DZ")):
-            cands[:, v, rs3l.PUBLIC_CANDIDATE_COLUMNS[k], :] = jets.constituents[..., i]
+        jet_pt, jet_eta, jet_phi, _, jet_e = jets.jet[:, :5, None].transpose(1, 0, 2)
+        single[:, v, 9:13] = jets.jet[:, [0, 1, 2, 4]]  # pt, eta, phi, energy
+        pt, eta, phi, e, charge, pid, d0, dz = jets.constituents.transpose(2, 0, 1)
+        real = pt > 0
+        deta = eta - jet_eta
+        dphi = phi - jet_phi
+        dphi = np.where(dphi < np.pi, dphi, dphi - 2 * np.pi)
+        dphi = np.where(dphi > -np.pi, dphi, dphi + 2 * np.pi)
+        skim = [np.log(np.where(real, pt, 1)), np.log(np.where(real, pt / jet_pt, 1)), deta,
+                dphi, np.hypot(deta, dphi), np.log(np.where(real, e, 1)),
+                np.log(np.where(real, e / jet_e, 1)), charge, pid, np.tanh(d0), np.tanh(dz)]
+        for k, column in enumerate(skim):
+            cands[:, v, k, :] = np.where(real, column, 0)
     with h5py.File(path, "w") as f:
         f["singletons"], f["jet_pflow_cands"] = single, cands[:, :, :features]
 
@@ -184,11 +196,18 @@ def test_rs3l_public_layout_reads_as_paired_views(tmp_path):
     write_public(tmp_path / "public.h5", paired)
     ds = open_jets([tmp_path / "public.h5"])
     assert isinstance(ds, RS3LPublicDataset) and ds.views == list(rs3l.PUBLIC_VIEWS)
+    soft = 0
     for view in ("nominal", "fsr_up"):
-        ours, theirs = paired.read(view, [3, 1, 7]), ds.read(view, [3, 1, 7])
+        rows = np.arange(len(paired))[::-1]  # any order
+        ours, theirs = paired.read(view, rows), ds.read(view, rows)
+        # every particle read, those below 1 GeV (a negative log pT) too
+        np.testing.assert_array_equal(theirs.n_constituents, ours.n_constituents)
+        pt = ours.constituents[..., 0]
+        soft += ((pt > 0) & (pt < 1)).sum()
         np.testing.assert_allclose(
             particle_features(theirs.constituents, theirs.n_constituents, theirs.jet),
             particle_features(ours.constituents, ours.n_constituents, ours.jet), atol=2e-5)
+    assert soft > 0
     # contrastive pre-training pairs nominal with the four augmentations
     config = validate(tiny_config())
     cfg = {**config["pretrain"], "batch_size": 8, "block": 4, "window": 2, "workers": 0,

@@ -37,12 +37,22 @@ def vartype_codes(views: list[str]) -> dict[str, int]:
     return {v: VARTYPE.get(v, OTHER_VARTYPE + (others.index(v) if v in others else 0))
             for v in views}
 
-#: Where the public layout keeps what the project needs, as rodem-hep/adversarialGeneralization
-#: reads it: singletons[..., 0] the jet type (label code), [..., 9:13] jet pt, η, φ, E;
-#: jet_pflow_cands[:, :, 0:11] = pt, pt_rel, η, φ, ΔR, E, E_rel, charge, pdgId, d0, dz
-#: (particles with pt > 0 are real).
+#: Where the public layout keeps what the project needs. Indices as rodem-hep/
+#: adversarialGeneralization reads the files (src/datamodules/loading.py, ``load_rs3l``:
+#: singletons[..., 0] the jet type, [..., 9:13] jet pt, η, φ, E; jet_pflow_cands[:, :, 0:11] =
+#: 'pt', 'relpt', 'eta', 'phi', 'dr', 'e', 'rele', 'charge', 'pdgid', 'd0', 'dz'). What those
+#: names hold is what the authors' skim (dr-stringfellow/cl, merging/merge.py) stores under
+#: them: log pT, log(pT/pT_jet), η − η_jet, φ − φ_jet wrapped, ΔR, log E, log(E/E_jet),
+#: charge, PDG id, tanh d0, tanh dz, every one 0 on padding; adversarialGeneralization's
+#: src/datamodules/dataset.py (``get_pT_ratio``) takes exp of column 0 for the pT, as of a
+#: logarithm. So a real particle is one with a nonzero log pT or log E (a pT below 1 GeV has a
+#: negative log: "column 0 > 0" would drop it).
+#: The jet type (label code) column; codes as adversarialGeneralization's ``load_rs3l`` gives
+#: them: 1 light q, 2 c, 3 b, 4 H->bb, 5 g->qq, 6 g->cc, 7 g->bb, 8 g->gg, 9 W->qq, 10 Z->qq,
+#: 11 Z->bb.
 PUBLIC_LABEL_COLUMN = 0
 PUBLIC_JET_COLUMNS = {"pt": 9, "eta": 10, "phi": 11, "E": 12}
-PUBLIC_CANDIDATE_COLUMNS = {"PT": 0, "Eta": 2, "Phi": 3, "E": 5, "Charge": 7, "PID": 8, "D0": 9,
-                            "DZ": 10}
+PUBLIC_CANDIDATE_COLUMNS = {"log_pt": 0, "log_pt_rel": 1, "deta": 2, "dphi": 3, "dr": 4,
+                            "log_e": 5, "log_e_rel": 6, "charge": 7, "pdgid": 8, "tanh_d0": 9,
+                            "tanh_dz": 10}
 PUBLIC_MIN_SINGLETONS = max(PUBLIC_JET_COLUMNS.values()) + 1
