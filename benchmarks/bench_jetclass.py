@@ -4,8 +4,9 @@ Writes JetClass files of one class each (``label_QCD``, ``label_Hbb``; ``--jets`
 ``--particles`` mean multiplicity, LZ4 level 4 as JetClass) and reads every jet once into
 shuffled, padded batches of ``--batch`` jets with the 15 features:
 
-- *resim*: :func:`train.jetclass.stream_batches` (uproot + awkward, one chunk per file per window,
-  :func:`resim.features.flat_features`), batches (B, 100, 15) + mask + labels;
+- *resim*: :func:`train.jetclass.stream_batches` (uproot + awkward, whole clusters of each file
+  per window, :func:`resim.features.real_features`, padded per batch), batches (B, 100, 15) +
+  mask + labels;
 - *weaver*: weaver-core's ``SimpleIterDataset`` (training mode: shuffled; every file loaded at
   once, its fastest setting) with the data config ``resim export`` writes, cut to the same
   outputs (the 15 features as expressions and the mask, 100 slots), through a torch
