@@ -16,7 +16,7 @@ from fixtures_train import VIEWS, write_pairs
 from resim.config import validate
 from resim.dataset.reader import PairedDataset
 from resim.errors import ConfigError, DatasetError
-from resim.workflow import labelled_files
+from resim_workflow.runs import labelled_files
 from resim.export.jetclass import export_jetclass
 from resim.features import flat_features, particle_features
 from resim.formats import jetclass as jc
