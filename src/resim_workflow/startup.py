@@ -16,7 +16,7 @@ from pathlib import Path
 from resim.cliutil import one_line
 from resim.config import read_yaml, validate
 from resim.errors import ConfigError, ResimError
-from train import study
+from train import anomaly_checks, study  # noqa: F401 (anomaly_checks registers its checks)
 
 from . import layout
 from .runs import views
@@ -26,7 +26,8 @@ from .splits import split_shards
 def check_config(config: dict, files: Iterable[str | Path] = ()) -> None:
     """Everything that can be wrong with the config, checked when the workflow starts
     (``snakemake -n`` included): its files' YAML (a section given twice), the schema and every
-    stage's checks, the splits, the views and the study."""
+    stage's checks (the training side's too: imported above, they are registered), the
+    splits, the views and the study."""
     with stop_on_error():
         for path in files:
             read_yaml(path)

@@ -37,6 +37,7 @@ from resim.errors import ConfigError
 from resim.io import atomic_path, atomic_write_text
 from resim.seeds import derive_seed
 
+from . import anomaly_checks  # noqa: F401 (registers the anomaly section's config checks)
 from .anomaly import pooled_representation, resample_to, train_autoencoder
 from .anomaly_plot import roc_figure
 from .checkpoint import atomic_torch_save

@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 
+from resim.config import validate_section
 from resim.errors import ConfigError
 
 #: The size that means every labelled jet of the task (capped by ``finetune.max_train_jets``).
@@ -89,17 +90,17 @@ def backbone_names(config: dict) -> list[str]:
 
 def run_config(config: dict, name: str) -> dict:
     """The config a pre-training run of backbone ``name`` reads: ``pretrain`` is its section,
-    validated (a run's ``mpm: {codes: 8}`` gets the other ``mpm`` keys' defaults), with
-    ``rep`` its pre-training repetition (which seeds it draws)."""
+    validated on its own (a run's ``mpm: {codes: 8}`` gets the other ``mpm`` keys' defaults;
+    the rest of the config was validated once, when it was loaded), with ``rep`` its
+    pre-training repetition (which seeds it draws)."""
     runs = backbone_runs(config)
     base, rep = split_rep(name)
     if base not in runs or rep >= int(runs[base].get("reps", 1)):
         raise ConfigError(f"pretrain.runs: no backbone {name!r} (backbones: "
                           f"{', '.join(backbone_names(config))})")
-    from resim.config import validate  # fills the schema's defaults into the merged section
-
-    return validate({**config, "pretrain": {**runs[base], "rep": rep}},
-                    source=f"pretrain.runs.{base} (merged into pretrain)")
+    section = validate_section("pretrain", {**copy.deepcopy(runs[base]), "rep": rep},
+                               source=f"pretrain.runs.{base} (merged into pretrain)")
+    return {**config, "pretrain": section}
 
 
 def backbone_label(config: dict, name: str) -> str:

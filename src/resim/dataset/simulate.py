@@ -31,6 +31,7 @@ from ..forks import ViewChain
 from ..io import atomic_path
 from ..lhe import count_event_tags
 from ..matching import match
+from ..pileup import pileup_on
 from ..pileup.overlay import SHARED, PileUp, stream_view
 from ..seeds import SeedManifest
 from .cutflow import check_closes, new_view_cutflow
@@ -176,7 +177,7 @@ class _Reconstruction:
         self.cfg, self.detector = jets_config(config), get_detector(config)
         self.manifest, self.workdir, self.specs = manifest, workdir, config["views"]
         section = config.get("pileup") or {}
-        wanted = float(section.get("mu", 0)) > 0 or section.get("mitigation", "none") != "none"
+        wanted = pileup_on(config) or section.get("mitigation", "none") != "none"
         self.pileup = PileUp(section, list(pool)) if wanted else None
 
     def __call__(self, batch: ViewBatch) -> tuple[dict, dict]:
