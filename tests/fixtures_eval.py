@@ -25,7 +25,7 @@ VIEW_SMEAR = {"nominal": 0.0, "fsr_up": 0.01, "vincia": 0.04}
 QCD = ("q", "g", "g_bb")
 
 #: A DGCNN small enough to train in seconds on one core.
-TINY_MODEL = {"backbone": "dgcnn", "hidden": 16, "embed_layers": 1, "edgeconv_layers": 1, "k": 4,
+TINY_MODEL = {"network": "dgcnn", "hidden": 16, "embed_layers": 1, "edgeconv_layers": 1, "k": 4,
               "head": [16, 8]}
 
 

@@ -24,7 +24,7 @@ from train.pretrain import open_data, run_pretrain, train_seed
 
 #: A small tokeniser and head for the tiny fixture data (≈ 6000 particles).
 TINY_MPM = {"codes": 16, "kmeans_jets": 200, "heads": 2, "feedforward": 32}
-TINY_TRANSFORMER = {"backbone": "transformer", "hidden": 16, "layers": 1, "heads": 2,
+TINY_TRANSFORMER = {"network": "transformer", "hidden": 16, "layers": 1, "heads": 2,
                     "feedforward": 32, "head": [8]}
 
 

@@ -43,7 +43,7 @@ def test_runs_replace_the_keys_they_name():
     assert [study.backbone_label(config, n) for n in runs] == ["hard", "seed", "MPM"]
 
 
-def test_without_runs_the_single_backbone_is_workflow_backbone():
+def test_without_runs_the_single_backbone_is_workflow_pretrain_run():
     config = config_with()
     assert planned.backbones(config) == ["rs3l"]
     assert study.run_config(config, "rs3l")["pretrain"]["epochs"] == config["pretrain"]["epochs"]
@@ -166,8 +166,8 @@ def test_fixed_jobs_read_their_backbone_and_supervised_none(tmp_path):
     assert "rs3l pretrain" in output and "--run other" in output
 
 
-NETWORKS = [{"name": "rs3l"}, {"name": "tf", "model": {"backbone": "transformer"}},
-            {"name": "tf_seed", "views": "seed", "model": {"backbone": "transformer"}}]
+NETWORKS = [{"name": "rs3l"}, {"name": "tf", "model": {"network": "transformer"}},
+            {"name": "tf_seed", "views": "seed", "model": {"network": "transformer"}}]
 
 
 def test_one_supervised_baseline_per_network():
@@ -180,7 +180,7 @@ def test_one_supervised_baseline_per_network():
     assert {"100/rs3l/supervised-0", "100/tf/supervised-0"} <= set(runs)
     assert not any(r.startswith(("100/supervised", "100/tf_seed/supervised")) for r in runs)
     # two networks of one kind are told apart by the first backbone with each
-    wide = NETWORKS[:2] + [{"name": "tf_wide", "model": {"backbone": "transformer", "hidden": 256}}]
+    wide = NETWORKS[:2] + [{"name": "tf_wide", "model": {"network": "transformer", "hidden": 256}}]
     labels = study.networks(config_with(pretrain={"runs": wide}))
     assert labels == {"rs3l": "dgcnn", "tf": "transformer of tf",
                       "tf_wide": "transformer of tf_wide"}

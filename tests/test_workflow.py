@@ -169,13 +169,13 @@ def test_editing_a_view_or_the_order_resimulates_but_splits_do_not(config):
 
 def test_schema_fills_workflow_defaults(config):
     del config["workflow"]
-    assert validate(config)["workflow"] == {"check_backends": True, "backbone": "rs3l"}
+    assert validate(config)["workflow"] == {"check_backends": True, "pretrain_run": "rs3l"}
 
 
 @pytest.mark.parametrize("patch, key", [
     ({"workflow": {"check_backend": True}}, r"workflow: .*'check_backend' was unexpected"),
     ({"workflow": {"check_backends": "yes"}}, "workflow.check_backends"),
-    ({"workflow": {"backbone": "a/b"}}, "workflow.backbone"),
+    ({"workflow": {"pretrain_run": "a/b"}}, "workflow.pretrain_run"),
     ({"dataset": {"splits": {"pretrain": {"qcd": 0}, "finetune": {"qcd": 1},
                              "validation": {"qcd": 2}, "tests": {"qcd": 3}}}},
      "dataset.splits"),

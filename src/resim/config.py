@@ -38,7 +38,7 @@ def _key_path(error: jsonschema.ValidationError, prefix: tuple = ()) -> str:
 
 def _message(error: jsonschema.ValidationError) -> str:
     if error.validator == "not" and isinstance(error.instance, str):  # propertyNames: not
-        return f"{error.instance!r} does not apply here (a key of another backbone?)"
+        return f"{error.instance!r} does not apply here (a key of another network?)"
     return error.message
 
 
@@ -58,8 +58,41 @@ def _schema_errors(schema: dict, instance: Any, prefix: tuple = ()) -> list[str]
     return [f"{_key_path(e, prefix)}: {_message(e)}" for e in errors]
 
 
+#: Keys that were renamed (path below a section -> the new last key, and what it holds): an old
+#: config stops naming both instead of failing on an unknown key.
+RENAMED = {
+    ("workflow", "backbone"): ("pretrain_run", "the name of the one pre-training run"),
+    ("anomaly", "backbone"): ("pretrain_run", "the pre-training run the autoencoder reads"),
+    ("pretrain", "model", "backbone"): ("network", "the kind of network, dgcnn or transformer"),
+}
+
+
+def _renamed(config: dict) -> list[str]:
+    """One line per old key in ``config`` (a pre-training run's ``model`` included)."""
+    runs = (config.get("pretrain") or {}).get("runs")
+    places = [(path, path) for path in RENAMED]
+    places += [(("pretrain", "runs", i, "model", "backbone"), ("pretrain", "model", "backbone"))
+               for i in range(len(runs) if isinstance(runs, list) else 0)]
+    lines = []
+    for path, rule in places:
+        node: Any = config
+        for key in path[:-1]:
+            try:
+                node = node[key]
+            except (KeyError, IndexError, TypeError):
+                node = None
+                break
+        if isinstance(node, dict) and path[-1] in node:
+            new, meaning = RENAMED[rule]
+            old = ".".join(map(str, path))
+            lines.append(f"{old} was renamed: write {old.rpartition('.')[0]}.{new} "
+                         f"({meaning})")
+    return lines
+
+
 def validate(config: dict, source: str = "config") -> dict:
     """Validate ``config`` in place (filling schema defaults) and return it."""
+    _raise_invalid(source, _renamed(config))
     _raise_invalid(source, _schema_errors(load_schema(), config))
     # What the schema cannot say (known processes and backends, Pythia's settings): only on a
     # config of the schema's shape.

@@ -128,8 +128,8 @@ def anomaly_samples(config: dict) -> list[str]:
 
 
 def anomaly_backbone(config: dict) -> str:
-    """The backbone the autoencoder reads (``anomaly.backbone``, else the first)."""
-    return (config.get("anomaly") or {}).get("backbone") or backbones(config)[0]
+    """The backbone the autoencoder reads (``anomaly.pretrain_run``, else the first)."""
+    return (config.get("anomaly") or {}).get("pretrain_run") or backbones(config)[0]
 
 
 def anomaly_dark_files(config: dict) -> dict[str, list[str]]:

@@ -39,9 +39,9 @@ def _bottleneck_problems(config: dict, section: dict) -> Iterator[str]:
     """An autoencoder whose latent is not narrower than its input can learn the identity: it
     reconstructs every jet, dark or not, and its score measures nothing."""
     runs = backbone_runs(config)
-    name = split_rep(section.get("backbone") or next(iter(runs)))[0]  # a repetition: its run's
+    name = split_rep(section.get("pretrain_run") or next(iter(runs)))[0]  # a repetition: its run's
     if name not in runs:
-        return  # an unknown anomaly.backbone is the workflow's error (it names the backbones)
+        return  # an unknown anomaly.pretrain_run is the workflow's error (it names the backbones)
     kind = section.get("representation", "auto")
     # auto reads the per-particle mean: every configurable backbone has per-particle encodings
     kind = "mean" if kind == "auto" else kind

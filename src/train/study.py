@@ -2,8 +2,8 @@
 
 A *backbone* is one pre-training run on the pretrain split: ``pretrain.runs`` lists them, each
 ``{name, label?, <any pretrain key>}``; a run's keys replace the ``pretrain`` section's (so
-``model: {backbone: transformer}`` replaces the whole model, not one key of it). Without
-``pretrain.runs`` there is one backbone, named ``workflow.backbone``, with the ``pretrain``
+``model: {network: transformer}`` replaces the whole model, not one key of it). Without
+``pretrain.runs`` there is one backbone, named ``workflow.pretrain_run``, with the ``pretrain``
 section as it is (the single-backbone config of earlier versions).
 
 The *supervised baseline* trains a backbone's network from scratch: one baseline when every
@@ -51,7 +51,7 @@ def backbone_runs(config: dict) -> dict[str, dict]:
     section = {k: v for k, v in (config.get("pretrain") or {}).items() if k != "runs"}
     runs = (config.get("pretrain") or {}).get("runs")
     if not runs:
-        return {(config.get("workflow") or {}).get("backbone", "rs3l"): section}
+        return {config["workflow"]["pretrain_run"]: section}
     out: dict[str, dict] = {}
     for run in runs:
         name = run["name"]
@@ -137,7 +137,7 @@ def networks(config: dict) -> dict[str, str]:
             owners.append((model, name))
     if len(owners) <= 1:
         return {name: "" for name in names}
-    kinds = [model.get("backbone", "network") for model, _ in owners]
+    kinds = [model["network"] for model, _ in owners]
     labels = {}
     for name, model in models.items():
         i = next(i for i, (seen, _) in enumerate(owners) if seen == model)

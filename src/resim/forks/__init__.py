@@ -214,10 +214,11 @@ class ViewChain:
 
 
 def run_views(config: dict, sample: str, shard: int, lhe_path: str | Path,
-              views: Iterable[str] | str | None = None, batch_size: int = 100,
+              views: Iterable[str] | str | None = None, batch_size: int | None = None,
               manifest: SeedManifest | None = None, events: range | None = None
               ) -> Iterator[dict[str, ViewBatch]]:
-    """Every view (or ``views`` and their ancestors) on every event, ``batch_size`` at a time.
+    """Every view (or ``views`` and their ancestors) on every event, ``batch_size`` (default:
+    the validated config's ``run.batch_size``) at a time.
 
     Yields ``{view: ViewBatch}`` per batch, in view order. Seeds are recorded in ``manifest``
     (pass one to write it beside the outputs) and in each batch's ``info["seeds"]``. A malformed
@@ -226,7 +227,7 @@ def run_views(config: dict, sample: str, shard: int, lhe_path: str | Path,
     if isinstance(views, str):
         views = [views]
     with ViewChain(config, sample, shard, lhe_path, manifest, views) as chain:
-        for batch in chain.batches(batch_size, events):
+        for batch in chain.batches(batch_size or int(config["run"]["batch_size"]), events):
             branches: dict[str, Branch] = {}
             out = {}
             for view in chain.order:
