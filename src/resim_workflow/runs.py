@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 
 from resim.errors import ConfigError
-from resim.forks import view_order
+from resim.forks.chain import view_order
 from resim.formats.jetclass import is_jetclass_task
 from resim.hard.processes import is_dark
 from resim.pileup import pileup_on
@@ -28,7 +28,7 @@ MODES = (*study.BACKBONE_MODES, "supervised")
 def views(config: dict) -> list[str]:
     """The views in the order one ``simulate`` job per (sample, shard) runs them.
 
-    The order (and every check on it) is the engine's own, :func:`resim.forks.view_order`, so
+    The order (and every check on it) is the engine's own, :func:`resim.forks.chain.view_order`, so
     the workflow and ``resim simulate`` always agree; a bad order fails at ``snakemake -n``.
     """
     return view_order(config)

@@ -27,7 +27,7 @@ from .. import jets as jetlib
 from ..config import config_hash, section_digests, validate_section
 from ..detector import get_detector
 from ..contracts import Branch, LHEBatch, ViewBatch
-from ..forks import ViewChain
+from ..forks.chain import ViewChain
 from ..io import atomic_path
 from ..lhe import count_event_tags
 from ..matching import match

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
     from ..hepmc import HepMC3Writer
-    from . import ViewChain, run_views
+    from .chain import ViewChain, run_views
 
     if args.out is None and args.hepmc is None:
         raise ConfigError("give --out FILE and/or --hepmc OUTDIR")  # the script names itself

@@ -180,7 +180,7 @@ def write_plots(out: Path, task: Task, records: list[dict], views: list[str],
 
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    # "--test DATA... MODELDIR..." (INTERFACES.md): argparse hands everything after the last
+    # "--test DATA... MODELDIR..." (rule evaluate): argparse hands everything after the last
     # file option to it; datasets are files and model outputs are directories, so they separate.
     missing = [p for p in [*args.test, *args.val, *args.models] if not Path(p).exists()]
     if missing:
