@@ -34,12 +34,12 @@ from resim.config import load_config
 from resim.dataset.reader import PairedDataset
 from train import study
 from train.data import PairWindows, iterate_batches, make_loader
-from train.finetune_loop import EmbeddedSet, _epoch_loss, planned_epochs
-from train.heads import Tagger
-from train.labelled import JetSet
-from train.losses import nt_xent
+from train.finetune.heads import Tagger
+from train.finetune.labelled import JetSet
+from train.finetune.loop import EmbeddedSet, _epoch_loss, planned_epochs
 from train.models import get_model
 from train.models.reference import TextbookDGCNN
+from train.pretrain.losses import nt_xent
 from train.study import resolve_views
 
 REPO = Path(__file__).resolve().parents[1]

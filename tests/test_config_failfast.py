@@ -13,7 +13,7 @@ from resim.cli import main
 from resim.config import load_config, validate
 from resim.errors import ConfigError
 from test_workflow_snakemake import snakemake
-from train import anomaly_checks  # noqa: F401 (registers the anomaly section's checks)
+from train.anomaly import checks  # noqa: F401 (registers the anomaly section's checks)
 
 #: (where the mistake is written, the mistake, what the error must say, starting with the key).
 SAMPLE_CASES = [

@@ -10,7 +10,7 @@ from test_workflow_snakemake import snakemake
 
 from resim.config import load_config, validate
 from resim.errors import ConfigError
-from train import anomaly_checks  # noqa: F401 (registers the anomaly section's checks)
+from train.anomaly import checks  # noqa: F401 (registers the anomaly section's checks)
 from resim_workflow import runs, splits
 
 DARK = {"process": "dijet_dark", "dark_model": "C", "pt_range": [100.0, None], "eta_max": 3.0}

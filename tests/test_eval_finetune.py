@@ -11,12 +11,12 @@ import torch
 from resim.config import validate
 from resim.errors import ConfigError
 from resim.dataset.reader import PairedDataset
-from train import finetune as ft
-from train import finetune_loop as loop
-from train.heads import Tagger
-from train.labelled import build_jet_set
-from train.taggers import build_tagger, load_tagger
-from train.tasks import Task
+from train.finetune import run as ft
+from train.finetune import loop
+from train.finetune.heads import Tagger
+from train.finetune.labelled import build_jet_set
+from train.finetune.taggers import build_tagger, load_tagger
+from train.finetune.tasks import Task
 
 from fixtures_eval import TINY_MODEL, tiny_config, write_backbone, write_paired_file
 

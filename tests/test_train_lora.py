@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from resim.errors import ConfigError
-from train.heads import Tagger
-from train.lora import add_lora, base_weights, lora_rank_of
+from train.finetune.heads import Tagger
+from train.finetune.lora import add_lora, base_weights, lora_rank_of
 from train.models import get_model
-from train.taggers import output_dim
+from train.finetune.taggers import output_dim
 
 
 def _batch(n: int = 16, particles: int = 12, seed: int = 0):

@@ -132,7 +132,7 @@ def test_load_backbone_restores_weights(tmp_path):
 def test_a_checkpoint_of_another_kind_is_named_for_what_it_is(tmp_path):
     import h5py
 
-    from train.taggers import load_tagger
+    from train.finetune.taggers import load_tagger
 
     with h5py.File(tmp_path / "data.h5", "w") as f:
         f["x"] = [1]

@@ -15,11 +15,11 @@ from fixtures_train import tiny_config, write_pairs
 from train.checkpoint import load_checkpoint
 from train.cli import main as rs3l
 from train.data import iterate_batches, make_loader
-from train.losses import nt_xent
+from train.pretrain.losses import nt_xent
 from train.models import get_model, load_backbone
-from train.contrastive import Contrastive, collapse_warning
-from train.distributed import Distributed
-from train.pretrain import open_data, run_pretrain, run_validation, train_seed
+from train.pretrain.contrastive import Contrastive, collapse_warning
+from train.pretrain.distributed import Distributed
+from train.pretrain.run import open_data, run_pretrain, run_validation, train_seed
 
 
 @pytest.fixture(scope="module")

@@ -198,7 +198,7 @@ def test_each_network_baseline_trains_its_network(tmp_path):
 
 
 def test_pretraining_repetitions_are_backbones_with_their_own_seeds():
-    from train.pretrain import train_seed
+    from train.pretrain.run import train_seed
 
     one = config_with(pretrain={"runs": RUNS})
     config = config_with(pretrain={"runs": [{**RUNS[0]}, {**RUNS[1], "reps": 1}, RUNS[2]],

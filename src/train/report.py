@@ -25,7 +25,7 @@ from resim.dataset.reader import PairedDataset
 from resim.errors import DatasetError
 from resim.io import atomic_write_text
 
-from .contrastive import collapse_warning
+from .pretrain.contrastive import collapse_warning
 from .evaluate.tables import Row, collect_rows
 
 

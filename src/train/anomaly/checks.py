@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from resim.checks import register_check
 from resim.hard.processes import is_dark
 
-from .model_shape import representation_dim
-from .study import backbone_runs, split_rep
+from ..model_shape import representation_dim
+from ..study import backbone_runs, split_rep
 
 
 @register_check("anomaly samples")
