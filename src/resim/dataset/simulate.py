@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 #: Rows of a view table: the pair fields, the jet arrays and where the object stands.
 VIEW_TABLE = {**PAIR_TABLE, "truth_index": ((), np.int16), "status": ((), np.int8), **JET_TABLE}
 
+
 def jets_config(config: dict) -> dict:
     """The ``jets`` section with the schema's defaults (a config given in part, as tests and
     notebooks do, gets them too)."""
