@@ -1,5 +1,5 @@
 # resim: hard scatter -> re-simulated views -> paired HDF5 -> RS3L pre-training -> fine-tuning
-# -> evaluation. Rules are thin: each calls one `resim` / `rs3l` sub-command (INTERFACES.md).
+# -> evaluation. Rules are thin: each calls one `resim` / `rs3l` sub-command (docs/architecture.md).
 #   snakemake --cores 2                          the default (config.yaml), laptop scale
 #   snakemake --cores 2 --configfile config/tiny.yaml
 #   snakemake --workflow-profile workflow/profiles/slurm --configfile config/rs3l-paper.yaml
@@ -22,7 +22,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/hard.smk"
 include: "workflow/rules/pileup.smk"
-include: "workflow/rules/views.smk"
+include: "workflow/rules/simulate.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/export.smk"
 include: "workflow/rules/train.smk"

@@ -34,12 +34,12 @@ from resim.config import load_config
 from resim.dataset.reader import PairedDataset
 from train import study
 from train.data import PairWindows, iterate_batches, make_loader
-from train.finetune_loop import EmbeddedSet, _epoch_loss, planned_epochs
-from train.heads import Tagger
-from train.labelled import JetSet
-from train.losses import nt_xent
+from train.finetune.heads import Tagger
+from train.finetune.labelled import JetSet
+from train.finetune.loop import EmbeddedSet, _epoch_loss, planned_epochs
 from train.models import get_model
 from train.models.reference import TextbookDGCNN
+from train.pretrain.losses import nt_xent
 from train.study import resolve_views
 
 REPO = Path(__file__).resolve().parents[1]
@@ -182,15 +182,15 @@ def main() -> None:
               f"particles per jet: mean {sizes.mean():.1f}, max {sizes.max():.0f}")
 
         torch.manual_seed(0)
-        model = get_model({"backbone": "dgcnn"}).to(device)
-        reference = TextbookDGCNN(get_model({"backbone": "dgcnn"})).to(device)
+        model = get_model({"network": "dgcnn"}).to(device)
+        reference = TextbookDGCNN(get_model({"network": "dgcnn"})).to(device)
         reference.model.load_state_dict(model.state_dict())
         ours = training_rate(model, batches, device)
         theirs = training_rate(reference, batches[: args.reference_steps + 1], device)
         print(f"training, DGCNN k=24 (batched kNN, projected EdgeConv): {ours:9.1f} jets/s")
         print(f"training, textbook (per-jet kNN loop, PyG EdgeConv):    {theirs:9.1f} jets/s")
         print(f"  speed-up: {ours / theirs:.1f}x (goal >= 3x on CPU)")
-        transformer = get_model({"backbone": "transformer"}).to(device)
+        transformer = get_model({"network": "transformer"}).to(device)
         print(f"training, transformer backbone (for scale):          "
               f"{training_rate(transformer, batches, device):9.1f} jets/s")
 

@@ -25,7 +25,7 @@ VIEW_SMEAR = {"nominal": 0.0, "fsr_up": 0.01, "vincia": 0.04}
 QCD = ("q", "g", "g_bb")
 
 #: A DGCNN small enough to train in seconds on one core.
-TINY_MODEL = {"backbone": "dgcnn", "hidden": 16, "embed_layers": 1, "edgeconv_layers": 1, "k": 4,
+TINY_MODEL = {"network": "dgcnn", "hidden": 16, "embed_layers": 1, "edgeconv_layers": 1, "k": 4,
               "head": [16, 8]}
 
 
@@ -116,3 +116,16 @@ def write_backbone(path: Path, seed: int = 0, epochs: int = 3, objective: str = 
                     config={"pretrain": {"model": TINY_MODEL, "objective": objective}},
                     metrics=metrics)
     return path
+
+
+def summary_args(root: Path, backbones=("rs3l",), tasks=("h_vs_qcd",)) -> list[str]:
+    """``rs3l summary``'s inputs as the workflow's rule names them, for a run in ``root``."""
+    from resim_workflow import layout
+    from resim_workflow.splits import SPLITS
+
+    def under(path: str) -> str:
+        return str(root / path)
+
+    return ["--splits", *(under(layout.split_path(s)) for s in SPLITS),
+            "--pretrain", *(under(f"{layout.train_dir(b)}/metrics.json") for b in backbones),
+            "--evaluations", *(under(f"{layout.evaluate_dir(t)}/metrics.json") for t in tasks)]

@@ -22,7 +22,7 @@ VIEWS = ("nominal", "seed", "fsr_up", "fsr_down", "herwig")
 CLASSES = ("q", "H_bb")
 
 #: A DGCNN small enough for a few training steps per second on one core.
-TINY_MODEL = {"backbone": "dgcnn", "hidden": 16, "embed_layers": 2, "edgeconv_layers": 2, "k": 6,
+TINY_MODEL = {"network": "dgcnn", "hidden": 16, "embed_layers": 2, "edgeconv_layers": 2, "k": 6,
               "head": [16, 8]}
 
 

@@ -1,5 +1,5 @@
 """MadGraph through the workflow (issue 18, class 8): a workflow job has the project's virtual
-environment first on PATH (resim.workflow.expose_console_scripts), and MadGraph's
+environment first on PATH (resim_workflow.startup.expose_console_scripts), and MadGraph's
 ``#!/usr/bin/env python3`` then ran on resim's Python, which lacks ``six``: every ``hard`` job
 failed. MadGraph is not installed here; a stand-in with MadGraph's shebang, its first import
 (``six``) and its file contract (the proc card's ``output``, the launch card's

@@ -13,6 +13,7 @@ from resim.cli import main
 from resim.config import load_config, validate
 from resim.errors import ConfigError
 from test_workflow_snakemake import snakemake
+from train.anomaly import checks  # noqa: F401 (registers the anomaly section's checks)
 
 #: (where the mistake is written, the mistake, what the error must say, starting with the key).
 SAMPLE_CASES = [
@@ -132,9 +133,9 @@ def _dry_run_error(repo_root, tmp_path, text: str, *targets: str) -> str:
 
 
 MODEL_CASES = [
-    ({"backbone": "dgcnn", "hiden": 64}, "pretrain.model: Additional properties are not allowed "
+    ({"network": "dgcnn", "hiden": 64}, "pretrain.model: Additional properties are not allowed "
                                          "('hiden' was unexpected)"),
-    ({"backbone": "transformer", "k": 16}, "pretrain.model: 'k' does not apply here"),
+    ({"network": "transformer", "k": 16}, "pretrain.model: 'k' does not apply here"),
     ({"hidden": 64, "heads": 4}, "pretrain.model: 'heads' does not apply here"),  # dgcnn
 ]
 
@@ -152,14 +153,14 @@ def test_model_keys_of_the_schema_are_the_networks(tiny):
     from train.models import BACKBONES
 
     listed = load_schema()["properties"]["pretrain"]["properties"]["model"]["properties"]
-    assert set(listed) == {"backbone"} | {k for _, d in BACKBONES.values() for k in d}
+    assert set(listed) == {"network"} | {k for _, d in BACKBONES.values() for k in d}
     for name, (_, defaults) in BACKBONES.items():  # each network's defaults are valid
-        validate(with_changes(tiny, [("pretrain.model", {"backbone": name, **defaults}, None)]))
+        validate(with_changes(tiny, [("pretrain.model", {"network": name, **defaults}, None)]))
 
 
 def test_dry_run_stops_on_a_network_key_of_a_run(repo_root, tmp_path, tiny):
     config = with_changes(tiny, [("pretrain.runs", [{"name": "a"}, {
-        "name": "b", "model": {"backbone": "dgcnn", "hiden": 3}}], None)])
+        "name": "b", "model": {"network": "dgcnn", "hiden": 3}}], None)])
     line = _dry_run_error(repo_root, tmp_path, yaml.safe_dump(config))
     assert line.startswith("snakemake: error: pretrain.runs.b (merged into pretrain) is not "
                            "valid: pretrain.model: Additional properties are not allowed")
@@ -223,3 +224,25 @@ def test_an_anomaly_autoencoder_without_a_bottleneck_stops_the_dry_run(repo_root
     # the default (auto: the per-particle mean, 64-d, into 20) has its bottleneck
     small["anomaly"] = {k: v for k, v in small["anomaly"].items() if k not in changes}
     assert validate(small)["anomaly"]["representation"] == "auto"
+
+
+@pytest.mark.parametrize("old, new", [
+    ("workflow.backbone", "workflow.pretrain_run"),
+    ("anomaly.backbone", "anomaly.pretrain_run"),
+    ("pretrain.model.backbone", "pretrain.model.network"),
+])
+def test_a_renamed_key_names_the_old_and_the_new(tmp_path, tiny, capsys, old, new):
+    """"backbone" held three things; each has its own key now, and an old config says which."""
+    config = with_changes(tiny, [(old, "dgcnn", None)])
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(["check-backends", "--config", str(tmp_path / "c.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{old} was renamed: write {new} (" in err
+
+
+def test_a_run_s_old_network_key_is_named_with_the_run(tiny):
+    config = with_changes(tiny, [("pretrain.runs", [{"name": "a"}, {
+        "name": "b", "model": {"backbone": "transformer"}}], None)])
+    with pytest.raises(ConfigError, match=r"pretrain.runs.1.model.backbone was renamed: write "
+                                          r"pretrain.runs.1.model.network \("):
+        validate(config)

@@ -8,9 +8,10 @@ import yaml
 from test_config_failfast import with_changes
 from test_workflow_snakemake import snakemake
 
-from resim import workflow as wf
 from resim.config import load_config, validate
 from resim.errors import ConfigError
+from train.anomaly import checks  # noqa: F401 (registers the anomaly section's checks)
+from resim_workflow import runs, splits
 
 DARK = {"process": "dijet_dark", "dark_model": "C", "pt_range": [100.0, None], "eta_max": 3.0}
 
@@ -54,7 +55,7 @@ def test_a_dark_sample_in_a_split_is_refused(tiny):
     config = validate(with_changes(tiny, [("samples.darkC", DARK, None),
                                           ("dataset.splits.test.darkC", 0, None)]))
     with pytest.raises(ConfigError, match="dataset.splits.test.darkC: 'darkC' is a dark-jet"):
-        wf.split_shards(config)
+        splits.split_shards(config)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case[0])
@@ -70,7 +71,7 @@ def test_dry_run_fails_naming_the_key(repo_root, tmp_path, tiny, case):
 def test_shared_shower_plans_dark_jets_and_anomaly_detection(repo_root, tmp_path):
     preset = repo_root / "config" / "shared-shower.yaml"
     config = load_config(preset)
-    dark = wf.anomaly_samples(config)
+    dark = runs.anomaly_samples(config)
     assert dark == ["darkA", "darkB", "darkC", "darkD"]
     assert "lora" in config["finetune"]["modes"]
     result = snakemake(repo_root, tmp_path, str(preset), "-n", "--quiet", "rules")

@@ -101,7 +101,8 @@ def test_the_console_scripts_write_exactly_one_line(tmp_path):
     """Through the installed scripts, logging set up as in a workflow job."""
     missing = tmp_path / "nope.yaml"
     for script, argv in (("resim", ["check-backends", "--config", missing]),
-                         ("rs3l", ["summary", "--config", missing, "--out", tmp_path / "s.md"])):
+                         ("rs3l", ["summary", "--config", missing, "--out", tmp_path / "s.md",
+                                  "--splits", "test.h5", "--pretrain", "metrics.json"])):
         done = subprocess.run([sys.executable, "-c", f"import sys; from {_module(script)} import "
                                f"main; sys.exit(main())", *map(str, argv)],
                               capture_output=True, text=True)

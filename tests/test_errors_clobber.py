@@ -67,7 +67,8 @@ CASES = {
                    "--train", "a.h5", "--val", "a.h5", "--test", "a.h5", "--dark", "d", "b.h5",
                    "--out", "backbone"], "backbone/checkpoint.pt"),
     "summary: --out the config": (
-        rs3l_cli, ["summary", "--config", "config.yaml", "--out", "config.yaml"], "config.yaml"),
+        rs3l_cli, ["summary", "--config", "config.yaml", "--splits", "a.h5", "--pretrain",
+                   "backbone/metrics.json", "--out", "config.yaml"], "config.yaml"),
     "pretrain: --out a data file": (
         rs3l_cli, ["pretrain", "--config", "config.yaml", "--out", "a.h5", "a.h5"], "a.h5"),
 }

@@ -51,8 +51,8 @@ def test_a_failed_pythia_says_why_in_a_line(tmp_path):
 
 
 @pytest.mark.parametrize("change, words", [
-    ({"backbone": "particlenet"}, "holds a network this resim cannot build ('particlenet'): "
-                                  "unknown backbone 'particlenet'"),
+    ({"network": "particlenet"}, "holds a network this resim cannot build ('particlenet'): "
+                                 "unknown network 'particlenet'"),
     ({"k": 4, "edgeconv_layers": 9}, "its weights do not fit its dgcnn network"),
 ])
 def test_a_checkpoint_of_another_network_says_so(repo_root, tmp_path, capsys, change,

@@ -10,7 +10,7 @@ import yaml
 
 from train.cli import main as rs3l
 
-from fixtures_eval import tiny_config, write_backbone, write_paired_file
+from fixtures_eval import summary_args, tiny_config, write_backbone, write_paired_file
 
 TABLES = ["rejection", "wasserstein", "knn"]
 PLOTS = ["roc", "roc_subclass", "wasserstein", "label_efficiency", "label_efficiency_wasserstein",
@@ -48,7 +48,8 @@ def run(tmp_path_factory):
     assert rs3l(["evaluate", "--config", str(config_path), "--task", "h_vs_qcd", "--out", str(evaluate_dir),
                  "--backbone", str(backbone), "--test", str(files["test"]), "--val", str(files["validation"]),
                  *model_dirs]) == 0
-    assert rs3l(["summary", "--config", str(config_path), "--out", str(results / "summary.md")]) == 0
+    assert rs3l(["summary", "--config", str(config_path), "--out", str(results / "summary.md"),
+                 *summary_args(root)]) == 0
     return results
 
 
@@ -110,7 +111,8 @@ def test_summary_lists_what_is_missing(tmp_path):
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(tiny_config()))
     out = tmp_path / "results" / "summary.md"
-    assert rs3l(["summary", "--config", str(config_path), "--out", str(out)]) == 0
+    assert rs3l(["summary", "--config", str(config_path), "--out", str(out),
+                 *summary_args(tmp_path)]) == 0
     text = out.read_text()
     assert "- `test`: missing" in text
     assert "Missing: " in text.split("## Pre-training")[1]

@@ -11,12 +11,12 @@ import torch
 from resim.config import validate
 from resim.errors import ConfigError
 from resim.dataset.reader import PairedDataset
-from train import finetune as ft
-from train import finetune_loop as loop
-from train.heads import Tagger
-from train.labelled import build_jet_set
-from train.taggers import build_tagger, load_tagger
-from train.tasks import Task
+from train.finetune import run as ft
+from train.finetune import loop
+from train.finetune.heads import Tagger
+from train.finetune.labelled import build_jet_set
+from train.finetune.taggers import build_tagger, load_tagger
+from train.finetune.tasks import Task
 
 from fixtures_eval import TINY_MODEL, tiny_config, write_backbone, write_paired_file
 
@@ -217,14 +217,14 @@ def test_small_sets_train_more_epochs_and_patience_stops_early(data):
 
 def test_supervised_baseline_trains_the_network_of_its_run(data, tmp_path):
     raw = tiny_config()
-    tiny_transformer = {"backbone": "transformer", "hidden": 16, "embed_layers": 1, "layers": 1,
+    tiny_transformer = {"network": "transformer", "hidden": 16, "embed_layers": 1, "layers": 1,
                         "heads": 2, "feedforward": 16, "head": [16, 8]}
     raw["pretrain"]["runs"] = [{"name": "rs3l"}, {"name": "tf", "model": tiny_transformer}]
     config = validate(raw)
     record = ft.finetune(config, "h_vs_qcd", "supervised", 0, None, [data["train"]],
                          [data["val"]], tmp_path / "tf", run="tf")
     tagger, _ = load_tagger(tmp_path / "tf" / "model.pt")
-    assert tagger.backbone.model_config["backbone"] == "transformer"
+    assert tagger.backbone.model_config["network"] == "transformer"
     assert record["network"] == "transformer" and record["backbone_name"] is None
     with pytest.raises(ConfigError, match="--run tf: names the network of a supervised baseline"):
         ft.finetune(config, "h_vs_qcd", "fixed", 0, data["backbone"], [data["train"]],

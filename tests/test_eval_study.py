@@ -14,7 +14,7 @@ import yaml
 
 from train.cli import main as rs3l
 
-from fixtures_eval import TINY_MODEL, tiny_config, write_paired_file
+from fixtures_eval import TINY_MODEL, summary_args, tiny_config, write_paired_file
 
 BACKBONES = ("rs3l", "mpm")
 SIZES = (60, "all")
@@ -69,7 +69,8 @@ def study(tmp_path_factory):
     assert rs3l(["evaluate", "--config", str(config_path), "--task", "h_vs_qcd",
                  "--out", str(results / "evaluate" / "h_vs_qcd"), *backbone_args,
                  "--test", str(files["test"]), "--val", str(files["validation"]), *model_dirs]) == 0
-    assert rs3l(["summary", "--config", str(config_path), "--out", str(results / "summary.md")]) == 0
+    assert rs3l(["summary", "--config", str(config_path), "--out", str(results / "summary.md"),
+                 *summary_args(root, backbones=BACKBONES)]) == 0
     return results
 
 

@@ -94,7 +94,7 @@ def test_channel_schedule_interleaves_in_proportion():
      "samples.qcd.settings: Pythia refused the setting 'PhaseSpace:pTHatMinn = 5'"),
 ])
 def test_bad_config_is_named_and_writes_nothing(tmp_path, change, words):
-    # the config's validation (resim.config_checks) names the key before generate starts
+    # the config's validation (resim.checks) names the key before generate starts
     with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(".", r"\.")):
         generate(engine_config(**change), "qcd", 0, tmp_path / "x.lhe.gz")
     assert list(tmp_path.iterdir()) == []

@@ -16,17 +16,17 @@ from fixtures_train import VIEWS, write_pairs
 from resim.config import validate
 from resim.dataset.reader import PairedDataset
 from resim.errors import ConfigError, DatasetError
-from resim.workflow import labelled_files
+from resim_workflow.runs import labelled_files
 from resim.export.jetclass import export_jetclass
 from resim.features import flat_features, particle_features
 from resim.formats import jetclass as jc
 from resim.formats import rs3l
 from resim.detector.card import impact_parameter_resolution
-from train import finetune as ft
-from train.evaluate.cli import evaluate
+from train.finetune import run as ft
+from train.evaluate.pipeline import evaluate
 from train.foreign import open_jets
 from train.jetclass import JetClassDataset, stream_batches
-from train.pretrain import open_data
+from train.pretrain.run import open_data
 from train.rs3l_public import RS3LPublicDataset
 from train.data import iterate_batches, make_loader
 

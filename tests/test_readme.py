@@ -151,14 +151,14 @@ def run_block(block: Block) -> None:
         for test in tests:
             test()
     elif block.kind == "config":
-        from resim import workflow
+        from resim_workflow import runs, splits
         from resim.config import load_config, validate
 
         # what the workflow checks at parse time (workflow/rules/common.smk)
         config = validate(merged(load_config(REPO / "config.yaml"), yaml.safe_load(block.code)),
                           source=where)
-        workflow.split_shards(config)
-        workflow.views(config)
+        splits.split_shards(config)
+        runs.views(config)
 
 
 @pytest.mark.parametrize("section", SECTIONS)

@@ -11,7 +11,8 @@ import torch
 from fixtures_train import TINY_MODEL, tiny_config, write_pairs
 
 from resim.contracts import LABEL_CODE
-from train.anomaly import AutoEncoder, pooled_representation, resample_to, train_autoencoder
+from train.anomaly.autoencoder import (AutoEncoder, pooled_representation, resample_to,
+                                       train_autoencoder)
 from train.evaluate.metrics import auc
 from train.models import get_model
 
@@ -92,7 +93,7 @@ def test_mean_representation_averages_the_particle_encodings():
 
 
 def test_a_run_writes_the_roc_and_table(tmp_path):
-    from train.anomaly_run import run
+    from train.anomaly.run import run
     from train.checkpoint import atomic_torch_save
 
     views = ("nominal", "rehad")

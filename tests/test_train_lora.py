@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from resim.errors import ConfigError
-from train.heads import Tagger
-from train.lora import add_lora, base_weights, lora_rank_of
+from train.finetune.heads import Tagger
+from train.finetune.lora import add_lora, base_weights, lora_rank_of
 from train.models import get_model
-from train.taggers import output_dim
+from train.finetune.taggers import output_dim
 
 
 def _batch(n: int = 16, particles: int = 12, seed: int = 0):
@@ -25,7 +25,7 @@ def _batch(n: int = 16, particles: int = 12, seed: int = 0):
 @pytest.mark.parametrize("backbone", ["transformer", "dgcnn"])
 def test_lora_trains_adapters_and_head_only(backbone):
     torch.manual_seed(0)
-    model = get_model({"backbone": backbone, "hidden": 16, "head": [8, 8],
+    model = get_model({"network": backbone, "hidden": 16, "head": [8, 8],
                        **({"layers": 1, "heads": 2, "feedforward": 16} if backbone == "transformer"
                           else {"edgeconv_layers": 1, "k": 4})})
     features, mask, target = _batch()
@@ -60,7 +60,7 @@ def test_lora_trains_adapters_and_head_only(backbone):
 def test_attention_projections_are_adapted():
     """The attention's fused q/k/v projection and its output projection get adapters (PyTorch
     reads these weights directly, without calling a module)."""
-    model = get_model({"backbone": "transformer", "hidden": 16, "head": [8], "layers": 1,
+    model = get_model({"network": "transformer", "hidden": 16, "head": [8], "layers": 1,
                        "heads": 2, "feedforward": 16})
     add_lora(model, rank=2)
     names = [k for k in model.state_dict() if k.endswith(".0.A")]

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from train.losses import nt_xent
+from train.pretrain.losses import nt_xent
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:

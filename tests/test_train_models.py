@@ -69,7 +69,7 @@ def test_projected_edgeconv_equals_textbook_edgeconv():
 
 def test_dgcnn_equals_textbook_dgcnn_on_a_naive_knn_graph():
     torch.manual_seed(1)
-    model = get_model({"backbone": "dgcnn", **SMALL})
+    model = get_model({"network": "dgcnn", **SMALL})
     x, mask = padded_jets(SIZES, seed=3)
     torch.testing.assert_close(model(x, mask), TextbookDGCNN(model)(x, mask), rtol=1e-4, atol=1e-5)
 
@@ -78,7 +78,7 @@ def test_dgcnn_equals_textbook_dgcnn_on_a_naive_knn_graph():
 @pytest.mark.parametrize("head_order", ["pool_mlp", "mlp_pool"])
 def test_permutation_and_padding_invariance(backbone, head_order):
     torch.manual_seed(2)
-    model = get_model({"backbone": backbone, "hidden": 32, "head_order": head_order}).eval()
+    model = get_model({"network": backbone, "hidden": 32, "head_order": head_order}).eval()
     x, mask = padded_jets(SIZES, seed=4)
     with torch.no_grad():
         reference = model(x, mask)
@@ -107,15 +107,15 @@ def test_rs3l_architecture_shapes():
 
 
 def test_model_config_errors_name_the_key():
-    with pytest.raises(ConfigError, match="backbone"):
-        get_model({"backbone": "gnn"})
+    with pytest.raises(ConfigError, match="pretrain.model.network: unknown network 'gnn'"):
+        get_model({"network": "gnn"})
     with pytest.raises(ConfigError, match="heads"):
-        get_model({"backbone": "dgcnn", "heads": 4})
+        get_model({"network": "dgcnn", "heads": 4})
 
 
 def test_load_backbone_restores_weights(tmp_path):
     torch.manual_seed(3)
-    model = get_model({"backbone": "transformer", "hidden": 32, "layers": 1})
+    model = get_model({"network": "transformer", "hidden": 32, "layers": 1})
     optimizer = torch.optim.Adam(model.parameters())
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 50)
     save_checkpoint(tmp_path / "c.pt", model=model, epoch=1, optimizer=optimizer,
@@ -132,13 +132,13 @@ def test_load_backbone_restores_weights(tmp_path):
 def test_a_checkpoint_of_another_kind_is_named_for_what_it_is(tmp_path):
     import h5py
 
-    from train.taggers import load_tagger
+    from train.finetune.taggers import load_tagger
 
     with h5py.File(tmp_path / "data.h5", "w") as f:
         f["x"] = [1]
     with pytest.raises(CheckpointError, match="data.h5 is not a PyTorch checkpoint: an HDF5 file"):
         load_backbone(tmp_path / "data.h5")
-    model = get_model({"backbone": "dgcnn", "hidden": 16, "edgeconv_layers": 1, "k": 4})
+    model = get_model({"network": "dgcnn", "hidden": 16, "edgeconv_layers": 1, "k": 4})
     optimizer = torch.optim.Adam(model.parameters())
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 50)
     save_checkpoint(tmp_path / "c.pt", model=model, epoch=1, optimizer=optimizer,

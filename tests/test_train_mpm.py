@@ -16,15 +16,15 @@ from test_train_pretrain import data  # noqa: F401  (fixture: the tiny paired fi
 from resim.errors import ConfigError
 from train.checkpoint import load_checkpoint
 from train.data import iterate_batches, make_loader
-from train.taggers import build_tagger
+from train.finetune.taggers import build_tagger
 from train.models import get_model, load_backbone
-from train.mpm import (MaskedParticleModel, MaskedParticleModelling, ParticleTargets,
+from train.pretrain.mpm import (MaskedParticleModel, MaskedParticleModelling, ParticleTargets,
                        choose_masked, fit_particles, load_masked_model)
-from train.pretrain import open_data, run_pretrain, train_seed
+from train.pretrain.run import open_data, run_pretrain, train_seed
 
 #: A small tokeniser and head for the tiny fixture data (≈ 6000 particles).
 TINY_MPM = {"codes": 16, "kmeans_jets": 200, "heads": 2, "feedforward": 32}
-TINY_TRANSFORMER = {"backbone": "transformer", "hidden": 16, "layers": 1, "heads": 2,
+TINY_TRANSFORMER = {"network": "transformer", "hidden": 16, "layers": 1, "heads": 2,
                     "feedforward": 32, "head": [8]}
 
 

@@ -15,11 +15,11 @@ from fixtures_train import tiny_config, write_pairs
 from train.checkpoint import load_checkpoint
 from train.cli import main as rs3l
 from train.data import iterate_batches, make_loader
-from train.losses import nt_xent
+from train.pretrain.losses import nt_xent
 from train.models import get_model, load_backbone
-from train.contrastive import Contrastive, collapse_warning
-from train.distributed import Distributed
-from train.pretrain import open_data, run_pretrain, run_validation, train_seed
+from train.pretrain.contrastive import Contrastive, collapse_warning
+from train.pretrain.distributed import Distributed
+from train.pretrain.run import open_data, run_pretrain, run_validation, train_seed
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +75,14 @@ def test_two_epochs_learn_pairs_and_write_every_output(tmp_path, data):
         assert [float(r["val_loss"]) for r in csv.DictReader(f)] == pytest.approx(
             [m["val_loss"] for m in metrics])
     best = load_checkpoint(run / "checkpoint.pt")
-    assert best["epoch"] == 2 and best["model_config"]["backbone"] == "dgcnn"
+    assert best["epoch"] == 2 and best["model_config"]["network"] == "dgcnn"
     backbone = load_backbone(run / "checkpoint.pt")
     assert backbone(torch.zeros(1, 5, 15), torch.ones(1, 5, dtype=torch.bool)).shape == (1, 8)
 
 
 def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, data):
     # A transformer with dropout and a one-cycle schedule: RNG and scheduler state must resume.
-    model = {"backbone": "transformer", "hidden": 16, "layers": 1, "heads": 2, "feedforward": 32,
+    model = {"network": "transformer", "hidden": 16, "layers": 1, "heads": 2, "feedforward": 32,
              "head": [8]}
     config = tiny_config(model=model, epochs=3, schedule="one_cycle")
     straight = run_pretrain(config, [data], tmp_path / "straight")

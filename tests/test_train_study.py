@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from resim import workflow as wf
 from resim.config import validate
 from resim.errors import ConfigError
 from resim.seeds import derive_seed
+from resim_workflow import digests
+from resim_workflow import runs as planned
 from train import study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,9 +43,9 @@ def test_runs_replace_the_keys_they_name():
     assert [study.backbone_label(config, n) for n in runs] == ["hard", "seed", "MPM"]
 
 
-def test_without_runs_the_single_backbone_is_workflow_backbone():
+def test_without_runs_the_single_backbone_is_workflow_pretrain_run():
     config = config_with()
-    assert wf.backbones(config) == ["rs3l"]
+    assert planned.backbones(config) == ["rs3l"]
     assert study.run_config(config, "rs3l")["pretrain"]["epochs"] == config["pretrain"]["epochs"]
 
 
@@ -52,23 +53,23 @@ def test_finetune_layout_has_every_size_backbone_mode_and_rep():
     config = config_with(pretrain={"runs": RUNS[:2]},
                          finetune={"train_sizes": ["all", 300, 100], "reps": 2})
     assert study.train_sizes(config) == [100, 300, "all"]
-    runs = wf.finetune_runs(config, "h_vs_qcd")
+    runs = planned.finetune_runs(config, "h_vs_qcd")
     assert len(runs) == 3 * (2 * 2 + 1) * 2
     assert "100/rs3l_seed/floating-1" in runs and "all/supervised-0" in runs
     assert not any(r.startswith("100/rs3l/supervised") for r in runs)
-    assert wf.finetune_dirs(config, "h_vs_qcd")[0] == "results/finetune/h_vs_qcd/100/rs3l/fixed-0"
-    assert "results/train/rs3l_seed/checkpoint.pt" in wf.final_targets(config)
+    assert planned.finetune_dirs(config, "h_vs_qcd")[0] == "results/finetune/h_vs_qcd/100/rs3l/fixed-0"
+    assert "results/train/rs3l_seed/checkpoint.pt" in planned.final_targets(config)
 
 
 def test_digests_follow_only_what_a_job_reads():
     config = config_with(pretrain={"runs": RUNS[:2]})
-    before = {b: wf.stage_digest(config, "pretrain", backbone=b) for b in ("rs3l", "rs3l_seed")}
-    finetune = wf.stage_digest(config, "finetune")
+    before = {b: digests.stage_digest(config, "pretrain", backbone=b) for b in ("rs3l", "rs3l_seed")}
+    finetune = digests.stage_digest(config, "finetune")
     config["pretrain"]["runs"][1]["epochs"] = 99
     config["finetune"].update(train_sizes=[100, "all"], reps=5)
-    assert wf.stage_digest(config, "pretrain", backbone="rs3l") == before["rs3l"]
-    assert wf.stage_digest(config, "pretrain", backbone="rs3l_seed") != before["rs3l_seed"]
-    assert wf.stage_digest(config, "finetune") == finetune  # new sizes re-run nothing old
+    assert digests.stage_digest(config, "pretrain", backbone="rs3l") == before["rs3l"]
+    assert digests.stage_digest(config, "pretrain", backbone="rs3l_seed") != before["rs3l_seed"]
+    assert digests.stage_digest(config, "finetune") == finetune  # new sizes re-run nothing old
 
 
 @pytest.mark.parametrize("change, message", [
@@ -114,7 +115,7 @@ def test_laptop_study_plans_every_backbone_and_size(tmp_path):
     preset = REPO / "config" / "laptop-study.yaml"
     config = validate(yaml.safe_load(preset.read_text()))
     # rs3l is pre-trained twice (its second backbone from other seeds), the others once
-    assert wf.backbones(config) == ["rs3l", "rs3l.rep1", "rs3l_seed", "rs3l_rehad", "mpm"]
+    assert planned.backbones(config) == ["rs3l", "rs3l.rep1", "rs3l_seed", "rs3l_rehad", "mpm"]
     # the RS3L row is seed 000's "all" (the four re-showers); re-hadronisation has its own row
     runs, views, forks = study.backbone_runs(config), list(config["views"]), study.view_forks(config)
     assert study.resolve_views(runs["rs3l"]["views"], views, forks) == [
@@ -165,21 +166,21 @@ def test_fixed_jobs_read_their_backbone_and_supervised_none(tmp_path):
     assert "rs3l pretrain" in output and "--run other" in output
 
 
-NETWORKS = [{"name": "rs3l"}, {"name": "tf", "model": {"backbone": "transformer"}},
-            {"name": "tf_seed", "views": "seed", "model": {"backbone": "transformer"}}]
+NETWORKS = [{"name": "rs3l"}, {"name": "tf", "model": {"network": "transformer"}},
+            {"name": "tf_seed", "views": "seed", "model": {"network": "transformer"}}]
 
 
 def test_one_supervised_baseline_per_network():
     same = config_with(pretrain={"runs": RUNS})  # contrastive and MPM on one DGCNN
-    assert study.baselines(same) == {"rs3l": ""} and wf.baseline_network(same) == "rs3l"
+    assert study.baselines(same) == {"rs3l": ""} and planned.baseline_network(same) == "rs3l"
     config = config_with(pretrain={"runs": NETWORKS}, finetune={"train_sizes": [100], "reps": 1})
     assert study.networks(config) == {"rs3l": "dgcnn", "tf": "transformer", "tf_seed": "transformer"}
     assert study.baselines(config) == {"rs3l": "dgcnn", "tf": "transformer"}
-    runs = wf.finetune_runs(config, "h_vs_qcd")
+    runs = planned.finetune_runs(config, "h_vs_qcd")
     assert {"100/rs3l/supervised-0", "100/tf/supervised-0"} <= set(runs)
     assert not any(r.startswith(("100/supervised", "100/tf_seed/supervised")) for r in runs)
     # two networks of one kind are told apart by the first backbone with each
-    wide = NETWORKS[:2] + [{"name": "tf_wide", "model": {"backbone": "transformer", "hidden": 256}}]
+    wide = NETWORKS[:2] + [{"name": "tf_wide", "model": {"network": "transformer", "hidden": 256}}]
     labels = study.networks(config_with(pretrain={"runs": wide}))
     assert labels == {"rs3l": "dgcnn", "tf": "transformer of tf",
                       "tf_wide": "transformer of tf_wide"}
@@ -197,34 +198,34 @@ def test_each_network_baseline_trains_its_network(tmp_path):
 
 
 def test_pretraining_repetitions_are_backbones_with_their_own_seeds():
-    from train.pretrain import train_seed
+    from train.pretrain.run import train_seed
 
     one = config_with(pretrain={"runs": RUNS})
     config = config_with(pretrain={"runs": [{**RUNS[0]}, {**RUNS[1], "reps": 1}, RUNS[2]],
                                    "reps": 3}, finetune={"train_sizes": [100], "reps": 2})
     # rep 0 keeps the name (and folder) a study without repetitions has
-    assert wf.backbones(config) == ["rs3l", "rs3l.rep1", "rs3l.rep2", "rs3l_seed",
+    assert planned.backbones(config) == ["rs3l", "rs3l.rep1", "rs3l.rep2", "rs3l_seed",
                                     "mpm", "mpm.rep1", "mpm.rep2"]
     assert study.split_rep("rs3l.rep2") == ("rs3l", 2) and study.split_rep("rs3l") == ("rs3l", 0)
     # one row per run: the repetitions share the run's label and network
     assert {study.backbone_label(config, n) for n in ("rs3l", "rs3l.rep2")} == {"hard"}
     assert study.baselines(config) == {"rs3l": ""}
-    runs = wf.finetune_runs(config, "h_vs_qcd")
+    runs = planned.finetune_runs(config, "h_vs_qcd")
     assert "100/rs3l.rep2/fixed-1" in runs and "100/mpm.rep1/floating-0" in runs
     assert sum(r.startswith("100/supervised") for r in runs) == 2  # not per backbone
-    assert "results/train/mpm.rep2/checkpoint.pt" in wf.final_targets(config)
+    assert "results/train/mpm.rep2/checkpoint.pt" in planned.final_targets(config)
     with pytest.raises(ConfigError, match="no backbone 'rs3l_seed.rep1'"):
         study.run_config(config, "rs3l_seed.rep1")
     # seeds from (run.seed, rep): rep 0 draws what it drew before repetitions existed
-    seeds = {n: train_seed(study.run_config(config, n), "init") for n in wf.backbones(config)}
+    seeds = {n: train_seed(study.run_config(config, n), "init") for n in planned.backbones(config)}
     assert seeds["rs3l"] == seeds["mpm"] == train_seed(study.run_config(one, "rs3l"), "init")
     assert seeds["rs3l"] == derive_seed(config["run"]["seed"], "pretrain", 0, "init", "train")
     assert len({seeds["rs3l"], seeds["rs3l.rep1"], seeds["rs3l.rep2"]}) == 3
     assert seeds["rs3l.rep1"] == seeds["mpm.rep1"]  # paired: same start for every backbone
     # adding repetitions re-trains nothing that exists
-    assert wf.stage_digest(config, "pretrain", backbone="rs3l") == wf.stage_digest(
+    assert digests.stage_digest(config, "pretrain", backbone="rs3l") == digests.stage_digest(
         one, "pretrain", backbone="rs3l")
-    assert wf.stage_digest(config, "pretrain", backbone="rs3l.rep1") != wf.stage_digest(
+    assert digests.stage_digest(config, "pretrain", backbone="rs3l.rep1") != digests.stage_digest(
         config, "pretrain", backbone="rs3l")
 
 

@@ -16,8 +16,9 @@ import yaml
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 #: Console-script modules every rule calls; the end-to-end test needs all of them.
-STAGE_MODULES = ("resim.hard.cli", "resim.forks", "resim.dataset.cli", "train.pretrain",
-                 "train.finetune", "train.evaluate.cli", "train.report")
+STAGE_MODULES = ("resim.hard.cli", "resim.forks", "resim.dataset.cli",
+                 "train.pretrain.run", "train.finetune.run", "train.evaluate.cli",
+                 "train.report")
 
 
 def snakemake(repo: Path, workdir: Path, configfile: str, *args: str, env: dict | None = None,

@@ -3,8 +3,8 @@
 The JSON schema lives in the package (``resim/data/config.schema.yaml``) so that the CLI and the
 Snakemake workflow (``workflow/schemas/config.schema.yaml`` links to it) validate alike.
 An unknown key or a bad value is a :class:`ConfigError` naming the key's full path; so is what
-the schema cannot express (:mod:`resim.config_checks`: unknown processes and backends, an empty
-``pt_range``, settings Pythia refuses).
+the schema cannot express (the stages' checks, registered in :mod:`resim.checks`: unknown
+processes and backends, an empty ``pt_range``, settings Pythia refuses).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .config_checks import problems
+from .checks import problems
 from .errors import ConfigError
 
 SCHEMA_FILE = "config.schema.yaml"
@@ -32,18 +32,19 @@ def load_schema() -> dict:
     return yaml.safe_load(schema_path().read_text())
 
 
-def _key_path(error: jsonschema.ValidationError) -> str:
-    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+def _key_path(error: jsonschema.ValidationError, prefix: tuple = ()) -> str:
+    return ".".join(str(p) for p in (*prefix, *error.absolute_path)) or "<top level>"
 
 
 def _message(error: jsonschema.ValidationError) -> str:
     if error.validator == "not" and isinstance(error.instance, str):  # propertyNames: not
-        return f"{error.instance!r} does not apply here (a key of another backbone?)"
+        return f"{error.instance!r} does not apply here (a key of another network?)"
     return error.message
 
 
-def validate(config: dict, source: str = "config") -> dict:
-    """Validate ``config`` in place (filling schema defaults) and return it."""
+def _schema_errors(schema: dict, instance: Any, prefix: tuple = ()) -> list[str]:
+    """One line per schema error of ``instance`` (filled with the schema's defaults in place),
+    each naming its key below ``prefix``."""
     validator_cls = jsonschema.Draft202012Validator
 
     def set_defaults(validator, properties, instance, schema):
@@ -53,12 +54,60 @@ def validate(config: dict, source: str = "config") -> dict:
         yield from validator_cls.VALIDATORS["properties"](validator, properties, instance, schema)
 
     extended = jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
-    errors = sorted(extended(load_schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
-    _raise_invalid(source, [f"{_key_path(e)}: {_message(e)}" for e in errors])
+    errors = sorted(extended(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    return [f"{_key_path(e, prefix)}: {_message(e)}" for e in errors]
+
+
+#: Keys that were renamed (path below a section -> the new last key, and what it holds): an old
+#: config stops naming both instead of failing on an unknown key.
+RENAMED = {
+    ("workflow", "backbone"): ("pretrain_run", "the name of the one pre-training run"),
+    ("anomaly", "backbone"): ("pretrain_run", "the pre-training run the autoencoder reads"),
+    ("pretrain", "model", "backbone"): ("network", "the kind of network, dgcnn or transformer"),
+}
+
+
+def _renamed(config: dict) -> list[str]:
+    """One line per old key in ``config`` (a pre-training run's ``model`` included)."""
+    runs = (config.get("pretrain") or {}).get("runs")
+    places = [(path, path) for path in RENAMED]
+    places += [(("pretrain", "runs", i, "model", "backbone"), ("pretrain", "model", "backbone"))
+               for i in range(len(runs) if isinstance(runs, list) else 0)]
+    lines = []
+    for path, rule in places:
+        node: Any = config
+        for key in path[:-1]:
+            try:
+                node = node[key]
+            except (KeyError, IndexError, TypeError):
+                node = None
+                break
+        if isinstance(node, dict) and path[-1] in node:
+            new, meaning = RENAMED[rule]
+            old = ".".join(map(str, path))
+            lines.append(f"{old} was renamed: write {old.rpartition('.')[0]}.{new} "
+                         f"({meaning})")
+    return lines
+
+
+def validate(config: dict, source: str = "config") -> dict:
+    """Validate ``config`` in place (filling schema defaults) and return it."""
+    _raise_invalid(source, _renamed(config))
+    _raise_invalid(source, _schema_errors(load_schema(), config))
     # What the schema cannot say (known processes and backends, Pythia's settings): only on a
     # config of the schema's shape.
     _raise_invalid(source, problems(config))
     return config
+
+
+def validate_section(name: str, section: dict, source: str) -> dict:
+    """Validate one section of an already valid config in place (filling its defaults) and
+    return it: a pre-training run's section merged from ``pretrain.runs``, without checking
+    the rest of the config again."""
+    schema = load_schema()
+    sub = {"$defs": schema.get("$defs", {}), **schema["properties"][name]}
+    _raise_invalid(source, _schema_errors(sub, section, (name,)))
+    return section
 
 
 def _raise_invalid(source: str, lines: list[str]) -> None:

@@ -18,17 +18,19 @@ STATUS_CODE = {name: code for code, name in enumerate(STATUS)}
 fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)  # no banner on stdout
 
 
-def cluster(candidates: ak.Array, R: float, pt_min: float) -> tuple[ak.Array, ak.Array]:
-    """Anti-kt jets (n_events x var x {pt, eta, phi, mass, E, px, py, pz}) above ``pt_min`` and
-    their constituents' indices into each event's candidates (n_events x var x var)."""
+def cluster(candidates: ak.Array, R: float, cluster_pt_min: float) -> tuple[ak.Array, ak.Array]:
+    """Anti-kt jets (n_events x var x {pt, eta, phi, mass, E, px, py, pz}) above
+    ``cluster_pt_min`` (``jets.cluster_pt_min``: the jets matching considers; the selection's
+    ``jets.pt_min`` comes later) and their constituents' indices into each event's candidates
+    (n_events x var x var)."""
     vectors = ak.zip({
         "px": candidates.PT * np.cos(candidates.Phi),
         "py": candidates.PT * np.sin(candidates.Phi),
         "pz": candidates.PT * np.sinh(candidates.Eta),
         "E": candidates.E}, depth_limit=2)
     sequence = fastjet.ClusterSequence(vectors, fastjet.JetDefinition(fastjet.antikt_algorithm, R))
-    raw = sequence.inclusive_jets(pt_min)
-    index = sequence.constituent_index(pt_min)
+    raw = sequence.inclusive_jets(cluster_pt_min)
+    index = sequence.constituent_index(cluster_pt_min)
     pt = np.hypot(raw.px, raw.py)
     p = np.sqrt(pt ** 2 + raw.pz ** 2)
     jets = ak.zip({

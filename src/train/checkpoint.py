@@ -1,7 +1,7 @@
 """Pre-training checkpoints: one dict, written atomically, restorable bit for bit.
 
-Format (INTERFACES.md): ``{"model_config", "state_dict", "epoch", "optimizer", "scheduler",
-"rng_state", "config", "metrics"}`` plus ``"trainer"`` (early-stopping bookkeeping) and, for
+Format (the file rule pretrain hands rule finetune, docs/architecture.md): ``{"model_config",
+"state_dict", "epoch", "optimizer", "scheduler", "rng_state", "config", "metrics"}`` plus ``"trainer"`` (early-stopping bookkeeping) and, for
 masked particle modelling, ``"mpm"``.
 ``epoch`` is the number of finished epochs. Only tensors, numbers, strings, lists and dicts are
 stored, so ``torch.load(..., weights_only=True)`` reads it.

@@ -10,11 +10,11 @@ from resim import cliutil
 #: Sub-command -> the module that registers it. ``rs3l <command>`` imports only its module (a
 #: workflow job pays no start-up for the others: matplotlib, scikit-learn, ...).
 COMMANDS = {
-    "pretrain": "train.pretrain",
-    "finetune": "train.finetune",
+    "pretrain": "train.pretrain.run",
+    "finetune": "train.finetune.run",
     "evaluate": "train.evaluate.cli",
     "summary": "train.report",
-    "anomaly": "train.anomaly_run",
+    "anomaly": "train.anomaly.run",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

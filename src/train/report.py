@@ -1,8 +1,8 @@
 """``rs3l summary``: a one-page Markdown summary of a run (``results/summary.md``).
 
-Collects what the other stages wrote under the results directory: dataset sizes per split and
-label, the cut-flows summed over shards, the pre-training outcome, every task's tables and plot
-links, and the two questions the seed answers (does fine-tuning beat the supervised baseline at
+Collects what the other stages wrote, from the files the rule names (``--splits``,
+``--pretrain``, ``--evaluations``): dataset sizes per split and label, the cut-flows summed over
+shards, the pre-training outcome, every task's tables and plot links, and the two questions the seed answers (does fine-tuning beat the supervised baseline at
 equal labelled size; is the fixed backbone more robust), answered from this run's numbers.
 Anything missing is listed as missing rather than silently skipped.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -23,9 +24,8 @@ from resim.dataset.cutflow import cutflow_table
 from resim.dataset.reader import PairedDataset
 from resim.errors import DatasetError
 from resim.io import atomic_write_text
-from resim.workflow import SPLITS, backbones
 
-from .contrastive import collapse_warning
+from .pretrain.contrastive import collapse_warning
 from .evaluate.tables import Row, collect_rows
 
 
@@ -52,10 +52,11 @@ def _shard_cutflows(attrs: dict) -> list[dict]:
     return [f for f in flow.values() if isinstance(f, dict)]
 
 
-def dataset_section(results: Path) -> list[str]:
+def dataset_section(splits: list[Path]) -> list[str]:
+    """Each split file (named by its stem: ``pretrain.h5``) with its jets and cut-flow."""
     out = ["## Data", ""]
-    for split in SPLITS:
-        path = results / "dataset" / f"{split}.h5"
+    for path in splits:
+        split = path.stem
         if not path.exists():
             out.append(f"- `{split}`: missing ({path})")
             continue
@@ -76,10 +77,12 @@ def dataset_section(results: Path) -> list[str]:
     return out + [""]
 
 
-def pretrain_section(results: Path, name: str, collapse_gap: float) -> list[str]:
-    run = results / "train" / name
+def pretrain_section(metrics_path: Path, page: Path, collapse_gap: float) -> list[str]:
+    """One pre-training run from its ``metrics.json`` (the run is named by its folder); plots
+    are linked relative to the folder of the summary, ``page``."""
+    run = metrics_path.parent
+    name = run.name
     out = [f"## Pre-training: `{name}`", ""]
-    metrics_path = run / "metrics.json"
     if not metrics_path.exists():
         return out + [f"Missing: {metrics_path}", ""]
     history = json.loads(metrics_path.read_text())
@@ -92,8 +95,8 @@ def pretrain_section(results: Path, name: str, collapse_gap: float) -> list[str]
     warning = collapse_warning(best, collapse_gap)
     if warning:
         out += ["", f"> **Warning**: {warning}"]
-    out += ["", f"![training curves](train/{name}/curves.png) ![pair cosine vs epoch (seed 000 Fig. 2)]"
-            f"(train/{name}/cosine.png)", ""]
+    out += ["", f"![training curves]({_link(run / 'curves.png', page)}) ![pair cosine vs epoch "
+            f"(seed 000 Fig. 2)]({_link(run / 'cosine.png', page)})", ""]
     return out
 
 
@@ -167,10 +170,16 @@ def _significance(a: float, da: float, b: float, db: float) -> str:
     return " (within the spread of the repetitions)" if abs(a - b) < spread else ""
 
 
-def task_section(results: Path, task: str) -> list[str]:
-    folder = results / "evaluate" / task
+def _link(path: Path, page: Path) -> str:
+    """``path`` as a link from a Markdown page in the folder ``page``."""
+    return Path(os.path.relpath(path, page)).as_posix()
+
+
+def task_section(metrics_path: Path, page: Path) -> list[str]:
+    """One task from its evaluation's ``metrics.json`` (the task is named by its folder)."""
+    folder = metrics_path.parent
+    task = folder.name
     out = [f"## Task `{task}`", ""]
-    metrics_path = folder / "metrics.json"
     if not metrics_path.exists():
         return out + [f"Missing: {metrics_path}", ""]
     summary = json.loads(metrics_path.read_text())
@@ -193,43 +202,51 @@ def task_section(results: Path, task: str) -> list[str]:
                    f"(k = {base['knn']['k']}); most discriminating dimension "
                    f"z[{base['most_discriminating_dimension']}]; largest |Pearson r| per class: "
                    f"{pearson}. Plots: " + " · ".join(
-                       f"[{p}](evaluate/{task}/backbones/{name}/{p}.png)" for p in BACKBONE_PLOTS))
+                       f"[{p}]({_link(folder / 'backbones' / name / f'{p}.png', page)})"
+                       for p in BACKBONE_PLOTS))
         out.append("")
     plots = [p for p in TASK_PLOTS if (folder / f"{p}.png").exists()]
-    out += ["Plots: " + " · ".join(f"[{p}](evaluate/{task}/{p}.png)" for p in plots), ""]
+    out += ["Plots: " + " · ".join(f"[{p}]({_link(folder / f'{p}.png', page)})" for p in plots), ""]
     if (folder / "label_efficiency.png").exists():
-        out += [f"![label efficiency](evaluate/{task}/label_efficiency.png)", ""]
+        out += [f"![label efficiency]({_link(folder / 'label_efficiency.png', page)})", ""]
     return out
 
 
-def summary(config: dict, out: str | Path, results: str | Path | None = None) -> str:
-    """Write the one-page summary to ``out`` (results directory: ``results`` or out's folder)."""
+def summary(config: dict, out: str | Path, splits: list, pretrain: list,
+            evaluations: list) -> str:
+    """Write the one-page summary to ``out`` from the split files, each pre-training run's
+    ``metrics.json`` and each task's evaluation ``metrics.json``, in the order given."""
     out = Path(out)
-    results = Path(results) if results else out.parent
     lines = [f"# resim run `{config['run'].get('name', 'default')}`", "",
              f"Config hash `{config_hash(config)}`, global seed {config['run']['seed']}.", ""]
-    lines += dataset_section(results)
-    for name in backbones(config):
-        lines += pretrain_section(results, name, config["pretrain"]["collapse_gap"])
-    for task in (config.get("finetune") or {}).get("tasks") or {}:
-        lines += task_section(results, task)
+    lines += dataset_section([Path(p) for p in splits])
+    for path in pretrain:
+        lines += pretrain_section(Path(path), out.parent, config["pretrain"]["collapse_gap"])
+    for path in evaluations:
+        lines += task_section(Path(path), out.parent)
     text = "\n".join(lines).rstrip() + "\n"
     atomic_write_text(out, text)
     return text
 
 
 def _run(args: argparse.Namespace) -> int:
-    summary(load_config(args.config), args.out, args.results)
+    summary(load_config(args.config), args.out, args.splits, args.pretrain, args.evaluations)
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("summary", help="one-page Markdown summary of a run",
-                              description="One Markdown page from what the stages wrote under the "
-                              "results directory: dataset sizes and cut-flows, pre-training, every "
-                              "task's tables and plots; anything missing is listed as missing.")
+                              description="One Markdown page from what the stages wrote: dataset "
+                              "sizes and cut-flows, pre-training, every task's tables and plots; "
+                              "anything missing is listed as missing. Plots are linked relative "
+                              "to the page.")
     p.add_argument("--config", required=True, help="run configuration (config.yaml)")
     p.add_argument("--out", required=True, help="output Markdown file (results/summary.md)")
-    p.add_argument("--results", help="results directory (default: the folder of --out)")
+    p.add_argument("--splits", nargs="+", required=True, metavar="FILE",
+                   help="the dataset splits, each named by its stem (results/dataset/test.h5)")
+    p.add_argument("--pretrain", nargs="+", required=True, metavar="FILE",
+                   help="each pre-training run's metrics.json (results/train/<name>/metrics.json)")
+    p.add_argument("--evaluations", nargs="*", default=[], metavar="FILE",
+                   help="each task's evaluation metrics.json (results/evaluate/<task>/metrics.json)")
     p.set_defaults(func=_run)
-    declare_paths(p, inputs=("config", "results"), outputs=("out",))
+    declare_paths(p, inputs=("config", "splits", "pretrain", "evaluations"), outputs=("out",))

@@ -2,8 +2,8 @@
 
 A *backbone* is one pre-training run on the pretrain split: ``pretrain.runs`` lists them, each
 ``{name, label?, <any pretrain key>}``; a run's keys replace the ``pretrain`` section's (so
-``model: {backbone: transformer}`` replaces the whole model, not one key of it). Without
-``pretrain.runs`` there is one backbone, named ``workflow.backbone``, with the ``pretrain``
+``model: {network: transformer}`` replaces the whole model, not one key of it). Without
+``pretrain.runs`` there is one backbone, named ``workflow.pretrain_run``, with the ``pretrain``
 section as it is (the single-backbone config of earlier versions).
 
 The *supervised baseline* trains a backbone's network from scratch: one baseline when every
@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 
+from resim.config import validate_section
 from resim.errors import ConfigError
 
 #: The size that means every labelled jet of the task (capped by ``finetune.max_train_jets``).
@@ -50,7 +51,7 @@ def backbone_runs(config: dict) -> dict[str, dict]:
     section = {k: v for k, v in (config.get("pretrain") or {}).items() if k != "runs"}
     runs = (config.get("pretrain") or {}).get("runs")
     if not runs:
-        return {(config.get("workflow") or {}).get("backbone", "rs3l"): section}
+        return {config["workflow"]["pretrain_run"]: section}
     out: dict[str, dict] = {}
     for run in runs:
         name = run["name"]
@@ -89,17 +90,17 @@ def backbone_names(config: dict) -> list[str]:
 
 def run_config(config: dict, name: str) -> dict:
     """The config a pre-training run of backbone ``name`` reads: ``pretrain`` is its section,
-    validated (a run's ``mpm: {codes: 8}`` gets the other ``mpm`` keys' defaults), with
-    ``rep`` its pre-training repetition (which seeds it draws)."""
+    validated on its own (a run's ``mpm: {codes: 8}`` gets the other ``mpm`` keys' defaults;
+    the rest of the config was validated once, when it was loaded), with ``rep`` its
+    pre-training repetition (which seeds it draws)."""
     runs = backbone_runs(config)
     base, rep = split_rep(name)
     if base not in runs or rep >= int(runs[base].get("reps", 1)):
         raise ConfigError(f"pretrain.runs: no backbone {name!r} (backbones: "
                           f"{', '.join(backbone_names(config))})")
-    from resim.config import validate  # fills the schema's defaults into the merged section
-
-    return validate({**config, "pretrain": {**runs[base], "rep": rep}},
-                    source=f"pretrain.runs.{base} (merged into pretrain)")
+    section = validate_section("pretrain", {**copy.deepcopy(runs[base]), "rep": rep},
+                               source=f"pretrain.runs.{base} (merged into pretrain)")
+    return {**config, "pretrain": section}
 
 
 def backbone_label(config: dict, name: str) -> str:
@@ -136,7 +137,7 @@ def networks(config: dict) -> dict[str, str]:
             owners.append((model, name))
     if len(owners) <= 1:
         return {name: "" for name in names}
-    kinds = [model.get("backbone", "network") for model, _ in owners]
+    kinds = [model["network"] for model, _ in owners]
     labels = {}
     for name, model in models.items():
         i = next(i for i, (seen, _) in enumerate(owners) if seen == model)

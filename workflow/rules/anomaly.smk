@@ -5,18 +5,18 @@
 
 rule anomaly_detection:
     input:
-        backbone=wf.backbone_path(wf.anomaly_backbone(config)) if wf.anomaly_samples(config) else [],
-        train="results/dataset/finetune.h5",
-        val="results/dataset/validation.h5",
-        test="results/dataset/test.h5",
+        backbone=layout.backbone_path(runs.anomaly_backbone(config)) if runs.anomaly_samples(config) else [],
+        train=layout.split_path("finetune"),
+        val=layout.split_path("validation"),
+        test=layout.split_path("test"),
         dark=anomaly_dark_inputs,
     output:
-        metrics=wf.ANOMALY_METRICS,
-        table="results/anomaly/auc.md",
-        scores="results/anomaly/scores.npz",
-        autoencoder="results/anomaly/autoencoder.pt",
+        metrics=layout.ANOMALY_METRICS,
+        table=f"{layout.ANOMALY}/auc.md",
+        scores=f"{layout.ANOMALY}/scores.npz",
+        autoencoder=f"{layout.ANOMALY}/autoencoder.pt",
         roc=report(
-            "results/anomaly/roc.png",
+            f"{layout.ANOMALY}/roc.png",
             caption="../report/anomaly_roc.rst",
             category="Anomaly detection",
         ),

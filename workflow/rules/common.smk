@@ -1,5 +1,6 @@
-# Helpers shared by every stage. The logic lives in resim.workflow (unit-tested); this file
-# only binds it to Snakemake's wildcards.
+# Helpers shared by every stage. The logic lives in resim_workflow (unit-tested): the results
+# layout (layout), the splits, the study's jobs and each rule's inputs (runs), the re-run digests
+# (digests) and the parse-time checks (startup); this file only binds it to Snakemake's wildcards.
 import os
 import re
 from pathlib import Path
@@ -9,29 +10,31 @@ import yaml
 from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 
-from resim import workflow as wf
 from resim.backends import check as check_backends
 from resim.errors import BackendMissingError
 from resim.io import atomic_write_text
+from resim_workflow import layout, runs, startup
+from resim_workflow.digests import stage_digest
+from resim_workflow.splits import SPLITS
 
 # The schema (workflow/schemas/config.schema.yaml, a link to the package's copy, so the CLIs
 # validate alike) fills defaults; an unknown key or a bad value, a section given twice in a
 # config file, bad splits, views or backbones stop here: one line on stderr naming the key.
-wf.check_config(config, workflow.overwrite_configfiles or workflow.configfiles)
+startup.check_config(config, workflow.overwrite_configfiles or workflow.configfiles)
 
-wf.expose_console_scripts()  # jobs find resim / rs3l even from a non-activated venv
+startup.expose_console_scripts()  # jobs find resim / rs3l even from a non-activated venv
 
 #: The validated, effective config every job reads (written at workflow start).
-CONFIG = "results/config.yaml"
+CONFIG = layout.CONFIG
 
 
 wildcard_constraints:
     sample="|".join(map(re.escape, config["samples"])),
     shard=r"\d+",
     pshard=r"\d+",
-    split="|".join(wf.SPLITS),
+    split="|".join(SPLITS),
     task=r"[A-Za-z0-9_]+",
-    mode="|".join(wf.MODES),
+    mode="|".join(runs.MODES),
     rep=r"\d+",
     name=r"[A-Za-z0-9_.-]+",
 
@@ -57,14 +60,14 @@ def prepare_run():
 
 
 def all_targets(wildcards):
-    return wf.final_targets(config)
+    return runs.final_targets(config)
 
 
 def digest(stage):
     """Rule parameter: changes only when the config sections of ``stage`` change."""
 
     def get(wildcards):
-        return wf.stage_digest(config, stage, wildcards.get("sample"))
+        return stage_digest(config, stage, wildcards.get("sample"))
 
     return get
 
@@ -89,15 +92,15 @@ def simulate_env(wildcards):
 
 
 def pileup_inputs(wildcards):
-    return wf.pileup_pool_files(config)
+    return runs.pileup_pool_files(config)
 
 
 def view_inputs(wildcards):
-    return wf.view_files(config, wildcards.sample, int(wildcards.shard))
+    return runs.view_files(config, wildcards.sample, int(wildcards.shard))
 
 
 def split_inputs(wildcards):
-    return wf.pair_files(config, wildcards.split)
+    return runs.pair_files(config, wildcards.split)
 
 
 # --- evaluation (rules/evaluate.smk) ---
@@ -105,15 +108,19 @@ def split_inputs(wildcards):
 
 def labelled(split):
     """Input function: the task's jets of ``split`` (paired split or finetune.jetclass files)."""
-    return lambda wildcards: wf.labelled_files(config, wildcards.task, split)
+    return lambda wildcards: runs.labelled_files(config, wildcards.task, split)
 
 
 def backbone_checkpoints(wildcards):
-    return [wf.backbone_path(name) for name in wf.backbones(config)]
+    return [layout.backbone_path(name) for name in runs.backbones(config)]
+
+
+def pretrain_metrics(wildcards):
+    return [f"{layout.train_dir(name)}/metrics.json" for name in runs.backbones(config)]
 
 
 def finetune_dirs(wildcards):
-    return wf.finetune_dirs(config, wildcards.task)
+    return runs.finetune_dirs(config, wildcards.task)
 
 
 def finetune_inputs(wildcards):
@@ -125,22 +132,21 @@ def backbone_args(wildcards, input):
 
 
 def evaluate_outputs(wildcards):
-    return [f"results/evaluate/{task}/metrics.json" for task in wf.tasks(config)]
+    return [f"{layout.evaluate_dir(task)}/metrics.json" for task in runs.tasks(config)]
 
 
 def backbone_plots(plot):
     # one file per backbone; the report shows each under its backbone's name
-    return expand(f"results/evaluate/{{{{task}}}}/backbones/{{backbone}}/{plot}.png",
-                  backbone=wf.backbones(config))
+    return [f"{layout.EVALUATE}/backbones/{name}/{plot}.png" for name in runs.backbones(config)]
 
 
 # --- anomaly detection (rules/anomaly.smk) ---
 
 
 def anomaly_dark_inputs(wildcards):
-    return [f for files in wf.anomaly_dark_files(config).values() for f in files]
+    return [f for files in runs.anomaly_dark_files(config).values() for f in files]
 
 
 def anomaly_dark_args(wildcards):
     return " ".join(f"--dark {name} {' '.join(files)}"
-                    for name, files in wf.anomaly_dark_files(config).items())
+                    for name, files in runs.anomaly_dark_files(config).items())

@@ -4,15 +4,15 @@
 
 rule dataset:
     input:
-        expand("results/dataset/{split}.h5", split=wf.SPLITS),
-        expand("results/plots/dataset/{split}", split=wf.SPLITS),
+        expand(layout.SPLIT, split=SPLITS),
+        expand(layout.DATASET_PLOTS, split=SPLITS),
 
 
 rule pair:
     input:
         view_inputs,
     output:
-        "results/dataset/{sample}/{shard}.h5",
+        layout.PAIRED,
     log:
         "logs/pair/{sample}/{shard}.log",
     benchmark:
@@ -34,7 +34,7 @@ rule merge:
     input:
         split_inputs,
     output:
-        "results/dataset/{split}.h5",
+        layout.SPLIT,
     log:
         "logs/merge/{split}.log",
     benchmark:
@@ -50,10 +50,10 @@ rule merge:
 
 rule plots:
     input:
-        "results/dataset/{split}.h5",
+        layout.SPLIT,
     output:
         report(
-            directory("results/plots/dataset/{split}"),
+            directory(layout.DATASET_PLOTS),
             patterns=["{name}.png"],
             caption="../report/plots.rst",
             category="Dataset",

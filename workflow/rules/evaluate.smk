@@ -1,4 +1,5 @@
-# Evaluation per task (every size, backbone, mode and repetition at once) and the summary.
+# Evaluation per task (every size, backbone, mode and repetition at once) and the summary, which
+# reads exactly the files its rule names.
 
 
 rule evaluate:
@@ -9,37 +10,37 @@ rule evaluate:
         models=finetune_inputs,
     output:
         rejection=report(
-            "results/evaluate/{task}/rejection.csv",
+            f"{layout.EVALUATE}/rejection.csv",
             caption="../report/eval_rejection.rst",
             category="Evaluation",
             subcategory="{task}",
         ),
         wasserstein=report(
-            "results/evaluate/{task}/wasserstein.csv",
+            f"{layout.EVALUATE}/wasserstein.csv",
             caption="../report/eval_wasserstein.rst",
             category="Evaluation",
             subcategory="{task}",
         ),
         knn=report(
-            "results/evaluate/{task}/knn.csv",
+            f"{layout.EVALUATE}/knn.csv",
             caption="../report/eval_knn.rst",
             category="Evaluation",
             subcategory="{task}",
         ),
         roc=report(
-            "results/evaluate/{task}/roc.png",
+            f"{layout.EVALUATE}/roc.png",
             caption="../report/eval_roc.rst",
             category="Evaluation",
             subcategory="{task}",
         ),
         roc_subclass=report(
-            "results/evaluate/{task}/roc_subclass.png",
+            f"{layout.EVALUATE}/roc_subclass.png",
             caption="../report/eval_roc_subclass.rst",
             category="Evaluation",
             subcategory="{task}",
         ),
         wasserstein_plot=report(
-            "results/evaluate/{task}/wasserstein.png",
+            f"{layout.EVALUATE}/wasserstein.png",
             caption="../report/eval_wasserstein_plot.rst",
             category="Evaluation",
             subcategory="{task}",
@@ -63,22 +64,22 @@ rule evaluate:
             subcategory="{task}",
         ),
         label_efficiency=report(
-            "results/evaluate/{task}/label_efficiency.png",
+            f"{layout.EVALUATE}/label_efficiency.png",
             caption="../report/eval_label_efficiency.rst",
             category="Evaluation",
             subcategory="{task}",
         ),
         label_efficiency_wasserstein=report(
-            "results/evaluate/{task}/label_efficiency_wasserstein.png",
+            f"{layout.EVALUATE}/label_efficiency_wasserstein.png",
             caption="../report/eval_label_efficiency_wasserstein.rst",
             category="Evaluation",
             subcategory="{task}",
         ),
         curves=backbone_plots("curves"),
         cosine=backbone_plots("cosine"),
-        tables=multiext("results/evaluate/{task}/", "rejection.md", "wasserstein.md", "knn.md"),
-        metrics="results/evaluate/{task}/metrics.json",
-        scores="results/evaluate/{task}/scores.npz",
+        tables=multiext(f"{layout.EVALUATE}/", "rejection.md", "wasserstein.md", "knn.md"),
+        metrics=f"{layout.EVALUATE}/metrics.json",
+        scores=f"{layout.EVALUATE}/scores.npz",
     log:
         "logs/evaluate/{task}.log",
     benchmark:
@@ -103,11 +104,11 @@ rule evaluate:
 
 rule summary:
     input:
-        splits=expand("results/dataset/{split}.h5", split=wf.SPLITS),
-        backbones=backbone_checkpoints,
+        splits=expand(layout.SPLIT, split=SPLITS),
+        pretrain=pretrain_metrics,
         evaluations=evaluate_outputs,
     output:
-        report("results/summary.md", caption="../report/eval_summary.rst", category="Summary"),
+        report(layout.SUMMARY, caption="../report/eval_summary.rst", category="Summary"),
     log:
         "logs/summary.log",
     benchmark:
@@ -120,4 +121,5 @@ rule summary:
     conda:
         env_for("resim")
     shell:
-        "rs3l summary --config {params.config} --out {output} > {log} 2>&1"
+        "rs3l summary --config {params.config} --out {output} --splits {input.splits}"
+        " --pretrain {input.pretrain} --evaluations {input.evaluations} > {log} 2>&1"

@@ -4,9 +4,9 @@
 
 rule export:
     input:
-        "results/dataset/{split}.h5",
+        layout.SPLIT,
     output:
-        directory("results/export/{fmt}/{split}"),
+        directory(layout.EXPORT),
     log:
         "logs/export/{fmt}/{split}.log",
     benchmark:

@@ -3,8 +3,8 @@
 
 rule hard:
     output:
-        lhe="results/hard/{sample}/{shard}.lhe.gz",
-        stats="results/hard/{sample}/{shard}.json",
+        lhe=layout.HARD,
+        stats=layout.HARD_STATS,
     log:
         "logs/hard/{sample}/{shard}.log",
     benchmark:

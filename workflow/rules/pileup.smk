@@ -4,7 +4,7 @@
 
 rule pileup_pool:
     output:
-        "results/pileup/pool/{pshard}.h5",
+        layout.POOL,
     log:
         "logs/pileup_pool/{pshard}.log",
     benchmark:
@@ -12,7 +12,7 @@ rule pileup_pool:
     params:
         config=CONFIG,
         digest=digest("pileup"),
-        shard=lambda wildcards: wf.pool_shard(config, wildcards.pshard),
+        shard=lambda wildcards: startup.pool_shard(config, wildcards.pshard),
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,35 +1,32 @@
 # Pre-training of every backbone of pretrain.runs on the pretrain split (H + QCD jets only; the
 # W jets of the out-of-distribution task are in no pretrain shard), validated (best epoch, early
 # stopping) on the validation split; then fine-tuning: every task x size x backbone x mode x rep.
-# The study's axes come from train.study through resolve.workflow (one place, unit-tested).
-
-# Backbone names and labels unique, every run a valid pretrain section whose views the dataset
-# has, sizes unique: checked here, at parse time, so a bad study fails at `snakemake -n`.
-wf.check_study(config)
+# The study's axes come from train.study through resim_workflow.runs (one place, unit-tested);
+# resim_workflow.startup checked them at parse time, so a bad study fails at `snakemake -n`.
 
 
 wildcard_constraints:
-    backbone="|".join(map(re.escape, wf.backbones(config))),
+    backbone="|".join(map(re.escape, runs.backbones(config))),
     size=r"\d+|all",
 
 
 rule pretrain:
     input:
-        train="results/dataset/pretrain.h5",
-        val="results/dataset/validation.h5",
+        train=layout.split_path("pretrain"),
+        val=layout.split_path("validation"),
     output:
-        checkpoint="results/train/{name}/checkpoint.pt",
-        last="results/train/{name}/last.pt",
-        metrics="results/train/{name}/metrics.csv",
-        summary="results/train/{name}/metrics.json",
+        checkpoint=f"{layout.TRAIN}/checkpoint.pt",
+        last=f"{layout.TRAIN}/last.pt",
+        metrics=f"{layout.TRAIN}/metrics.csv",
+        summary=f"{layout.TRAIN}/metrics.json",
         curves=report(
-            "results/train/{name}/curves.png",
+            f"{layout.TRAIN}/curves.png",
             caption="../report/curves.rst",
             category="Pre-training",
             subcategory="{name}",
         ),
         cosine=report(
-            "results/train/{name}/cosine.png",
+            f"{layout.TRAIN}/cosine.png",
             caption="../report/cosine.rst",
             category="Pre-training",
             subcategory="{name}",
@@ -40,7 +37,7 @@ rule pretrain:
         "results/benchmarks/pretrain/{name}.tsv"
     params:
         config=CONFIG,
-        digest=lambda wildcards: wf.stage_digest(config, "pretrain", backbone=wildcards.name),
+        digest=lambda wildcards: stage_digest(config, "pretrain", backbone=wildcards.name),
         outdir=subpath(output.checkpoint, parent=True),
     threads: 2
     resources:
@@ -56,13 +53,13 @@ rule pretrain:
 # adapters).
 rule finetune:
     input:
-        backbone="results/train/{backbone}/checkpoint.pt",
+        backbone=layout.path(layout.CHECKPOINT, name="{backbone}"),
         train=labelled("finetune"),
         val=labelled("validation"),
     output:
-        model="results/finetune/{task}/{size}/{backbone}/{mode}-{rep}/model.pt",
-        scores="results/finetune/{task}/{size}/{backbone}/{mode}-{rep}/scores.npz",
-        metrics="results/finetune/{task}/{size}/{backbone}/{mode}-{rep}/metrics.json",
+        model=f"{layout.FINETUNE}/{layout.TAGGER_RUN}/model.pt",
+        scores=f"{layout.FINETUNE}/{layout.TAGGER_RUN}/scores.npz",
+        metrics=f"{layout.FINETUNE}/{layout.TAGGER_RUN}/metrics.json",
     wildcard_constraints:
         mode="fixed|floating|lora",
     log:
@@ -90,9 +87,9 @@ rule supervised:
         train=labelled("finetune"),
         val=labelled("validation"),
     output:
-        model="results/finetune/{task}/{size}/supervised-{rep}/model.pt",
-        scores="results/finetune/{task}/{size}/supervised-{rep}/scores.npz",
-        metrics="results/finetune/{task}/{size}/supervised-{rep}/metrics.json",
+        model=f"{layout.FINETUNE}/{layout.BASELINE_RUN}/model.pt",
+        scores=f"{layout.FINETUNE}/{layout.BASELINE_RUN}/scores.npz",
+        metrics=f"{layout.FINETUNE}/{layout.BASELINE_RUN}/metrics.json",
     log:
         "logs/finetune/{task}/{size}/supervised-{rep}.log",
     benchmark:
@@ -101,7 +98,7 @@ rule supervised:
         config=CONFIG,
         digest=digest("finetune"),
         outdir=subpath(output.model, parent=True),
-        network=wf.baseline_network(config),
+        network=runs.baseline_network(config),
     threads: 1
     resources:
         mem_mb=4000,
@@ -117,9 +114,9 @@ rule supervised:
 # the first backbone with it (no pre-training input: it reads the run's network, not weights).
 use rule supervised as supervised_network with:
     output:
-        model="results/finetune/{task}/{size}/{backbone}/supervised-{rep}/model.pt",
-        scores="results/finetune/{task}/{size}/{backbone}/supervised-{rep}/scores.npz",
-        metrics="results/finetune/{task}/{size}/{backbone}/supervised-{rep}/metrics.json",
+        model=f"{layout.FINETUNE}/{layout.NETWORK_BASELINE_RUN}/model.pt",
+        scores=f"{layout.FINETUNE}/{layout.NETWORK_BASELINE_RUN}/scores.npz",
+        metrics=f"{layout.FINETUNE}/{layout.NETWORK_BASELINE_RUN}/metrics.json",
     log:
         "logs/finetune/{task}/{size}/{backbone}/supervised-{rep}.log",
     benchmark:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..checks import register_check
 from ..errors import BackendMissingError
 
 #: Where conda environments, LCG views and a hand-made build put each program.
@@ -156,6 +157,7 @@ def selected(config: dict) -> Iterator[tuple[ExternalProgram, str]]:
         yield DELPHES, "detector.backend"
 
 
+@register_check("backend names")
 def unknown_backends(config: dict) -> list[str]:
     """One message per backend name that no module registers, naming its config key."""
     from ..detector.registry import DETECTORS

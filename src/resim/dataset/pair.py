@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
-from ..forks import view_order
+from ..forks.chain import view_order
 from ..io import atomic_path
 from ..jets import STATUS, STATUS_CODE
 from .cutflow import check_closes

@@ -24,13 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import jets as jetlib
-from ..config import config_hash, section_digests
+from ..config import config_hash, section_digests, validate_section
 from ..detector import get_detector
 from ..contracts import Branch, LHEBatch, ViewBatch
-from ..forks import ViewChain
+from ..forks.chain import ViewChain
 from ..io import atomic_path
 from ..lhe import count_event_tags
 from ..matching import match
+from ..pileup import pileup_on
 from ..pileup.overlay import SHARED, PileUp, stream_view
 from ..seeds import SeedManifest
 from .cutflow import check_closes, new_view_cutflow
@@ -42,12 +43,11 @@ log = logging.getLogger(__name__)
 #: Rows of a view table: the pair fields, the jet arrays and where the object stands.
 VIEW_TABLE = {**PAIR_TABLE, "truth_index": ((), np.int16), "status": ((), np.int8), **JET_TABLE}
 
-DEFAULT_JETS = {"R": 0.8, "pt_min": 450.0, "mass_min": 10.0, "eta_max": 0.1,
-                "max_constituents": 100, "require_all_views": True, "cluster_pt_min": 20.0}
-
 
 def jets_config(config: dict) -> dict:
-    return {**DEFAULT_JETS, **(config.get("jets") or {})}
+    """The ``jets`` section with the schema's defaults (a config given in part, as tests and
+    notebooks do, gets them too)."""
+    return validate_section("jets", dict(config.get("jets") or {}), source="jets")
 
 
 def process_view(batch: ViewBatch, detector, seed: int, cfg: dict,
@@ -66,7 +66,7 @@ def process_view(batch: ViewBatch, detector, seed: int, cfg: dict,
     candidates = detector.simulate(batch, seed, workdir)
     if pileup is not None:
         candidates = pileup.subtract(candidates, primary_z)
-    jets, index = jetlib.cluster(candidates, cfg["R"], cfg["cluster_pt_min"])
+    jets, index = jetlib.cluster(candidates, cfg["R"], cluster_pt_min=cfg["cluster_pt_min"])
     m = match(batch.truth, jets, cfg["R"])
     cutflow = new_view_cutflow()
     cutflow["failed_events"] = int(batch.info.get("failed", 0))  # their objects: no_jet
@@ -176,7 +176,7 @@ class _Reconstruction:
         self.cfg, self.detector = jets_config(config), get_detector(config)
         self.manifest, self.workdir, self.specs = manifest, workdir, config["views"]
         section = config.get("pileup") or {}
-        wanted = float(section.get("mu", 0)) > 0 or section.get("mitigation", "none") != "none"
+        wanted = pileup_on(config) or section.get("mitigation", "none") != "none"
         self.pileup = PileUp(section, list(pool)) if wanted else None
 
     def __call__(self, batch: ViewBatch) -> tuple[dict, dict]:

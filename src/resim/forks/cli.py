@@ -80,13 +80,12 @@ def run(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
     from ..hepmc import HepMC3Writer
-    from . import ViewChain, run_views
+    from .chain import ViewChain, run_views
 
     if args.out is None and args.hepmc is None:
         raise ConfigError("give --out FILE and/or --hepmc OUTDIR")  # the script names itself
     config = load_config(args.config)
     manifest = SeedManifest(int(config["run"]["seed"]), args.sample, args.shard)
-    batch_size = args.batch_size or int(config["run"].get("batch_size", 100))
     batches: dict[str, list] = {}
     with ExitStack() as stack:
         writers = {}
@@ -96,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                        for v in order}
         done = 0
         for views in run_views(config, args.sample, args.shard, args.lhe, args.views,
-                               batch_size=batch_size, manifest=manifest):
+                               batch_size=args.batch_size, manifest=manifest):
             done += len(next(iter(views.values())))
             log.info("%s/%s: %d events showered in %s", args.sample, args.shard, done,
                      ", ".join(views))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from ..checks import register_check
 from ..contracts import CONSTITUENT_FIELDS, JET_FIELDS, MAX_CONSTITUENTS
 from ..features import FLAG_NAMES, particle_flags, wrap_phi
 from ..substructure import nsubjettiness, soft_drop_mass
@@ -72,6 +73,26 @@ def is_jetclass_task(spec: dict) -> bool:
     reads JetClass files (``finetune.jetclass``), not the paired splits."""
     return any(name in LABEL_TYPES for side in ("signal", "background")
                for name in spec.get(side, []))
+
+
+@register_check("jetclass tasks")
+def _jetclass_task_problems(config: dict):
+    """A task of JetClass labels reads the files of ``finetune.jetclass``: every split named,
+    and no project label beside the JetClass ones (a file holds one kind)."""
+    section = config.get("finetune") or {}
+    for task, spec in (section.get("tasks") or {}).items():
+        if not is_jetclass_task(spec):
+            continue
+        names = [*spec.get("signal", []), *spec.get("background", [])]
+        theirs = [n for n in names if n in LABELS]
+        if len(theirs) != len(names):
+            yield (f"finetune.tasks.{task}: mixes JetClass labels {theirs} with the project's "
+                   f"{sorted(set(names) - set(theirs))}; a task reads one kind of file")
+        missing = [s for s in ("finetune", "validation", "test")
+                   if not (section.get("jetclass") or {}).get(s)]
+        if missing:
+            yield (f"finetune.tasks.{task}: JetClass labels need JetClass files: set "
+                   f"finetune.jetclass.{'/'.join(missing)} (paths or globs)")
 
 
 def jetclass_label(label_names: list[str], codes: np.ndarray) -> dict[str, np.ndarray]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..checks import register_check
 from ..errors import ConfigError
 from ..io import atomic_write_text, published_together
 from ..seeds import SeedManifest
@@ -50,3 +51,13 @@ def generate(config: dict, sample: str, shard: int, out_path: str | Path) -> dic
                           **({"backend": stats["seeds"]} if "seeds" in stats else {})}
         atomic_write_text(stats_path(out_path), json.dumps(stats, indent=2, sort_keys=True) + "\n")
     return stats
+
+
+@register_check("pt ranges")
+def _pt_range_problems(config: dict):
+    """A sample's ``pt_range`` must select something (null: no maximum)."""
+    for sample, spec in config["samples"].items():
+        low, high = spec.get("pt_range") or (0, None)
+        if high is not None and high <= low:
+            yield (f"samples.{sample}.pt_range: [{low}, {high}] selects nothing "
+                   "(the maximum must be above the minimum; null: no maximum)")

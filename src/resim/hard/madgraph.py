@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..backends import MADGRAPH, first_words, program_command, program_env
+from ..checks import register_check
 from ..errors import ConfigError, GeneratorError
 from ..io import atomic_path, reproducible_gzip
 from ..seeds import SeedManifest
@@ -114,6 +115,17 @@ def sample_process(sample: str, spec: dict) -> Process:
                           f"(known: {', '.join(sorted(PROCESSES))}); give the MadGraph lines "
                           f"in samples.{sample}.madgraph.process")
     return PROCESSES[name]
+
+
+@register_check("madgraph processes")
+def _process_problems(config: dict):
+    """A MadGraph sample's process: its own lines, or one MadGraph knows by name."""
+    for sample, spec in config["samples"].items():
+        if spec.get("backend", "embedded") == "madgraph":
+            try:
+                sample_process(sample, spec)
+            except ConfigError as err:
+                yield str(err)
 
 
 def proc_card(process: Process, outdir: str | Path, model: str = "sm") -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..checks import register_check
 from ..errors import ConfigError
 
 Z_TO_NUNU = ("23:onMode = off", "23:onIfAny = 12 14 16")
@@ -171,3 +172,52 @@ def channel_schedule(yields: list[float], n_events: int) -> list[int]:
         counts[best] += 1
         order.append(best)
     return order
+
+
+@register_check("embedded processes")
+def _embedded_process_problems(config: dict):
+    """A sample of the embedded backend names one of :data:`PROCESSES`, a dark model only for
+    a dark-jet sample, and yields of the process's own channels."""
+    for sample, spec in config["samples"].items():
+        if spec.get("backend", "embedded") != "embedded":
+            continue  # a plug-in backend's processes are its own
+        process = PROCESSES.get(spec["process"])
+        if process is None:
+            yield (f"samples.{sample}.process: unknown process {spec['process']!r} for the "
+                   f"embedded backend (known: {', '.join(sorted(PROCESSES))})")
+            continue
+        if "dark_model" in spec and not is_dark(spec):
+            yield (f"samples.{sample}.dark_model: only a dark-jet sample (process dijet_dark) "
+                   f"has a dark model, not {spec['process']!r}")
+        elif is_dark(spec) and spec.get("dark_model", DEFAULT_DARK_MODEL) not in DARK_MODELS:
+            yield (f"samples.{sample}.dark_model: unknown dark model {spec['dark_model']!r} "
+                   f"(known: {', '.join(DARK_MODELS)})")
+        channels = {c.name for c in process.channels}
+        extra = sorted(set(spec.get("yields") or {}) - channels)
+        if extra:
+            yield (f"samples.{sample}.yields: unknown channels {extra} of {spec['process']!r} "
+                   f"(known: {', '.join(sorted(channels))})")
+
+
+@register_check("task labels")
+def _task_label_problems(config: dict):
+    """Every label a fine-tuning task names must be one the SM samples' jets can carry (known
+    for the embedded processes only: another backend's sample may carry any label)."""
+    from ..formats.jetclass import LABELS as JETCLASS_LABELS
+
+    labels: set[str] = set()
+    for spec in config["samples"].values():
+        if is_dark(spec):
+            continue
+        process = PROCESSES.get(spec["process"])
+        if spec.get("backend", "embedded") != "embedded" or process is None:
+            return
+        labels |= process.labels
+    for task, spec in ((config.get("finetune") or {}).get("tasks") or {}).items():
+        for side in ("signal", "background"):
+            # JetClass labels name the branches of JetClass files: checked when they are read
+            missing = [name for name in spec.get(side, [])
+                       if name not in labels and name not in JETCLASS_LABELS]
+            if missing:
+                yield (f"finetune.tasks.{task}.{side}: labels {missing} are in no sample's jets "
+                       f"(the samples' processes give {sorted(labels)})")

@@ -27,11 +27,13 @@ import awkward as ak
 import numpy as np
 from scipy.stats import poisson
 
+from ..checks import register_check
 from ..contracts import PARTICLE_FIELDS, ViewBatch
 from ..counter_random import normal, uniform
 from ..errors import ConfigError
 from ..matching import NOT_A_JET, truth_labels
 from ..seeds import event_keys
+from . import pileup_on
 from .pool import Pool
 
 _N, _START, _X, _Y, _Z, _PV_Z = 1, 2, 3, 4, 5, 6  # what each counter-based draw is for
@@ -40,6 +42,19 @@ PILEUP_ITEM = 1 << 24  # above any hard event's particle count
 #: the largest number of interactions a pool must serve distinct events for: P(N > it) < 1e-9
 def max_interactions(mu: float) -> int:
     return int(poisson.ppf(1 - 1e-9, mu)) if mu > 0 else 0
+
+
+@register_check("pile-up pool size")
+def _pool_problems(config: dict):
+    """A pool that cannot give one hard event distinct pool events at ``mu``."""
+    if not pileup_on(config):
+        return
+    section = config["pileup"]
+    mu = float(section["mu"])
+    pool = int(section.get("pool_events", 0)) * int(section.get("pool_shards", 1))
+    if pool < max_interactions(mu):
+        yield (f"pileup.pool_events: {pool} pool events in all cannot give one hard event "
+               f"distinct ones at mu = {mu} (up to {max_interactions(mu)} interactions)")
 
 
 #: The seed-manifest name of the pile-up every view shares (not a valid view name: no clash).

@@ -13,7 +13,7 @@ from resim.errors import ConfigError
 from ..checkpoint import load_checkpoint
 from ..data import NOMINAL
 from ..metrics_log import plot_curves
-from ..tasks import Task
+from ..finetune.tasks import Task
 from . import metrics, plots, representation
 
 

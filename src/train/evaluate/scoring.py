@@ -17,9 +17,9 @@ from resim.contracts import JET_FIELDS
 
 from ..data import NOMINAL
 from ..foreign import open_jets
-from ..heads import Tagger
-from ..labelled import network_inputs
-from ..tasks import Task
+from ..finetune.heads import Tagger
+from ..finetune.labelled import network_inputs
+from ..finetune.tasks import Task
 from . import metrics
 
 _N2 = JET_FIELDS.index("n2")

@@ -1,8 +1,8 @@
 """Backbones: ``get_model(model_cfg)`` builds one, ``load_backbone(path)`` restores a trained one.
 
 A backbone maps ``(features (B, N, 15) float32, mask (B, N) bool) -> (B, 8)``. ``model_cfg`` is
-the ``pretrain.model`` config section: ``backbone`` picks the network, the other keys override
-its defaults below; the resolved dict is kept as ``model.model_config`` and in checkpoints.
+the ``pretrain.model`` config section: ``network`` picks the kind of network, the other keys
+override its defaults below; the resolved dict is kept as ``model.model_config`` and in checkpoints.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .dgcnn import DGCNN
 from .transformer import ParticleTransformer
 from ..model_shape import SHARED_DEFAULTS as _SHARED
 
-#: backbone name → (class, default keyword arguments).
+#: network kind (``pretrain.model.network``) → (class, default keyword arguments).
 BACKBONES: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
     "dgcnn": (DGCNN, {**_SHARED, "edgeconv_layers": 3, "k": 24}),
     "transformer": (ParticleTransformer, {**_SHARED, "layers": 4, "heads": 8, "feedforward": 512,
@@ -28,25 +28,25 @@ BACKBONES: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
 
 
 def resolve_model_config(model_cfg: dict[str, Any] | None) -> dict[str, Any]:
-    """``model_cfg`` with every default filled in; unknown backbone or key → ConfigError."""
+    """``model_cfg`` with every default filled in; unknown network or key → ConfigError."""
     cfg = dict(model_cfg or {})
-    name = cfg.pop("backbone", "dgcnn")
+    name = cfg.pop("network", "dgcnn")
     if name not in BACKBONES:
-        raise ConfigError(f"pretrain.model.backbone: unknown backbone {name!r}; "
+        raise ConfigError(f"pretrain.model.network: unknown network {name!r}; "
                           f"known: {', '.join(BACKBONES)}")
     defaults = BACKBONES[name][1]
     unknown = sorted(set(cfg) - set(defaults))
     if unknown:
-        raise ConfigError(f"pretrain.model: keys {unknown} do not apply to backbone {name!r} "
+        raise ConfigError(f"pretrain.model: keys {unknown} do not apply to network {name!r} "
                           f"(it takes {sorted(defaults)})")
-    return {"backbone": name, **defaults, **cfg}
+    return {"network": name, **defaults, **cfg}
 
 
 def get_model(model_cfg: dict[str, Any] | None) -> nn.Module:
     """Build the backbone described by ``model_cfg`` (the ``pretrain.model`` section)."""
     resolved = resolve_model_config(model_cfg)
-    cls = BACKBONES[resolved["backbone"]][0]
-    model = cls(**{key: value for key, value in resolved.items() if key != "backbone"})
+    cls = BACKBONES[resolved["network"]][0]
+    model = cls(**{key: value for key, value in resolved.items() if key != "network"})
     model.model_config = resolved
     return model
 
@@ -61,11 +61,14 @@ def checkpoint_network(path: str | Path, checkpoint: dict[str, Any],
     from ..checkpoint import CheckpointError
 
     described = checkpoint["model_config"]
-    name = described.get("backbone", "?") if isinstance(described, dict) else "?"
+    if isinstance(described, dict) and "backbone" in described:  # written before the rename
+        described = {"network": described["backbone"],
+                     **{k: v for k, v in described.items() if k != "backbone"}}
+    name = described.get("network", "?") if isinstance(described, dict) else "?"
     try:
         model = get_model(described)
     except ConfigError as err:
-        reason = str(err).removeprefix("pretrain.model: ").removeprefix("pretrain.model.backbone: ")
+        reason = str(err).removeprefix("pretrain.model: ").removeprefix("pretrain.model.network: ")
         raise CheckpointError(f"checkpoint {path} holds a network this resim cannot build "
                               f"({name!r}): {reason}") from None
     if weights:

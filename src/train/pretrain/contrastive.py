@@ -11,8 +11,8 @@ from torch.nn import functional as F
 
 from resim.errors import ConfigError
 
-from .checkpoint import unwrap
-from .data import PairBatch, PairWindows
+from ..checkpoint import unwrap
+from ..data import PairBatch, PairWindows
 from .losses import nt_xent
 
 
@@ -84,7 +84,7 @@ class Contrastive:
 
     An objective tells the loop which module it trains (``build``), where the backbone is in
     it, what else the checkpoint holds, how one batch gives a loss and which metrics it logs;
-    :class:`train.mpm.MaskedParticleModelling` is the other one.
+    :class:`train.pretrain.mpm.MaskedParticleModelling` is the other one.
     """
 
     name = "contrastive"

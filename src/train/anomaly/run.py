@@ -1,7 +1,7 @@
 """``rs3l anomaly``: dark-jet anomaly detection with an autoencoder on a frozen backbone.
 
-Seed 001 §5.5 and Fig. 9. The autoencoder (:mod:`train.anomaly`) trains on the SM jets of
-``--train`` only (validated on ``--val``), on the frozen pre-trained backbone's representation
+Seed 001 §5.5 and Fig. 9. The autoencoder (:mod:`train.anomaly.autoencoder`) trains on the SM
+jets of ``--train`` only (validated on ``--val``), on the frozen pre-trained backbone's representation
 (``anomaly.representation``: ``auto``, the default, is ``mean`` (seed 001's choice: the
 per-particle encodings averaged over the jet, narrower than an ``anomaly.latent`` bottleneck
 would need to be to pass everything through) for a backbone with per-particle encodings, else
@@ -37,18 +37,19 @@ from resim.errors import ConfigError
 from resim.io import atomic_path, atomic_write_text
 from resim.seeds import derive_seed
 
-from .anomaly import pooled_representation, resample_to, train_autoencoder
-from .anomaly_plot import roc_figure
-from .checkpoint import atomic_torch_save
-from .data import NOMINAL, jet_features
-from .evaluate import metrics
-from .finetune_loop import predict, train
-from .heads import Tagger
-from .labelled import JetSet
-from .models import get_model, load_backbone
-from .models.common import JetBackbone
-from .taggers import output_dim, resolve_device
-from .tasks import SEED_STREAM
+from . import checks  # noqa: F401 (registers the anomaly section's config checks)
+from .autoencoder import pooled_representation, resample_to, train_autoencoder
+from .plot import roc_figure
+from ..checkpoint import atomic_torch_save
+from ..data import NOMINAL, jet_features
+from ..evaluate import metrics
+from ..finetune.loop import predict, train
+from ..finetune.heads import Tagger
+from ..finetune.labelled import JetSet
+from ..models import get_model, load_backbone
+from ..models.common import JetBackbone
+from ..finetune.taggers import output_dim, resolve_device
+from ..finetune.tasks import SEED_STREAM
 
 log = logging.getLogger(__name__)
 

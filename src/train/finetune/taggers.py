@@ -9,11 +9,11 @@ from torch import nn
 
 from resim.errors import ConfigError
 
-from .checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint
 from .heads import MODES, Tagger
 from .lora import add_lora, lora_rank_of
-from .model_shape import representation_dim
-from .models import checkpoint_network, get_model
+from ..model_shape import representation_dim
+from ..models import checkpoint_network, get_model
 
 
 def output_dim(backbone: nn.Module) -> int:

@@ -2,7 +2,8 @@
 
 ``pretrain.objective`` picks what the loop optimises: ``contrastive`` (RS3L: NT-Xent between a
 nominal jet and one of its re-simulated views) or ``mpm`` (masked particle modelling on the
-nominal jets, :mod:`train.mpm`). Both share this loop, the loader, checkpoints, resume and DDP.
+nominal jets, :mod:`train.pretrain.mpm`). Both share this loop, the loader, checkpoints,
+resume and DDP.
 
 Writes into ``--out``: ``last.pt`` (every epoch), ``checkpoint.pt`` (lowest validation loss),
 ``config.yaml`` (the configuration it ran with), ``metrics.csv``/``metrics.json`` and the
@@ -31,15 +32,15 @@ from resim.errors import ConfigError, ResimError
 from resim.io import atomic_write_text, remove_stale_temporaries
 from resim.seeds import derive_seed
 
-from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state, unwrap
+from ..checkpoint import load_checkpoint, save_checkpoint, set_rng_state, unwrap
 from .contrastive import Contrastive, collapse_warning
-from .data import (OVERLAP_FLAG, PairWindows, batches_per_rank, iterate_batches, make_loader,
+from ..data import (OVERLAP_FLAG, PairWindows, batches_per_rank, iterate_batches, make_loader,
                    split_blocks)
 from .distributed import Distributed
-from .foreign import open_jets
-from .metrics_log import plot_curves, write_metrics
-from .models import get_model, resolve_model_config
-from .study import backbone_names, resolve_views, run_config, view_forks
+from ..foreign import open_jets
+from ..metrics_log import plot_curves, write_metrics
+from ..models import get_model, resolve_model_config
+from ..study import backbone_names, resolve_views, run_config, view_forks
 from .mpm import MaskedParticleModelling
 
 log = logging.getLogger(__name__)
@@ -341,7 +342,3 @@ def main(argv: list[str] | None = None) -> int:
     except ResimError as err:
         print(f"train.pretrain: error: {err}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,10 +6,10 @@
 
 rule simulate:
     input:
-        lhe="results/hard/{sample}/{shard}.lhe.gz",
+        lhe=layout.HARD,
         pool=pileup_inputs,
     output:
-        "results/views/{sample}/{shard}.h5",
+        layout.VIEWS,
     log:
         "logs/simulate/{sample}/{shard}.log",
     benchmark:

@@ -19,8 +19,8 @@ from resim.errors import ConfigError
 from resim.features import FEATURE_NAMES, particle_features
 from resim.seeds import derive_seed
 
-from .data import NOMINAL, jet_features
-from .study import ALL, finetune_views
+from ..data import NOMINAL, jet_features
+from ..study import ALL, finetune_views
 from .tasks import SEED_STREAM, Task
 
 

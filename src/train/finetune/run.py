@@ -6,12 +6,12 @@ Modes (seed 000 §II.D, digest §1.6 and §6):
   representation) trains: a linear probe.
 - ``floating``: initialised from the pre-trained checkpoint, everything trains.
 - ``lora``: the pre-trained backbone is frozen under low-rank adapters of rank
-  ``finetune.lora_rank`` (:mod:`train.lora`, seed 001 §4); adapters and head train.
+  ``finetune.lora_rank`` (:mod:`train.finetune.lora`, seed 001 §4); adapters and head train.
 - ``supervised``: the same architecture trained from scratch on the same jets.
 
-The jets: :mod:`train.labelled` (``--size`` labelled jets, the same for every mode and backbone
-at a given size and repetition); the models: :mod:`train.taggers`; the loop:
-:mod:`train.finetune_loop`. Writes ``model.pt`` (the tagger), ``scores.npz`` (validation
+The jets: :mod:`train.finetune.labelled` (``--size`` labelled jets, the same for every mode and
+backbone at a given size and repetition); the models: :mod:`train.finetune.taggers`; the loop:
+:mod:`train.finetune.loop`. Writes ``model.pt`` (the tagger), ``scores.npz`` (validation
 scores, nominal jets) and ``metrics.json`` (per-epoch losses and the run's description),
 atomically, into ``--out``.
 """
@@ -32,13 +32,13 @@ from resim.config import load_config
 from resim.errors import ConfigError
 from resim.io import atomic_path, atomic_write_text
 
-from .checkpoint import atomic_torch_save
-from .data import NOMINAL, OVERLAP_FLAG
-from .finetune_loop import predict, train
-from .foreign import open_jets
+from ..checkpoint import atomic_torch_save
+from ..data import NOMINAL, OVERLAP_FLAG
+from .loop import predict, train
+from ..foreign import open_jets
 from .heads import MODES
 from .labelled import JetSet, build_jet_set
-from .study import ALL, backbone_label, mix_label, networks, parse_size, run_config
+from ..study import ALL, backbone_label, mix_label, networks, parse_size, run_config
 from .taggers import build_tagger, resolve_device
 from .tasks import Task, task_seed
 

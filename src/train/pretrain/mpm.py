@@ -34,9 +34,9 @@ from torch.nn import functional as F
 from resim.errors import ConfigError
 from resim.features import FEATURE_NAMES
 
-from .checkpoint import CheckpointError, load_checkpoint, unwrap
-from .data import NOMINAL, PairBatch, PairWindows, jet_features
-from .models import checkpoint_network
+from ..checkpoint import CheckpointError, load_checkpoint, unwrap
+from ..data import NOMINAL, PairBatch, PairWindows, jet_features
+from ..models import checkpoint_network
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class MPMStats:
 
 
 class MaskedParticleModelling:
-    """The MPM objective for the pre-training loop of :mod:`train.pretrain`."""
+    """The MPM objective for the pre-training loop of :mod:`train.pretrain.run`."""
 
     name = "mpm"
     jets_per_row = 1  # nominal jets only

@@ -1,0 +1,139 @@
+"""Layers that only look down: every import of every module of ``src/`` read with ``ast`` (the
+imports inside functions too), without importing anything.
+
+- ``resim`` (simulation, dataset) imports neither ``train`` nor ``resim_workflow``;
+- ``train`` (training, evaluation) does not import ``resim_workflow``, the glue above both;
+- no module reaches itself through the modules it imports (no import cycle).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+#: Which top-level packages each package may import (besides itself): the layers, top down.
+MAY_IMPORT = {"resim_workflow": {"resim", "train"}, "train": {"resim"}, "resim": set()}
+
+#: Cycles left on purpose, each with why (frozenset of modules -> reason). The readers of
+#: foreign datasets: ``open_jets`` picks a reader whose base class lives beside it; the three
+#: files are being reworked elsewhere (issue 20 left them unchanged), so the cycle waits for
+#: that change to move ``ForeignJets`` into a module of its own.
+KNOWN_CYCLES = {
+    frozenset({"train.foreign", "train.jetclass", "train.rs3l_public"}):
+        "open_jets beside the ForeignJets base class its readers extend",
+}
+
+
+def modules(src: Path = SRC) -> dict[str, tuple[Path, str]]:
+    """Dotted name -> (file, the package its relative imports start from)."""
+    found = {}
+    for path in sorted(src.rglob("*.py")):
+        parts = list(path.relative_to(src).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+            package = ".".join(parts)
+        else:
+            package = ".".join(parts[:-1])
+        found[".".join(parts)] = (path, package)
+    return found
+
+
+def imports(path: Path, package: str, known: dict) -> set[str]:
+    """The project's modules that ``path`` imports anywhere in it (the deepest module each
+    import names: ``from resim.hard import processes`` is ``resim.hard.processes``)."""
+
+    def module_of(name: str) -> str | None:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            names += [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+                      for alias in node.names]
+    return {m for m in map(module_of, names) if m}
+
+
+def graph(src: Path = SRC) -> dict[str, set[str]]:
+    known = modules(src)
+    return {name: imports(path, package, known) - {name}
+            for name, (path, package) in known.items()}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(edges.get(node, ())):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(component)
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_each_layer_imports_only_the_layers_below():
+    wrong = [f"{module} imports {target}" for module, targets in graph().items()
+             for target in sorted(targets)
+             if (top := target.split(".")[0]) != module.split(".")[0]
+             and top not in MAY_IMPORT[module.split(".")[0]]]
+    assert not wrong, wrong
+
+
+def test_no_import_cycle():
+    found = [sorted(c) for c in cycles(graph()) if frozenset(c) not in KNOWN_CYCLES]
+    assert not found, found
+
+
+def test_the_walk_sees_what_it_must(tmp_path):
+    """The checks can fail: an upward import inside a function and a cycle through a relative
+    import are both seen."""
+    pkg = tmp_path / "resim"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("def f():\n    from train.study import x\n")
+    (pkg / "sub" / "b.py").write_text("from .. import a\nfrom ..c import y\n")
+    (pkg / "c.py").write_text("import resim.sub.b\n")
+    edges = graph(tmp_path)
+    assert edges["resim.a"] == set()  # train is not in tmp_path: no module of this tree
+    assert "train.study" in imports(pkg / "a.py", "resim", {"train.study": None})
+    assert edges["resim.sub.b"] == {"resim.a", "resim.c"}
+    assert cycles(edges) == [{"resim.sub.b", "resim.c"}]
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_CYCLES, key=sorted))
+def test_a_known_cycle_is_still_there(name):
+    """A cycle fixed elsewhere leaves this list: the exception must go with it."""
+    assert any(frozenset(c) == name for c in cycles(graph()))
