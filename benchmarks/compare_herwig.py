@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare_delphes import REPO, compare_config, concat, hadron_candidates, matched_jets  # noqa: E402
+from compare_delphes import R, REPO, compare_config, concat, hadron_candidates, matched_jets  # noqa: E402
 
 SAMPLES = {"higgs": ("hz_bb_nunu", 125.0, "H"), "qcd": ("zjet_nunu", None, "QCD")}
 VIEWS = ("nominal", "herwig")
@@ -49,14 +49,33 @@ def herwig_config(events: int, pdf: str | None, mpi: bool = True) -> dict:
     return validate(config)
 
 
-def simulate_sample(config: dict, sample: str, workdir: Path) -> tuple[dict, dict]:
-    """Matched hadron-level jets of each view, and its seconds per event."""
+def event_activity(particles) -> dict[str, np.ndarray]:
+    """Per event, what the underlying event changes: every final-state particle, those at
+    |eta| > 2.5, charged ones with pT > 0.5 GeV at |eta| < 2.5, and of those the ones in the
+    transverse cone (R = 0.8 at eta = 0, phi of the leading charged particle + pi/2), the region
+    where MPI, not the hard process, puts its particles."""
+    import awkward as ak
+
+    pt = np.hypot(particles.px, particles.py)
+    eta, phi = np.arcsinh(particles.pz / pt), np.arctan2(particles.py, particles.px)
+    charged = (particles.charge != 0) & (pt > 0.5) & (abs(eta) < 2.5)
+    lead = ak.argmax(ak.where(charged, pt, 0.0), axis=1, keepdims=True)
+    transverse_phi = ak.fill_none(ak.firsts(phi[lead]), 0.0) + np.pi / 2
+    dphi = (phi - transverse_phi + np.pi) % (2 * np.pi) - np.pi
+    count = lambda mask: ak.to_numpy(ak.sum(ak.values_astype(mask, np.int64), axis=1))  # noqa: E731
+    return {"particles": ak.to_numpy(ak.num(pt, axis=1)), "forward": count(abs(eta) > 2.5),
+            "charged": count(charged), "transverse": count(charged & (np.hypot(eta, dphi) < R))}
+
+
+def simulate_sample(config: dict, sample: str, workdir: Path) -> tuple[dict, dict, dict]:
+    """Matched hadron-level jets of each view, its seconds per event and its event activity."""
     from resim.forks import run_views
     from resim.hard import generate
 
     lhe = workdir / f"{sample}.lhe.gz"
     generate(config, sample, 0, lhe)
     parts: dict[str, list] = {view: [] for view in VIEWS}
+    activity: dict[str, list] = {view: [] for view in VIEWS}
     seconds, events = dict.fromkeys(VIEWS, 0.0), 0
     for view in VIEWS:  # one view at a time, so that each shower's time is its own
         start = time.perf_counter()
@@ -65,8 +84,10 @@ def simulate_sample(config: dict, sample: str, workdir: Path) -> tuple[dict, dic
         for group in batches:
             batch = group[view]
             parts[view].append(matched_jets(batch, hadron_candidates(batch.particles)))
+            activity[view].append(event_activity(batch.particles))
         events = sum(len(group[view].event_id) for group in batches)
-    return {v: concat(p) for v, p in parts.items()}, {v: s / events for v, s in seconds.items()}
+    means = {v: {k: float(np.mean(a)) for k, a in concat(p).items()} for v, p in activity.items()}
+    return {v: concat(p) for v, p in parts.items()}, {v: s / events for v, s in seconds.items()}, means
 
 
 def summary(jets: dict[str, np.ndarray], ok: np.ndarray, boson_mass: float | None) -> dict:
@@ -122,11 +143,12 @@ def main() -> int:
     config = herwig_config(args.events, args.pdf or None, mpi=not args.no_mpi)
     rows: dict[str, dict[str, dict]] = {}
     timing: dict[str, dict] = {}
+    activity: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="compare-herwig-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for sample, (_, boson_mass, _) in SAMPLES.items():
-            jets, timing[sample] = simulate_sample(config, sample, workdir)
+            jets, timing[sample], activity[sample] = simulate_sample(config, sample, workdir)
             ok = np.ones(len(jets["nominal"]["pt"]), bool)
             for view in VIEWS:
                 ok &= np.isfinite(jets[view]["mass"]) & (jets[view]["pt"] > PT_MIN)
@@ -142,6 +164,9 @@ def main() -> int:
         for text, key in lines:
             print(f"{'':4} {text:26} {rows[sample]['nominal'][key]:9.3f} {rows[sample]['herwig'][key]:9.3f}")
         print(f"{'':4} {'shower s/event':26} {timing[sample]['nominal']:9.4f} {timing[sample]['herwig']:9.4f}")
+        for key, text in (("particles", "final state / event"), ("forward", "  at |eta| > 2.5"),
+                          ("charged", "charged pT>0.5, |eta|<2.5"), ("transverse", "  in transverse cone")):
+            print(f"{'':4} {text:26} {activity[sample]['nominal'][key]:9.2f} {activity[sample]['herwig'][key]:9.2f}")
     for sample, (_, _, label) in SAMPLES.items():
         p, h = (rows[sample][v]["constituents"] for v in VIEWS)
         print(f"report {label}-jet constituents, Herwig / Pythia = {h / p:.2f}")
@@ -150,6 +175,7 @@ def main() -> int:
         print(f"{'ok  ' if passed else 'FAIL'} {text}")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "seconds_per_event": timing,
+                                         "event_activity": activity,
                                          "provenance": provenance, "pdf": args.pdf,
                                          "checks": dict(checks)}, indent=1))
     return sum(not passed for _, passed in checks)
