@@ -118,7 +118,8 @@ def test_publish_copies_the_summary_and_its_figures_and_the_site_shows_them(copy
     assert built.returncode == 0, built.stderr
     page = (tmp_path / "site" / "results" / "laptop-study" / "index.html").read_text()
     assert "42.0" in page and 'src="run/train/b/curves.png"' in page
-    assert (tmp_path / "site" / "results" / "laptop-study" / "run" / "train" / "b" / "curves.png").is_file()
+    assert (tmp_path / "site" / "results" / "laptop-study" / "run" / "train" / "b"
+            / "curves.png").is_file()
 
 
 def test_publish_refuses_a_run_without_summary_or_figure_and_writes_nothing(copy, tmp_path):
