@@ -146,3 +146,28 @@ def test_readme_is_a_door():
     linked = set(re.findall(r"\]\((docs/[^)#]+\.md)", "\n".join(lines)))
     pages = {str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md") if p.name != "index.md"}
     assert pages <= linked, f"README does not lead to {sorted(pages - linked)}"
+
+
+def schema_keys(schema: dict, prefix: str = "") -> set[str]:
+    """Every key path of the schema, a mapping of names as ``<name>``."""
+    keys = set()
+    for key, child in (schema.get("properties") or {}).items():
+        keys |= {prefix + key} | schema_keys(child, f"{prefix}{key}.")
+    if isinstance(schema.get("additionalProperties"), dict):
+        keys |= schema_keys(schema["additionalProperties"], f"{prefix}<name>.")
+    return keys
+
+
+def test_the_configuration_guide_names_only_keys_the_schema_has():
+    """The guide's tables explain keys in words; a key renamed in the schema must not stay
+    behind in them (the generated reference follows by itself)."""
+    keys = schema_keys(yaml.safe_load(SCHEMA.read_text()))
+    named, section = [], None
+    for line in (REPO / "docs" / "configuration.md").read_text().splitlines():
+        if line.startswith("## `"):
+            section = line[4:].rstrip("`")
+        elif section and line.startswith("| `"):
+            first_cell = line.split(" | ")[0]
+            named += [f"{section}.{key}" for key in re.findall(r"`([^`]+)`", first_cell)]
+    assert len(named) > 100
+    assert [key for key in named if key not in keys] == []
