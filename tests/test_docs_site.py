@@ -4,38 +4,19 @@ end with their run's summary as ``scripts/publish-results`` copied it, and READM
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-PUBLISH = REPO / "scripts" / "publish-results"
-
-
-def build(root: Path, out: Path) -> subprocess.CompletedProcess:
-    # NO_MKDOCS_2_WARNING: Material's banner about its successor, not a warning of this site
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f",
-                           str(root / "mkdocs.yml"), "-d", str(out)],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
-
-
-def publish(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PUBLISH), *args], capture_output=True, text=True,
-                          timeout=60)
+from fixtures_docs import REPO, SCHEMA, build_site, publish_results, site_source
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
-    result = build(REPO, out)
+    result = build_site(REPO, out)
     assert result.returncode == 0, result.stderr
     return out
 
@@ -43,12 +24,7 @@ def site(tmp_path_factory) -> Path:
 @pytest.fixture
 def copy(tmp_path) -> Path:
     """What the site is built from, in a scratch folder that a test may break."""
-    root = tmp_path / "repo"
-    shutil.copytree(REPO / "docs", root / "docs")
-    shutil.copy(REPO / "mkdocs.yml", root)
-    (root / SCHEMA.relative_to(REPO)).parent.mkdir(parents=True)
-    shutil.copy(SCHEMA, root / SCHEMA.relative_to(REPO))  # the link's target
-    return root
+    return site_source(tmp_path / "repo")
 
 
 def test_the_reference_lists_every_key_of_the_schema(site):
@@ -80,14 +56,14 @@ def test_a_results_page_ends_with_its_runs_summary(site):
 def test_a_broken_link_fails_the_build(copy, tmp_path):
     page = copy / "docs" / "engine.md"
     page.write_text(page.read_text() + "\nSee [the cascade](no-such-page.md).\n")
-    result = build(copy, tmp_path / "site")
+    result = build_site(copy, tmp_path / "site")
     assert result.returncode != 0
     assert "no-such-page.md" in result.stderr
 
 
 def test_a_results_page_without_its_summary_fails_the_build(copy, tmp_path):
     (copy / "docs" / "results" / "shared-shower-small" / "run" / "summary.md").unlink()
-    result = build(copy, tmp_path / "site")
+    result = build_site(copy, tmp_path / "site")
     assert result.returncode != 0
     assert "shared-shower-small" in result.stderr and "publish-results" in result.stderr
 
@@ -107,14 +83,14 @@ def fake_run(root: Path, table_row: str = "| N2 | 42.0 |") -> Path:
 
 def test_publish_copies_the_summary_and_its_figures_and_the_site_shows_them(copy, tmp_path):
     run = fake_run(tmp_path / "results")
-    result = publish(str(run), "--name", "laptop-study", "--docs", str(copy / "docs"))
+    result = publish_results(str(run), "--name", "laptop-study", "--docs", str(copy / "docs"))
     assert result.returncode == 0, result.stderr
     out = copy / "docs" / "results" / "laptop-study" / "run"
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == \
         ["evaluate/t/roc.png", "summary.md", "train/b/curves.png"]   # the old tables are gone
     assert (out / "summary.md").read_bytes() == (run / "summary.md").read_bytes()
     assert (out.parent / "index.md").read_text().startswith("# Laptop study")  # hand-written, kept
-    built = build(copy, tmp_path / "site")
+    built = build_site(copy, tmp_path / "site")
     assert built.returncode == 0, built.stderr
     page = (tmp_path / "site" / "results" / "laptop-study" / "index.html").read_text()
     assert "42.0" in page and 'src="run/train/b/curves.png"' in page
@@ -125,11 +101,11 @@ def test_publish_copies_the_summary_and_its_figures_and_the_site_shows_them(copy
 def test_publish_refuses_a_run_without_summary_or_figure_and_writes_nothing(copy, tmp_path):
     docs = copy / "docs"
     before = {p: p.read_bytes() for p in docs.rglob("*") if p.is_file()}
-    missing = publish(str(tmp_path / "nothing"), "--name", "laptop-study", "--docs", str(docs))
+    missing = publish_results(str(tmp_path / "nothing"), "--name", "laptop-study", "--docs", str(docs))
     run = fake_run(tmp_path / "results")
     (run / "train" / "b" / "curves.png").unlink()
-    no_figure = publish(str(run), "--name", "laptop-study", "--docs", str(docs))
-    inside = publish(str(docs / "results" / "laptop-study"), "--name", "laptop-study",
+    no_figure = publish_results(str(run), "--name", "laptop-study", "--docs", str(docs))
+    inside = publish_results(str(docs / "results" / "laptop-study"), "--name", "laptop-study",
                      "--docs", str(docs))
     for result, says in ((missing, "summary.md: no summary"), (no_figure, "train/b/curves.png"),
                          (inside, "overlap")):
