@@ -27,6 +27,7 @@ def site_source(root: Path) -> Path:
     """Copy what the site is built from into ``root`` (a test may then change it)."""
     shutil.copytree(REPO / "docs", root / "docs")
     shutil.copy(REPO / "mkdocs.yml", root)
+    shutil.copy(REPO / "README.md", root)  # the home page includes its quick start
     (root / SCHEMA.relative_to(REPO)).parent.mkdir(parents=True)
     shutil.copy(SCHEMA, root / SCHEMA.relative_to(REPO))  # the link's target
     return root
