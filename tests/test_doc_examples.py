@@ -37,9 +37,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-#: README and the site's pages (docs/hooks/ holds the site's build code, not pages)
-DOCS = [REPO / "README.md"] + sorted(p for p in (REPO / "docs").rglob("*.md")
-                                     if "hooks" not in p.relative_to(REPO / "docs").parts)
+#: README and the site's pages
+DOCS = [REPO / "README.md"] + sorted((REPO / "docs").rglob("*.md"))
 MARK = re.compile(r"^<!--\s*test:\s*(run|module|pytest|config)\b\s*(\S*)\s*-->$")
 FENCE = re.compile(r"^```(\w*)\s*$")
 HEADING = re.compile(r"^#{1,3} (.+)$")
