@@ -26,12 +26,17 @@ def on_files(files, config):
 
 
 def key_comments(text: str) -> dict[tuple, str]:
-    """The ``#`` comment of each mapping key, by its path of keys in the document."""
+    """The ``#`` comment of each mapping key, by its path of keys in the document: the comment
+    lines right above the key at its indentation, then those between the key and its value."""
     lines = text.splitlines()
     found: dict[tuple, str] = {}
 
-    def is_comment(line: str) -> bool:
-        return line.lstrip().startswith("#")
+    def comment(number: int, indent: int | None = None) -> str | None:
+        """The text of line ``number`` if it is a comment (starting at ``indent``, if given)."""
+        line = lines[number]
+        if not line.lstrip().startswith("#") or indent not in (None, line.index("#")):
+            return None
+        return line.strip().lstrip("#").strip()
 
     def walk(node, path: tuple) -> None:
         if isinstance(node, yaml.SequenceNode):
@@ -40,14 +45,12 @@ def key_comments(text: str) -> dict[tuple, str]:
         if not isinstance(node, yaml.MappingNode):
             return
         for key, value in node.value:
-            row, indent = key.start_mark.line, key.start_mark.column
-            above = []
-            while row - len(above) - 1 >= 0 and is_comment(lines[row - len(above) - 1]) \
-                    and lines[row - len(above) - 1].index("#") == indent:
-                above.append(lines[row - len(above) - 1])
-            inside = [line for line in lines[row + 1:value.start_mark.line] if is_comment(line)]
-            words = [line.strip().lstrip("#").strip() for line in reversed(above)] + \
-                    [line.strip().lstrip("#").strip() for line in inside]
+            row, indent, top = key.start_mark.line, key.start_mark.column, key.start_mark.line
+            while top > 0 and comment(top - 1, indent) is not None:
+                top -= 1
+            words = [comment(number, indent) for number in range(top, row)]
+            words += [w for number in range(row + 1, value.start_mark.line)
+                      if (w := comment(number)) is not None]
             if words:
                 found[path + (key.value,)] = " ".join(words)
             walk(value, path + (key.value,))
