@@ -136,6 +136,8 @@ def test_the_summary_publishes_as_a_results_page(run, tmp_path):
     assert built.returncode == 0, built.stderr
     page = (tmp_path / "site" / "results" / "laptop-study" / "index.html").read_text()
     assert "What this run says:" in page and "Fully-supervised (240, hard)" in page
+    cutflow = page[page.index("<details"):page.index("</details>")]
+    assert "<table>" in cutflow and "lost: pt" in cutflow  # a table, as GitHub shows it
     figures = re.findall(r'(?:src|href)="(run/[^"]+\.png)"', page)
     assert "run/evaluate/h_vs_qcd/label_efficiency.png" in figures
     assert all((tmp_path / "site" / "results" / "laptop-study" / f).is_file() for f in figures)

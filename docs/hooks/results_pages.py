@@ -4,7 +4,8 @@
 ``docs/results/<name>/run/`` is what ``scripts/publish-results`` copied from the run: its
 ``summary.md`` (``rs3l summary``, the workflow's rule ``summary``) and the figures it shows. The
 summary is appended to the page as it was written, one heading level down (the page has its own
-title) and with its links made relative to the page, so its tables are never pasted by hand.
+title), with its links made relative to the page and its ``<details>`` blocks (the cut-flows)
+marked to hold Markdown, as GitHub reads them; so its tables are never pasted by hand.
 A results page without its run's summary fails the build.
 """
 
@@ -32,7 +33,8 @@ def on_page_markdown(markdown, page, config, files):
 
 
 def as_part(text: str, folder: str) -> list[str]:
-    """``text`` one heading level down, its relative links prefixed with ``folder``."""
+    """``text`` one heading level down, its relative links prefixed with ``folder``, the
+    Markdown inside its ``<details>`` read as Markdown (md_in_html)."""
     out, fenced = [], False
     for line in text.splitlines():
         if line.startswith("```"):
@@ -40,5 +42,6 @@ def as_part(text: str, folder: str) -> list[str]:
         elif not fenced:
             line = "#" + line if re.match(r"^#{1,5} ", line) else line
             line = RELATIVE_LINK.sub(rf"\g<1>{folder}", line)
+            line = line.replace("<details>", '<details markdown="1">')
         out.append(line)
     return out
