@@ -110,7 +110,7 @@ def expectations(rows: dict[str, dict[str, dict]]) -> list[tuple[str, bool]]:
     *separation*, which says nothing about the absolute multiplicity. So the checks are: in both
     generators H jets are two-pronged (lower N2 than QCD jets) and their mass peaks near m_H.
     The size of the Herwig-Pythia differences is reported, not checked: a first guess (QCD-jet
-    multiplicity within 25 %) failed here (+27 % with MPI, +53 % without; README).
+    multiplicity within 25 %) failed here (+27 % with MPI, +53 % without; docs/backends.md).
     """
     out = []
     for view in VIEWS:

@@ -1,6 +1,6 @@
 """scripts/build-programs: the parts that run in seconds (its package list, its arguments, the
 LHAPDF sets it makes from the pythia8mc wheel's grids and the env.sh it writes). The builds
-themselves take hours; README's "Real backends" says what ran here."""
+themselves take hours; docs/backends.md says what ran here."""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import yaml
 
 from train.cli import main as rs3l
 
+from fixtures_docs import build_site, publish_results, site_source
 from fixtures_eval import summary_args, tiny_config, write_backbone, write_paired_file
 
 TABLES = ["rejection", "wasserstein", "knn"]
@@ -117,3 +120,26 @@ def test_summary_lists_what_is_missing(tmp_path):
     assert "- `test`: missing" in text
     assert "Missing: " in text.split("## Pre-training")[1]
     assert "## Task `h_vs_qcd`" in text
+
+
+@pytest.mark.slow
+def test_the_summary_publishes_as_a_results_page(run, tmp_path):
+    """The summary as rs3l summary writes it (tables, cut-flows in <details>, plot links) goes
+    through scripts/publish-results onto the site, which builds with --strict."""
+    results = shutil.copytree(run, tmp_path / "results")
+    for plot in ("curves", "cosine"):  # rs3l pretrain draws them; this run's backbone is made
+        shutil.copy(results / "evaluate" / "h_vs_qcd" / "roc.png",
+                    results / "train" / "rs3l" / f"{plot}.png")
+    source = site_source(tmp_path / "repo")
+    published = publish_results(str(results), "--name", "laptop-study", "--docs",
+                                str(source / "docs"))
+    assert published.returncode == 0, published.stderr
+    built = build_site(source, tmp_path / "site")
+    assert built.returncode == 0, built.stderr
+    page = (tmp_path / "site" / "results" / "laptop-study" / "index.html").read_text()
+    assert "What this run says:" in page and "Fully-supervised (240, hard)" in page
+    cutflow = page[page.index("<details"):page.index("</details>")]
+    assert "<table>" in cutflow and "lost: pt" in cutflow  # a table, as GitHub shows it
+    figures = re.findall(r'(?:src|href)="(run/[^"]+\.png)"', page)
+    assert "run/evaluate/h_vs_qcd/label_efficiency.png" in figures
+    assert all((tmp_path / "site" / "results" / "laptop-study" / f).is_file() for f in figures)

@@ -89,7 +89,7 @@ def effective(settings: list[str]) -> dict[str, str]:
 @pytest.mark.parametrize("preset", ["config.yaml", "config/laptop-study.yaml"])
 def test_other_shower_view_changes_what_vincia_needs_only(repo_root, preset):
     """The other-shower view differs from nominal in the shower model and in what Vincia needs
-    (README "Views"): its ISR module, which holds the initial-final antennae every beam-connected
+    (docs/engine.md, "Views"): its ISR module, which holds the initial-final antennae every beam-connected
     jet radiates through, with the purely initial-state antennae off; and MPI off. The tune, the
     PDF, the long-lived particles and the FSR settings are nominal's."""
     config = validate(yaml.safe_load((repo_root / preset).read_text()))

@@ -1,4 +1,5 @@
-"""README.md's examples run, so that they cannot drift from the code.
+"""The examples of README.md and of every documentation page (docs/**/*.md) run, so that they
+cannot drift from the code.
 
 A fenced block runs when the line before its fence is a marker (an HTML comment, invisible on
 GitHub):
@@ -8,13 +9,14 @@ GitHub):
 - ``<!-- test: module NAME -->`` (python): the source of module NAME, as a user saves it, imported
   as NAME (relative imports and registration decorators work);
 - ``<!-- test: pytest -->`` (python): a test file; every ``test_*`` function is called;
-- ``<!-- test: config -->`` (yaml): a fragment merged into ``config.yaml``, which must pass the
-  checks the workflow makes when it parses a config.
+- ``<!-- test: config -->`` (yaml): a fragment merged into ``config.yaml`` (``<!-- test: config
+  PRESET -->``: into that file, e.g. ``config/rs3l-paper.yaml``), which must pass the checks the
+  workflow makes when it parses a config.
 
-The marked blocks of one section (heading) run in order, in one test, and share what they
-register. Every ``bash`` block is checked without marks: each ``resim``/``rs3l``/``snakemake``
-command line must parse (sub-command, options, required arguments), each
-``python <script>.py`` line may only use options its ``--help`` lists. Dotted names of
+The marked blocks of one section (a file's heading) run in order, in one test, and share what
+they register. Every ``bash`` block is checked without marks: each ``resim``/``rs3l``/``snakemake``
+command line must parse (sub-command, options, required arguments), each ``python <script>.py``
+or ``scripts/<script>`` line may only use options its ``--help`` lists. Dotted names of
 ``resim``/``train`` quoted in the text must exist.
 """
 
@@ -35,14 +37,16 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-README = REPO / "README.md"
+#: README and the site's pages
+DOCS = [REPO / "README.md"] + sorted((REPO / "docs").rglob("*.md"))
 MARK = re.compile(r"^<!--\s*test:\s*(run|module|pytest|config)\b\s*(\S*)\s*-->$")
 FENCE = re.compile(r"^```(\w*)\s*$")
-HEADING = re.compile(r"^#{2,3} (.+)$")
+HEADING = re.compile(r"^#{1,3} (.+)$")
 
 
 @dataclass
 class Block:
+    file: str                 # relative to the repository
     section: str
     lang: str
     code: str
@@ -50,14 +54,19 @@ class Block:
     kind: str | None = None   # the marker's kind, None if unmarked
     arg: str = ""
 
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
 
-def readme_blocks(text: str) -> list[Block]:
+
+def doc_blocks(path: Path) -> list[Block]:
+    name = str(path.relative_to(REPO))
     blocks, section, fence, previous = [], "top", None, ""
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(path.read_text().splitlines(), 1):
         match = FENCE.match(line)
         if fence is None and match:
             mark = MARK.match(previous.strip())
-            fence = Block(section, match[1], "", number + 1,
+            fence = Block(name, section, match[1], "", number + 1,
                           *(mark.groups() if mark else (None, "")))
         elif fence is not None and line.startswith("```"):
             blocks.append(fence)
@@ -67,21 +76,21 @@ def readme_blocks(text: str) -> list[Block]:
         elif HEADING.match(line):
             section = HEADING.match(line)[1]
         previous = line
-    assert fence is None, "README.md: a fenced block is not closed"
+    assert fence is None, f"{name}: a fenced block is not closed"
     return blocks
 
 
-BLOCKS = readme_blocks(README.read_text())
-SECTIONS = list(dict.fromkeys(b.section for b in BLOCKS if b.kind))
+BLOCKS = [block for path in DOCS for block in doc_blocks(path)]
+SECTIONS = list(dict.fromkeys((b.file, b.section) for b in BLOCKS if b.kind))
 
 
 def test_every_python_and_yaml_example_is_marked():
-    unmarked = [f"README.md:{b.line}" for b in BLOCKS
-                if b.lang in ("python", "yaml") and not b.kind]
-    assert not unmarked, f"mark these blocks (see tests/test_readme.py): {unmarked}"
+    unmarked = [b.where for b in BLOCKS if b.lang in ("python", "yaml") and not b.kind]
+    assert not unmarked, f"mark these blocks (see tests/test_doc_examples.py): {unmarked}"
     assert {"run", "module", "pytest", "config"} <= {b.kind for b in BLOCKS}
     # a marker that does not match the pattern would silently skip its block
-    assert not [line for line in README.read_text().splitlines()
+    assert not [f"{path}:{number}" for path in DOCS
+                for number, line in enumerate(path.read_text().splitlines(), 1)
                 if line.startswith("<!-- test") and not MARK.match(line.strip())]
 
 
@@ -94,7 +103,7 @@ def results_tree(tmp_path_factory) -> Path:
     """A working directory with results/dataset/<sample>/<shard>.h5 and <split>.h5."""
     from fixtures_train import write_pairs
 
-    root = tmp_path_factory.mktemp("readme")
+    root = tmp_path_factory.mktemp("examples")
     (root / "results" / "dataset" / "higgs").mkdir(parents=True)
     write_pairs(root / "results" / "dataset" / "higgs" / "0.h5", 64)
     write_pairs(root / "results" / "dataset" / "pretrain.h5", 1000, seed=1)
@@ -134,7 +143,7 @@ def merged(base: dict, fragment: dict) -> dict:
 
 
 def run_block(block: Block) -> None:
-    where = f"README.md:{block.line}"
+    where = block.where
     code = compile(block.code, where, "exec") if block.lang == "python" else None
     if block.kind == "run":
         exec(code, {"__name__": "__readme__"})
@@ -155,17 +164,17 @@ def run_block(block: Block) -> None:
         from resim.config import load_config, validate
 
         # what the workflow checks at parse time (workflow/rules/common.smk)
-        config = validate(merged(load_config(REPO / "config.yaml"), yaml.safe_load(block.code)),
-                          source=where)
+        base = load_config(REPO / (block.arg or "config.yaml"))
+        config = validate(merged(base, yaml.safe_load(block.code)), source=where)
         splits.split_shards(config)
         runs.views(config)
 
 
-@pytest.mark.parametrize("section", SECTIONS)
+@pytest.mark.parametrize("section", SECTIONS, ids=[f"{f}:{s}" for f, s in SECTIONS])
 def test_marked_examples_run(section, results_tree, monkeypatch):
     monkeypatch.chdir(results_tree)
     with registries_restored():
-        for block in (b for b in BLOCKS if b.section == section and b.kind):
+        for block in (b for b in BLOCKS if (b.file, b.section) == section and b.kind):
             run_block(block)
 
 
@@ -173,15 +182,15 @@ def test_marked_examples_run(section, results_tree, monkeypatch):
 # command lines of the bash blocks
 
 
-def command_lines() -> list[tuple[int, list[str]]]:
-    """(README line, argv) of every command in a bash block (continuations joined, comments and
+def command_lines() -> list[tuple[str, list[str]]]:
+    """(file:line, argv) of every command in a bash block (continuations joined, comments and
     leading VAR=value assignments dropped)."""
     out = []
     for block in (b for b in BLOCKS if b.lang == "bash"):
-        pending, start = "", block.line
+        pending, start = "", block.where
         for offset, line in enumerate(block.code.splitlines()):
             if not pending:
-                start = block.line + offset
+                start = f"{block.file}:{block.line + offset}"
             stripped = line.split(" #")[0].rstrip() if not line.lstrip().startswith("#") else ""
             if stripped.endswith("\\"):
                 pending += stripped[:-1] + " "
@@ -213,7 +222,7 @@ def test_console_script_lines_parse(capsys):
     checked = [(line, argv) for line, argv in COMMANDS if argv[0] in parsers]
     assert len(checked) >= 10
     for line, argv in checked:
-        parse_with(parsers[argv[0]], argv[1:], f"README.md:{line}", capsys)
+        parse_with(parsers[argv[0]], argv[1:], line, capsys)
 
 
 def test_snakemake_lines_parse(capsys):
@@ -223,18 +232,29 @@ def test_snakemake_lines_parse(capsys):
     checked = [(line, argv) for line, argv in COMMANDS if Path(argv[0]).name == "snakemake"]
     assert len(checked) >= 8
     for line, argv in checked:
-        parse_with(parser, argv[1:], f"README.md:{line}", capsys)
+        parse_with(parser, argv[1:], line, capsys)
+
+
+def script_lines() -> list[tuple[str, str, list[str]]]:
+    """(file:line, script, its arguments) of every ``python x.py`` and ``scripts/x`` line."""
+    out = []
+    for line, argv in COMMANDS:
+        if Path(argv[0]).name.startswith("python") and argv[1].endswith(".py"):
+            out.append((line, argv[1], argv[2:]))
+        elif argv[0].startswith("scripts/"):
+            out.append((line, argv[0], argv[1:]))
+    return out
 
 
 def test_script_lines_use_options_the_script_has():
-    scripts = [(line, argv) for line, argv in COMMANDS
-               if Path(argv[0]).name.startswith("python") and argv[1].endswith(".py")]
-    assert scripts
-    for line, argv in scripts:
-        help_text = subprocess.run([sys.executable, str(REPO / argv[1]), "--help"], cwd=REPO,
-                                   capture_output=True, text=True, timeout=300, check=True).stdout
-        for option in (a.split("=")[0] for a in argv[2:] if a.startswith("--")):
-            assert option in help_text, f"README.md:{line}: {argv[1]} has no {option}"
+    scripts = script_lines()
+    assert {script.startswith("scripts/") for _, script, _ in scripts} == {True, False}
+    for line, script, args in scripts:
+        command = [sys.executable] * script.endswith(".py") + [str(REPO / script)]
+        help_text = subprocess.run(command + ["--help"], cwd=REPO, capture_output=True, text=True,
+                                   timeout=300, check=True).stdout
+        for option in (a.split("=")[0] for a in args if a.startswith("--")):
+            assert option in help_text, f"{line}: {script} has no {option}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,7 +262,7 @@ def test_script_lines_use_options_the_script_has():
 
 
 def quoted_names() -> list[str]:
-    text = re.sub(r"```.*?```", "", README.read_text(), flags=re.S)
+    text = "\n".join(re.sub(r"```.*?```", "", path.read_text(), flags=re.S) for path in DOCS)
     return sorted(set(re.findall(r"`((?:resim|train)\.[A-Za-z_][\w.]*)", text)))
 
 
@@ -255,7 +275,7 @@ def test_quoted_names_exist(name):
         except ModuleNotFoundError:
             continue
         for attribute in parts[cut:]:
-            assert hasattr(obj, attribute), f"README.md quotes `{name}`: no {attribute!r}"
+            assert hasattr(obj, attribute), f"the documentation quotes `{name}`: no {attribute!r}"
             obj = getattr(obj, attribute)
         return
-    pytest.fail(f"README.md quotes `{name}`: no such module")
+    pytest.fail(f"the documentation quotes `{name}`: no such module")
