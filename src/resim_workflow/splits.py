@@ -61,7 +61,7 @@ def split_shards(config: dict) -> dict[str, dict[str, list[int]]]:
     splits_cfg = (config.get("dataset") or {}).get("splits")
     if not splits_cfg:
         raise ConfigError("dataset.splits: missing; assign the shards of every sample to the "
-                          f"splits {', '.join(SPLITS)} (see config/README.md)")
+                          f"splits {', '.join(SPLITS)} (see docs/configuration.md)")
     samples = config["samples"]
     owner: dict[tuple[str, int], str] = {}
     resolved: dict[str, dict[str, list[int]]] = {}

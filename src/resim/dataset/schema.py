@@ -15,7 +15,7 @@ One file per (sample, shard)::
     /views/<view>/pileup   (n, MAX_CONSTITUENTS) int8  truth: constituent from pile-up (1) or
                            the hard event (0); never a training feature (version 2)
     /views/<view>/jet      (n, len(JET_FIELDS)) float32
-    /cutflow               attrs only (JSON per view and for the pairing), see README
+    /cutflow               attrs only (JSON per view and for the pairing), see docs/dataset.md
 
 Row i of every dataset describes the same pair: the jets of one truth object of one event in
 every view.

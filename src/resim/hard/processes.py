@@ -92,7 +92,7 @@ class DarkModel:
         return tuple(lines)
 
 
-#: The four dark-jet models (README, "Seed 001's downstream tasks" documents each number).
+#: The four dark-jet models (docs/seed001.md documents each number).
 #: They span the axes of the ATLAS dark-quark search (JHEP 02 (2024) 128): the confinement
 #: scale, the dark-pion mass, and whether the dark rho can decay to dark pions.
 DARK_MODELS: dict[str, DarkModel] = {

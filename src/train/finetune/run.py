@@ -152,7 +152,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "to train from scratch (default: the pretrain section's)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--train", nargs="+", required=True, help="paired HDF5 files for training, "
-                   "or JetClass .root files (README: The field's datasets)")
+                   "or JetClass .root files (docs/datasets.md)")
     p.add_argument("--val", nargs="+", required=True, help="paired HDF5 files for validation, "
                    "or JetClass .root files")
     p.add_argument(OVERLAP_FLAG, action="store_true",
