@@ -18,14 +18,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: Which top-level packages each package may import (besides itself): the layers, top down.
 MAY_IMPORT = {"resim_workflow": {"resim", "train"}, "train": {"resim"}, "resim": set()}
 
-#: Cycles left on purpose, each with why (frozenset of modules -> reason). The readers of
-#: foreign datasets: ``open_jets`` picks a reader whose base class lives beside it; the three
-#: files are being reworked elsewhere (issue 20 left them unchanged), so the cycle waits for
-#: that change to move ``ForeignJets`` into a module of its own.
-KNOWN_CYCLES = {
-    frozenset({"train.foreign", "train.jetclass", "train.rs3l_public"}):
-        "open_jets beside the ForeignJets base class its readers extend",
-}
 
 
 def modules(src: Path = SRC) -> dict[str, tuple[Path, str]]:
@@ -112,7 +104,7 @@ def test_each_layer_imports_only_the_layers_below():
 
 
 def test_no_import_cycle():
-    found = [sorted(c) for c in cycles(graph()) if frozenset(c) not in KNOWN_CYCLES]
+    found = [sorted(c) for c in cycles(graph())]
     assert not found, found
 
 
@@ -131,9 +123,3 @@ def test_the_walk_sees_what_it_must(tmp_path):
     assert "train.study" in imports(pkg / "a.py", "resim", {"train.study": None})
     assert edges["resim.sub.b"] == {"resim.a", "resim.c"}
     assert cycles(edges) == [{"resim.sub.b", "resim.c"}]
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN_CYCLES, key=sorted))
-def test_a_known_cycle_is_still_there(name):
-    """A cycle fixed elsewhere leaves this list: the exception must go with it."""
-    assert any(frozenset(c) == name for c in cycles(graph()))

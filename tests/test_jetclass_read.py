@@ -24,7 +24,7 @@ from resim.formats import rs3l
 from resim.detector.card import impact_parameter_resolution
 from train.finetune import run as ft
 from train.evaluate.pipeline import evaluate
-from train.foreign import open_jets
+from train.open_jets import open_jets
 from train.jetclass import JetClassDataset, stream_batches
 from train.pretrain.run import open_data
 from train.rs3l_public import RS3LPublicDataset

@@ -6,23 +6,19 @@ PairedDataset`'s surface: ``views``, ``label_names``, ``labels``, ``event_id``, 
 foreign layout that surface, so every loader (pair windows, labelled sets, scoring) reads it
 unchanged. Jets are loaded in aligned chunks of ``chunk`` entries, converted to the project's
 arrays once and kept in a small cache: memory is bounded by ``chunk × cache``, not by the files.
-
-:func:`open_jets` picks the reader from the files: ``.root`` (JetClass), HDF5 with
-``jet_pflow_cands`` (RS3L public), else the project's paired files; globs are expanded.
+(:func:`train.open_jets.open_jets` picks the reader for a set of files.)
 """
 
 from __future__ import annotations
 
-import glob
 import os
 from collections import OrderedDict
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from resim.contracts import MAX_CONSTITUENTS, PARTON_FIELDS
-from resim.dataset.reader import Jets, PairedDataset, selected_rows
+from resim.dataset.reader import Jets, selected_rows
 from resim.errors import DatasetError
 from resim.formats import fill_n2
 
@@ -121,50 +117,3 @@ class ForeignJets:
             out.n_constituents[pick] = jets.n_constituents[at]
             out.jet[pick] = jets.jet[at]
         return out
-
-
-def expand(paths: list[str | Path]) -> list[Path]:
-    """Paths with globs expanded (sorted, each pattern must match); plain paths kept as given."""
-    out = []
-    for p in map(str, paths):
-        if glob.has_magic(p):
-            matched = sorted(glob.glob(p))
-            if not matched:
-                raise DatasetError(f"{p}: no file matches")
-            out.extend(Path(m) for m in matched)
-        else:
-            out.append(Path(p))
-    return out
-
-
-def layout(path: Path) -> str:
-    """``jetclass``, ``rs3l-public`` or ``paired``: which reader a file needs."""
-    if path.suffix == ".root":
-        return "jetclass"
-    if not path.exists():
-        raise DatasetError(f"{path}: no such dataset file")
-    if h5py.is_hdf5(path):
-        with h5py.File(path) as f:
-            if "jet_pflow_cands" in f or "singletons" in f:
-                return "rs3l-public"
-    return "paired"
-
-
-def open_jets(paths: list[str | Path], **options):
-    """The reader for ``paths`` (globs expanded): JetClass, RS3L public or paired HDF5; one
-    layout for all of them."""
-    files = expand(list(paths) if isinstance(paths, (list, tuple)) else [paths])
-    kinds = {layout(p) for p in files}
-    if len(kinds) > 1:
-        raise DatasetError(f"{files[0]}: the files mix layouts ({', '.join(sorted(kinds))}); "
-                           f"give one kind per split")
-    kind = kinds.pop()
-    if kind == "jetclass":
-        from .jetclass import JetClassDataset
-
-        return JetClassDataset(files, **options)
-    if kind == "rs3l-public":
-        from .rs3l_public import RS3LPublicDataset
-
-        return RS3LPublicDataset(files, **options)
-    return PairedDataset(files)

@@ -32,7 +32,7 @@ from resim.seeds import derive_seed
 
 from ..data import NOMINAL
 from ..finetune.run import backbone_name
-from ..foreign import open_jets
+from ..open_jets import open_jets
 from ..models import load_backbone
 from ..finetune.taggers import load_tagger, resolve_device
 from ..finetune.tasks import SEED_STREAM, Task

@@ -16,7 +16,7 @@ from resim.dataset.reader import PairedDataset
 from resim.contracts import JET_FIELDS
 
 from ..data import NOMINAL
-from ..foreign import open_jets
+from ..open_jets import open_jets
 from ..finetune.heads import Tagger
 from ..finetune.labelled import network_inputs
 from ..finetune.tasks import Task

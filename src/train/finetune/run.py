@@ -35,7 +35,7 @@ from resim.io import atomic_path, atomic_write_text
 from ..checkpoint import atomic_torch_save
 from ..data import NOMINAL, OVERLAP_FLAG
 from .loop import predict, train
-from ..foreign import open_jets
+from ..open_jets import open_jets
 from .heads import MODES
 from .labelled import JetSet, build_jet_set
 from ..study import ALL, backbone_label, mix_label, networks, parse_size, run_config

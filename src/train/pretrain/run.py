@@ -37,7 +37,7 @@ from .contrastive import Contrastive, collapse_warning
 from ..data import (OVERLAP_FLAG, PairWindows, batches_per_rank, iterate_batches, make_loader,
                    split_blocks)
 from .distributed import Distributed
-from ..foreign import open_jets
+from ..open_jets import open_jets
 from ..metrics_log import plot_curves, write_metrics
 from ..models import get_model, resolve_model_config
 from ..study import backbone_names, resolve_views, run_config, view_forks
