@@ -69,19 +69,20 @@ def flat_features(particles: np.ndarray, n_constituents: np.ndarray, jet: np.nda
 
 
 def real_features(particles: np.ndarray, n_constituents: np.ndarray,
-                  jet: np.ndarray) -> np.ndarray:
+                  jet: np.ndarray, dtype=np.float64) -> np.ndarray:
     """(P, 15) float32 features of particles given flat: (P, 8) rows, jet by jet, the first
     ``n_constituents[i]`` of them jet i's.
 
     Computed on the real entries only (padding is most of a 100-slot row), so a reader holding
     flat arrays (JetClass's jagged branches) never pads the constituents (:func:`pad_rows` pads
-    them, a batch at a time if it likes); in float32, the features' own precision (half the
-    memory traffic of float64 and twice the SIMD lanes, within 1e-6 of float64 math); and
-    :data:`BLOCK` particles at a time, so that the temporaries stay in the CPU's cache.
+    them, a batch at a time if it likes); :data:`BLOCK` particles at a time, so that the
+    temporaries stay in the CPU's cache. The math runs in ``dtype``: float64 for the project's
+    own datasets (what their training and published results were made with, to the byte);
+    the JetClass stream asks for float32 (within 1e-6 of float64, half the memory traffic).
     """
-    particles = np.asarray(particles, dtype=np.float32)
+    particles = np.asarray(particles, dtype=dtype)
     # the jet kinematics each particle needs, repeated per particle
-    kinematics = np.asarray(jet, dtype=np.float32)[:, [_J[k] for k in ("pt", "eta", "phi", "E")]]
+    kinematics = np.asarray(jet, dtype=dtype)[:, [_J[k] for k in ("pt", "eta", "phi", "E")]]
     jet = np.repeat(kinematics, np.asarray(n_constituents, dtype=np.int64), axis=0)
     real = np.empty((len(particles), len(FEATURE_NAMES)), dtype=np.float32)
     for lo in range(0, len(particles), BLOCK):
