@@ -151,7 +151,8 @@ def stream_batches(dataset: JetClassDataset, batch_size: int, *, seed: int = 0,
     holds every class, and its jets are shuffled before they are cut into batches. Memory: one
     window, held flat (the real particles' features, no padding); each batch is padded when it
     is cut. The last batch may be short. Features come straight from the flat branches
-    (:func:`resim.features.real_features`, within 1e-6 of ``read`` + ``particle_features``, which compute in float64).
+    (:func:`resim.features.real_features` in float32: within 1e-6 of ``read`` +
+    ``particle_features``, which compute in float64).
     """
     rng = np.random.default_rng(seed)
     slots = dataset.max_particles
