@@ -54,11 +54,15 @@ def synthetic_file(directory: Path, n: int) -> Path:
     return write_pairs(directory / "pairs.h5", n, seed=1, scale=1.6)
 
 
+def pair_windows(dataset: PairedDataset, seed: int) -> PairWindows:
+    """Batches of 100 pairs of ``dataset``, each nominal jet with one of its augmented views."""
+    return PairWindows(dataset, np.arange(len(dataset)), resolve_views("every", dataset.views, {}),
+                       batch_size=100, seed=seed, block=64, window=25, shuffle=True)
+
+
 def loader_rate(dataset: PairedDataset, workers: int, batches: int) -> float:
     """Jets/s (nominal + augmented) delivered by the paired loader."""
-    windows = PairWindows(dataset, np.arange(len(dataset)), resolve_views("all", dataset.views),
-                          batch_size=100, seed=1, block=64, window=25, shuffle=True)
-    loader = make_loader(windows, workers=workers)
+    loader = make_loader(pair_windows(dataset, seed=1), workers=workers)
     start, jets = time.perf_counter(), 0
     for batch in iterate_batches(loader, epoch=0, limit=batches):
         jets += 2 * len(batch)
@@ -173,10 +177,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         dataset = PairedDataset(args.data or synthetic_file(Path(tmp), args.pairs))
-        windows = PairWindows(dataset, np.arange(len(dataset)), resolve_views("all", dataset.views),
-                              batch_size=100, seed=2, block=64, window=25, shuffle=True)
-        batches = list(iterate_batches(make_loader(windows, workers=0), 0,
+        batches = list(iterate_batches(make_loader(pair_windows(dataset, seed=2), workers=0), 0,
                                        limit=args.steps + 1))
+        if len(batches) < 2:  # the first step is a warm-up: nothing would be timed
+            parser.error(f"{len(dataset)} pairs make {len(batches)} batch of 100: at least two "
+                         f"are needed (--pairs or more --data)")
         sizes = torch.cat([torch.cat([b.m1, b.m2]).sum(1) for b in batches]).float()
         print(f"{len(dataset)} pairs, views {dataset.views}; "
               f"particles per jet: mean {sizes.mean():.1f}, max {sizes.max():.0f}")

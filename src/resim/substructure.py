@@ -25,8 +25,9 @@ those the dataset stores (the ``max_constituents`` highest-pT ones); Delphes had
 
 from __future__ import annotations
 
+import functools
+
 import awkward as ak
-import fastjet
 import numba
 import numpy as np
 
@@ -39,11 +40,14 @@ NSUB_BETA = 1.0
 NSUB_AXES = "OnePass_KT_Axes"  # fastjet silently falls back to KT_Axes on a name it lacks
 N_TAUS = 4
 
-fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)  # no banner on stdout
 
-# τ_N's clustering sequence: Njettiness reads the particles of each "event", not the jets, so
-# any algorithm serves; C/A at a radius no jet reaches keeps each jet one tree.
-_CA = fastjet.JetDefinition(fastjet.cambridge_algorithm, 1000.0)
+@functools.cache
+def _fastjet():
+    """fastjet, imported on first use: training reads these formats' files on machines (a GPU
+    node) that need no clustering and may lack fastjet."""
+    import fastjet
+    fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)  # no banner on stdout
+    return fastjet
 
 
 _MOMENTUM = [CONSTITUENT_FIELDS.index(k) for k in ("PT", "Eta", "Phi", "E")]
@@ -171,12 +175,16 @@ def nsubjettiness(constituents: np.ndarray, counts: np.ndarray, R: float) -> np.
     counts = np.asarray(counts, dtype=np.int64)
     tau = np.zeros((len(counts), N_TAUS))
     particles = _particles(constituents, counts)
+    fastjet = _fastjet()
+    # τ_N's clustering sequence: Njettiness reads the particles of each "event", not the jets,
+    # so any algorithm serves; C/A at a radius no jet reaches keeps each jet one tree.
+    ca = fastjet.JetDefinition(fastjet.cambridge_algorithm, 1000.0)
     for k in range(1, N_TAUS + 1):
         # contrib warns (and pads with null axes) when a jet has fewer constituents than
         # axes: each multiplicity below N_TAUS asks only for the τ_N it has
         rows = np.flatnonzero(counts >= k if k == N_TAUS else counts == k)
         if rows.size:
-            sequence = fastjet.ClusterSequence(particles[rows], _CA)
+            sequence = fastjet.ClusterSequence(particles[rows], ca)
             tau[rows, :k] = ak.to_numpy(sequence.njettiness(
                 measure_definition="NormalizedMeasure", axes_definition=NSUB_AXES,
                 njets=list(range(1, k + 1)), beta=NSUB_BETA, R0=R))
