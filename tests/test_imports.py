@@ -9,6 +9,8 @@ imports inside functions too), without importing anything.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,3 +125,16 @@ def test_the_walk_sees_what_it_must(tmp_path):
     assert "train.study" in imports(pkg / "a.py", "resim", {"train.study": None})
     assert edges["resim.sub.b"] == {"resim.a", "resim.c"}
     assert cycles(edges) == [{"resim.sub.b", "resim.c"}]
+
+
+def test_training_runs_without_the_simulation_libraries():
+    """A GPU node that only trains needs no fastjet: the training entry points import, and the
+    config they read validates, without it (found on a GPU machine, where validating the
+    config imported the export formats and with them fastjet)."""
+    code = ("import sys; sys.modules['fastjet'] = None\n"  # None: any import of it fails
+            "import train.cli, train.pretrain.run, train.finetune.run, train.evaluate.cli, "
+            "train.open_jets\n"
+            "from resim.config import load_config; load_config('config.yaml')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=SRC.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
