@@ -229,9 +229,9 @@ def simulate_shard(config: dict, sample: str, shard: int, lhe: str | Path, out: 
                 view_file.add(view, rows, flow, batch.event_id, positions)
                 alive.keep(_selected_keys(rows, positions, batch.event_id))
             done += len(batch)
-            log.info("%s/%s: %d/%d events (simulated per view: %s)", sample, shard, done, total,
-                     ", ".join(f"{v} {len(branches[v][0]) if v in branches else 0}"
-                               for v in chain.order))
+            log.info("%s/%s: %d/%d events (this batch, simulated per view: %s)", sample, shard,
+                     done, total, ", ".join(f"{v} {len(branches[v][0]) if v in branches else 0}"
+                                            for v in chain.order))
         return view_file.close(config, sample, shard, out, manifest, cascade, lhe)
 
 
