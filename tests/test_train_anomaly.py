@@ -136,3 +136,8 @@ def test_a_run_writes_the_roc_and_table(tmp_path):
     assert written["sm_test_jets"] == 80
     # auto: the mean of the per-particle encodings (16-d here) into a narrower latent
     assert (written["representation"], written["input_dim"]) == ("mean", TINY_MODEL["hidden"])
+    # rs3l summary's anomaly section: the same table, the ROC linked from the page's folder
+    from train.report import anomaly_section
+    section = "\n".join(anomaly_section(tmp_path / "out" / "metrics.json", tmp_path))
+    assert table.strip() in section and "[roc](out/roc.png)" in section
+    assert "Missing: " in "\n".join(anomaly_section(tmp_path / "none.json", tmp_path))

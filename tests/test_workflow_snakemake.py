@@ -107,6 +107,16 @@ def test_finetune_jobs_depend_on_the_backbone(repo_root, tmp_path):
     assert "--backbone" not in supervised
 
 
+@pytest.mark.parametrize("name, anomaly", [("config/shared-shower-small.yaml", True),
+                                           ("config/tiny.yaml", False)])
+def test_summary_reads_the_anomaly_stage_when_the_run_has_one(repo_root, tmp_path, name, anomaly):
+    result = snakemake(repo_root, tmp_path, preset(repo_root, name), "-n", "--printshellcmds",
+                       "results/summary.md")
+    assert result.returncode == 0, result.output
+    command = next(line for line in result.output.splitlines() if "rs3l summary" in line)
+    assert ("--anomaly results/anomaly/metrics.json" in command) is anomaly
+
+
 def test_export_is_planned_only_when_the_config_asks(repo_root, tmp_path):
     """export.formats empty (the default): no export job; two formats of one split: one
     `resim export` each, reading the merged split, writing results/export/<format>/<split>."""

@@ -1,9 +1,11 @@
 """``rs3l summary``: a one-page Markdown summary of a run (``results/summary.md``).
 
 Collects what the other stages wrote, from the files the rule names (``--splits``,
-``--pretrain``, ``--evaluations``): dataset sizes per split and label, the cut-flows summed over
-shards, the pre-training outcome, every task's tables and plot links, and the two questions the seed answers (does fine-tuning beat the supervised baseline at
-equal labelled size; is the fixed backbone more robust), answered from this run's numbers.
+``--pretrain``, ``--evaluations``, ``--anomaly``): dataset sizes per split and label, the
+cut-flows summed over shards, the pre-training outcome, every task's tables and plot links, the
+two questions the seed answers (does fine-tuning beat the supervised baseline at equal labelled
+size; is the fixed backbone more robust), answered from this run's numbers, and the dark-jet
+anomaly detection's table when the run has that stage.
 Anything missing is listed as missing rather than silently skipped.
 """
 
@@ -25,8 +27,9 @@ from resim.dataset.reader import PairedDataset
 from resim.errors import DatasetError
 from resim.io import atomic_write_text
 
-from .pretrain.contrastive import collapse_warning
+from .anomaly.run import auc_table
 from .evaluate.tables import Row, collect_rows
+from .pretrain.contrastive import collapse_warning
 
 
 #: Plots of a task and of each backbone, as ``rs3l evaluate`` writes them.
@@ -212,10 +215,29 @@ def task_section(metrics_path: Path, page: Path) -> list[str]:
     return out
 
 
+def anomaly_section(metrics_path: Path, page: Path) -> list[str]:
+    """Dark-jet anomaly detection from ``rs3l anomaly``'s ``metrics.json``: its AUC table."""
+    out = ["## Anomaly detection (dark jets)", ""]
+    if not metrics_path.exists():
+        return out + [f"Missing: {metrics_path}", ""]
+    record = json.loads(metrics_path.read_text())
+    out += [f"An autoencoder with a {record['latent']}-wide bottleneck on the frozen backbone's "
+            f"{record['representation']} representation ({record['input_dim']} numbers per jet; "
+            f"backbone `{record['backbone']}`), trained on {record['sm_train_jets']} SM jets "
+            f"of the finetune split, scores {record['sm_test_jets']} SM test jets against each "
+            f"dark model's jets (SSL + AE); FSV is the fully supervised benchmark. "
+            f"AUC 0.5 is no separation.", "", auc_table(record).strip(), ""]
+    roc = metrics_path.parent / "roc.png"
+    if roc.exists():
+        out += [f"Plot: [roc]({_link(roc, page)})", ""]
+    return out
+
+
 def summary(config: dict, out: str | Path, splits: list, pretrain: list,
-            evaluations: list) -> str:
+            evaluations: list, anomaly: str | Path | None = None) -> str:
     """Write the one-page summary to ``out`` from the split files, each pre-training run's
-    ``metrics.json`` and each task's evaluation ``metrics.json``, in the order given."""
+    ``metrics.json``, each task's evaluation ``metrics.json`` (in the order given) and the
+    anomaly detection's ``metrics.json`` (when the run has that stage)."""
     out = Path(out)
     lines = [f"# resim run `{config['run'].get('name', 'default')}`", "",
              f"Config hash `{config_hash(config)}`, global seed {config['run']['seed']}.", ""]
@@ -224,13 +246,16 @@ def summary(config: dict, out: str | Path, splits: list, pretrain: list,
         lines += pretrain_section(Path(path), out.parent, config["pretrain"]["collapse_gap"])
     for path in evaluations:
         lines += task_section(Path(path), out.parent)
+    if anomaly is not None:
+        lines += anomaly_section(Path(anomaly), out.parent)
     text = "\n".join(lines).rstrip() + "\n"
     atomic_write_text(out, text)
     return text
 
 
 def _run(args: argparse.Namespace) -> int:
-    summary(load_config(args.config), args.out, args.splits, args.pretrain, args.evaluations)
+    summary(load_config(args.config), args.out, args.splits, args.pretrain, args.evaluations,
+            args.anomaly)
     return 0
 
 
@@ -248,5 +273,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="each pre-training run's metrics.json (results/train/<name>/metrics.json)")
     p.add_argument("--evaluations", nargs="*", default=[], metavar="FILE",
                    help="each task's evaluation metrics.json (results/evaluate/<task>/metrics.json)")
+    p.add_argument("--anomaly", metavar="FILE",
+                   help="the anomaly detection's metrics.json (results/anomaly/metrics.json)")
     p.set_defaults(func=_run)
-    declare_paths(p, inputs=("config", "splits", "pretrain", "evaluations"), outputs=("out",))
+    declare_paths(p, inputs=("config", "splits", "pretrain", "evaluations", "anomaly"),
+                  outputs=("out",))

@@ -107,6 +107,7 @@ rule summary:
         splits=expand(layout.SPLIT, split=SPLITS),
         pretrain=pretrain_metrics,
         evaluations=evaluate_outputs,
+        anomaly=layout.ANOMALY_METRICS if runs.anomaly_samples(config) else [],
     output:
         report(layout.SUMMARY, caption="../report/eval_summary.rst", category="Summary"),
     log:
@@ -115,6 +116,7 @@ rule summary:
         "results/benchmarks/summary.tsv"
     params:
         config=CONFIG,
+        anomaly=lambda wildcards, input: f"--anomaly {input.anomaly}" if input.anomaly else "",
     threads: 1
     resources:
         mem_mb=1000,
@@ -122,4 +124,5 @@ rule summary:
         env_for("resim")
     shell:
         "rs3l summary --config {params.config} --out {output} --splits {input.splits}"
-        " --pretrain {input.pretrain} --evaluations {input.evaluations} > {log} 2>&1"
+        " --pretrain {input.pretrain} --evaluations {input.evaluations} {params.anomaly}"
+        " > {log} 2>&1"
