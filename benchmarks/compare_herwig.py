@@ -37,11 +37,12 @@ PT_MIN = 400.0
 PYTHIA_PDF = "NNPDF31_nnlo_as_0118_luxqed"
 
 
-def herwig_config(events: int, pdf: str | None, mpi: bool = True) -> dict:
+def herwig_config(events: int, pdf: str | None, mpi: bool = True, isr: bool = False) -> dict:
     from resim.config import validate
 
     config = compare_config(events)
-    config["shower"]["mpi"] = mpi  # both views: Herwig reads it as Pythia does
+    config["shower"]["mpi"] = mpi  # both views: Herwig reads them as Pythia does
+    config["shower"]["isr"] = isr
     config["samples"] = {k: v for k, v in config["samples"].items() if k in SAMPLES}
     config["views"] = {"nominal": {"fork": "hard", "backend": "pythia"},
                        "herwig": {"fork": "hard", "backend": "herwig",
@@ -131,6 +132,9 @@ def main() -> int:
     parser.add_argument("--no-mpi", action="store_true",
                         help="multiple interactions off in both views (the underlying event of "
                              "each tune is then out of the comparison)")
+    parser.add_argument("--isr", action="store_true",
+                        help="initial-state radiation on in both views (off by default, as RS3L "
+                             "ran: without it Herwig's beam remnants make TeV-mass clusters)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "src"))
     from resim.backends import HERWIG
@@ -140,7 +144,7 @@ def main() -> int:
         print(f"compare_herwig: skipped, Herwig not found ({HERWIG.missing_message('this comparison')})")
         return 0
     provenance = herwig_provenance(HERWIG.locate())
-    config = herwig_config(args.events, args.pdf or None, mpi=not args.no_mpi)
+    config = herwig_config(args.events, args.pdf or None, mpi=not args.no_mpi, isr=args.isr)
     rows: dict[str, dict[str, dict]] = {}
     timing: dict[str, dict] = {}
     activity: dict[str, dict] = {}
@@ -155,7 +159,8 @@ def main() -> int:
             rows[sample] = {view: summary(jets[view], ok, boson_mass) for view in VIEWS}
     print(f"Herwig {provenance.get('Herwig')} (ThePEG {provenance.get('ThePEG')}, LHAPDF "
           f"{provenance.get('LHAPDF')}), PDF {args.pdf or provenance['Herwig PDF']}; "
-          f"{args.events} hard events per sample; MPI {'off' if args.no_mpi else 'on'}")
+          f"{args.events} hard events per sample; MPI {'off' if args.no_mpi else 'on'}, "
+          f"ISR {'on' if args.isr else 'off'}")
     print(f"{'jets':4} {'quantity':26} {'Pythia':>9} {'Herwig':>9}")
     for sample, (_, _, label) in SAMPLES.items():
         lines = [("constituents (mean)", "constituents"), ("jet mass (median) [GeV]", "mass"),
