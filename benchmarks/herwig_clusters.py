@@ -92,38 +92,45 @@ def event_origins(hepmc: Path) -> dict:
             "  largest [GeV]": float(m.max())}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=40, help="QCD hard events")
-    args = parser.parse_args()
+def measure(executable: str | Path, events: int) -> dict[str, dict]:
+    """The four columns (ISR × MPI) of :func:`event_origins`, on the same ``events`` QCD events."""
     sys.path[:0] = [str(REPO / "src"), str(REPO / "benchmarks")]
     from compare_herwig import PYTHIA_PDF, herwig_config
-    from resim.backends import HERWIG
     from resim.hard import generate
     from resim.showers.herwig import (herwig_commands, herwig_input, herwig_settings,
                                       number_lhe_events)
 
-    executable = HERWIG.locate()
-    if executable is None:
-        print(f"herwig_clusters: skipped, Herwig not found ({HERWIG.missing_message('this check')})")
-        return 0
     columns = {}
     with tempfile.TemporaryDirectory(prefix="herwig-clusters-") as tmp:
         work = Path(tmp)
-        generate(herwig_config(args.events, PYTHIA_PDF), "qcd", 0, work / "qcd.lhe.gz")
+        generate(herwig_config(events, PYTHIA_PDF), "qcd", 0, work / "qcd.lhe.gz")
         number_lhe_events(work / "qcd.lhe.gz", work / "qcd.lhe")
         for isr in (False, True):
             for mpi in (False, True):
                 run = f"isr{int(isr)}mpi{int(mpi)}"
                 settings = herwig_settings("herwig", {"isr": isr, "mpi": mpi}, {"pdf": PYTHIA_PDF})
                 (work / f"{run}.in").write_text(herwig_input(work / "qcd.lhe", work / f"{run}.hepmc",
-                                                             run, args.events, 7, settings))
-                for command in herwig_commands(executable, f"{run}.in", run, args.events, 7):
+                                                             run, events, 7, settings))
+                for command in herwig_commands(executable, f"{run}.in", run, events, 7):
                     subprocess.run(command, cwd=work, check=True, capture_output=True)
                 columns[f"ISR {'on' if isr else 'off'}, MPI {'on' if mpi else 'off'}"] = \
                     event_origins(work / f"{run}.hepmc")
-    print(f"Herwig ({executable}), {args.events} QCD (Z + jet) LHE events, PDF {PYTHIA_PDF}; "
-          f"per event:")
+    return columns
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=40, help="QCD hard events")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO / "src"))
+    from resim.backends import HERWIG
+
+    executable = HERWIG.locate()
+    if executable is None:
+        print(f"herwig_clusters: skipped, Herwig not found ({HERWIG.missing_message('this check')})")
+        return 0
+    columns = measure(executable, args.events)
+    print(f"Herwig ({executable}), {args.events} QCD (Z + jet) LHE events; per event:")
     print(f"{'':32}" + "".join(f"{name:>18}" for name in columns))
     for key in next(iter(columns.values())):
         print(f"{key:32}" + "".join(f"{col[key]:18.1f}" for col in columns.values()))

@@ -428,3 +428,23 @@ def test_real_herwig_against_pythia_on_the_same_events(tmp_path):
         pytest.skip(f"Herwig 7 not installed (set {HERWIG.env_var} or put Herwig on PATH)")
     status, numbers = run_comparison(tmp_path, 200)
     assert status == 0, numbers["checks"]
+
+
+@pytest.mark.backend
+@pytest.mark.slow
+def test_without_isr_herwig_beam_remnants_form_heavy_clusters():
+    """Why a Herwig event without MPI is as busy as with it (docs/backends.md): with ISR off the
+    beam remnants and the hard process meet in clusters of hundreds of GeV or more, whose
+    fission makes most of the event; an initial-state shower bridges the gap with partons, and
+    the remnant clusters are ordinary hadronisation clusters again."""
+    if HERWIG.locate() is None:
+        pytest.skip(f"Herwig 7 not installed (set {HERWIG.env_var} or put Herwig on PATH)")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from herwig_clusters import measure
+
+    columns = measure(HERWIG.locate(), 20)
+    bare, with_isr = columns["ISR off, MPI off"], columns["ISR on, MPI off"]
+    assert bare["  mass median [GeV]"] > 50 > with_isr["  mass median [GeV]"]
+    assert bare["from remnant clusters"] > 0.7 * bare["particles"]
+    assert with_isr["from remnant clusters"] < 0.5 * with_isr["particles"]
+    assert bare["particles"] > 1.5 * with_isr["particles"]
