@@ -18,6 +18,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -26,32 +27,25 @@ REPO = Path(__file__).resolve().parents[1]
 CLUSTER, REMNANT = 81, 82
 
 
+def ancestors(particle):
+    """``particle``'s ancestors, each once, nearest first (breadth first)."""
+    queue, seen = deque(particle.parents), set()
+    while queue:
+        p = queue.popleft()
+        if p.id not in seen:
+            seen.add(p.id)
+            yield p
+            queue.extend(p.parents)
+
+
 def has_ancestor(particle, pid: int) -> bool:
     """Whether a particle of ``pid`` is among ``particle``'s ancestors."""
-    stack, seen = list(particle.parents), set()
-    while stack:
-        p = stack.pop()
-        if p.id in seen:
-            continue
-        seen.add(p.id)
-        if p.pid == pid:
-            return True
-        stack += p.parents
-    return False
+    return any(p.pid == pid for p in ancestors(particle))
 
 
 def first_cluster(particle):
     """The nearest cluster among ``particle``'s ancestors (None for a particle made without one)."""
-    stack, seen = list(particle.parents), set()
-    while stack:
-        p = stack.pop()
-        if p.id in seen:
-            continue
-        seen.add(p.id)
-        if p.pid == CLUSTER:
-            return p
-        stack += p.parents
-    return None
+    return next((p for p in ancestors(particle) if p.pid == CLUSTER), None)
 
 
 def primary(cluster):
